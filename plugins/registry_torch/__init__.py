@@ -1,0 +1,46 @@
+"""The built-in torch plugin: torch's layers, activations, losses, optimizers and the MNIST family.
+
+It is written exactly as a third-party plugin would be: one hook per kind.
+"""
+
+from __future__ import annotations
+
+from registry import hookimpl
+from registry.hookspecs import Factories
+
+from .activations import ACTIVATIONS
+from .datasets import DATASETS
+from .layers import LAYERS
+from .losses import LOSSES
+from .optimizers import OPTIMIZERS
+from .transforms import TRANSFORMS
+
+
+@hookimpl
+def registry_layers() -> Factories:
+    return LAYERS
+
+
+@hookimpl
+def registry_activations() -> Factories:
+    return ACTIVATIONS
+
+
+@hookimpl
+def registry_losses() -> Factories:
+    return LOSSES
+
+
+@hookimpl
+def registry_optimizers() -> Factories:
+    return OPTIMIZERS
+
+
+@hookimpl
+def registry_datasets() -> Factories:
+    return DATASETS
+
+
+@hookimpl
+def registry_transforms() -> Factories:
+    return TRANSFORMS

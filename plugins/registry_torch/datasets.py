@@ -1,0 +1,166 @@
+"""Datasets: MNIST and Fashion-MNIST through torchvision's own classes, and scikit-learn's 8x8 digits.
+
+torchvision and scikit-learn are imported inside the loaders only: importing
+torchvision alone costs about 2 s, which ``list`` and ``validate`` do not pay.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+from urllib.error import URLError
+
+import torch
+from pydantic import Field
+
+from registry import Dataset, DatasetNotFoundError, DatasetSplits, Split, aliases
+
+IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+# torchvision's class attributes, copied so that validate need not import torchvision.
+MNIST_CLASSES = tuple(
+    f"{i} - {w}" for i, w in enumerate("zero one two three four five six seven eight nine".split())
+)
+FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+HINTS = {
+    "MNIST": "set download = true where the network is reachable",
+    "FashionMNIST": "on Debian/Ubuntu `apt-get install dataset-fashion-mnist` puts them in "
+    "/usr/share/datasets/fashion-mnist (use that as root), or set download = true",
+}
+
+Root = Annotated[str, Field(min_length=1, description="folder holding the four IDX files (or <Class>/raw below it)")]
+Download = Annotated[bool, Field(description="fetch the files with torchvision when they are not found")]
+
+
+def _find_idx(folder: Path) -> dict[str, Path] | None:
+    """The four IDX files in *folder*, each plain or gzipped, or None if any is missing."""
+    found = {}
+    for name in IDX_FILES:
+        for candidate in (folder / name, folder / f"{name}.gz"):
+            if candidate.is_file():
+                found[name] = candidate
+                break
+        else:
+            return None
+    return found
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK)
+
+
+def _stage(found: dict[str, Path], raw: Path) -> None:
+    """Put plain copies of *found* into torchvision's raw folder (atomic per file)."""
+    raw.mkdir(parents=True, exist_ok=True)
+    for name, src in found.items():
+        dst = raw / name
+        if dst.is_file():
+            continue
+        fd, tmp = tempfile.mkstemp(dir=raw, prefix=f".{name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out, (gzip.open(src) if src.suffix == ".gz" else open(src, "rb")) as inp:
+                shutil.copyfileobj(inp, out)
+            os.replace(tmp, dst)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def _cache_root(source: Path) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    digest = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:12]
+    return base / "torch-spec-registry" / "datasets" / digest
+
+
+def _locate(cls_name: str, root: Path, download: bool) -> Path:
+    """Return the root to give torchvision's class, staging or downloading the files first."""
+    raw = root / cls_name / "raw"
+    if all((raw / n).is_file() for n in IDX_FILES):
+        return root
+    for folder in (root, raw):
+        found = _find_idx(folder)
+        if found is not None:
+            target = root if _writable(raw) else _cache_root(folder)
+            _stage(found, target / cls_name / "raw")
+            return target
+    if download:
+        return root
+    looked = [str(root / f"{n}[.gz]") for n in IDX_FILES] + [str(raw / f"{n}[.gz]") for n in IDX_FILES]
+    raise DatasetNotFoundError(
+        f"{cls_name} files not found: looked for {', '.join(IDX_FILES)} (plain or .gz) in {root} and in {raw}, "
+        f"and download is off; {HINTS[cls_name]}",
+        looked,
+    )
+
+
+def _load_idx(cls_name: str, root: str, download: bool) -> DatasetSplits:
+    from torchvision import datasets  # the real loading (and downloading) code
+
+    cls = getattr(datasets, cls_name)
+    where = _locate(cls_name, Path(root).expanduser(), download)
+    try:
+        train = cls(str(where), train=True, download=download)
+        test = cls(str(where), train=False, download=download)
+    except (RuntimeError, URLError, OSError) as e:
+        raise DatasetNotFoundError(
+            f"{cls_name}: could not load or download into {where}: {e}; {HINTS[cls_name]}"
+        ) from e
+    return DatasetSplits(Split(train.data, train.targets.long()), Split(test.data, test.targets.long()))
+
+
+@aliases("MNIST")
+def mnist(root: Root = "data", download: Download = False) -> Dataset:
+    """MNIST handwritten digits, 28x28 grey, 60,000 train / 10,000 test (torchvision)."""
+    return Dataset((28, 28), torch.uint8, MNIST_CLASSES, lambda: _load_idx("MNIST", root, download), "MNIST")
+
+
+@aliases("FashionMNIST")
+def fashion_mnist(root: Root = "data", download: Download = False) -> Dataset:
+    """Fashion-MNIST clothing images, 28x28 grey, 60,000 train / 10,000 test (torchvision)."""
+    return Dataset(
+        (28, 28), torch.uint8, FASHION_CLASSES, lambda: _load_idx("FashionMNIST", root, download), "FashionMNIST"
+    )
+
+
+def _load_digits(test_fraction: float, split_seed: int) -> DatasetSplits:
+    from sklearn.datasets import load_digits  # bundled with scikit-learn: no network
+
+    bunch = load_digits()
+    images = torch.as_tensor(bunch.images, dtype=torch.float32).div(16.0)  # pixel values 0..16 -> [0, 1]
+    targets = torch.as_tensor(bunch.target, dtype=torch.long)
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(split_seed))
+    n_test = round(len(images) * test_fraction)
+    test, train = order[:n_test], order[n_test:]
+    return DatasetSplits(Split(images[train], targets[train]), Split(images[test], targets[test]))
+
+
+def digits(
+    test_fraction: Annotated[float, Field(gt=0, lt=1, description="share of the 1,797 images held out")] = 0.2,
+    split_seed: Annotated[int, Field(description="seed of the train/test split")] = 0,
+) -> Dataset:
+    """scikit-learn's bundled 8x8 handwritten digits (1,797 images), as floats in [0, 1]; no download."""
+    return Dataset(
+        (8, 8),
+        torch.float32,
+        tuple(str(i) for i in range(10)),
+        lambda: _load_digits(test_fraction, split_seed),
+        "scikit-learn digits",
+    )
+
+
+DATASETS = {f.__name__: f for f in (mnist, fashion_mnist, digits)}

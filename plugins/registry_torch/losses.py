@@ -1,0 +1,83 @@
+"""Loss functions: the seed notebook's seven, with their torch parameters."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from registry import aliases
+
+Reduction = Annotated[
+    Literal["mean", "sum"], Field(description="how per-sample losses are combined into the scalar that is trained")
+]
+Weight = Annotated[list[float] | None, Field(description="a weight per class (rescales each class's loss)")]
+IgnoreIndex = Annotated[int, Field(description="a target value that is ignored")]
+
+
+def _tensor(values: list[float] | None) -> torch.Tensor | None:
+    return None if values is None else torch.tensor(values, dtype=torch.float32)
+
+
+@aliases("MSELoss")
+def mse(reduction: Reduction = "mean") -> nn.Module:
+    """Mean squared error, for regression."""
+    return nn.MSELoss(reduction=reduction)
+
+
+@aliases("BCELoss")
+def bce(weight: Weight = None, reduction: Reduction = "mean") -> nn.Module:
+    """Binary cross-entropy on probabilities in [0, 1] (put a sigmoid before it)."""
+    return nn.BCELoss(weight=_tensor(weight), reduction=reduction)
+
+
+@aliases("BCEWithLogitsLoss")
+def bce_with_logits(
+    weight: Weight = None,
+    pos_weight: Annotated[list[float] | None, Field(description="weight of positive examples, per class")] = None,
+    reduction: Reduction = "mean",
+) -> nn.Module:
+    """Sigmoid and binary cross-entropy in one numerically stable step (takes raw scores)."""
+    return nn.BCEWithLogitsLoss(weight=_tensor(weight), pos_weight=_tensor(pos_weight), reduction=reduction)
+
+
+@aliases("CrossEntropyLoss")
+def cross_entropy(
+    weight: Weight = None,
+    ignore_index: IgnoreIndex = -100,
+    reduction: Reduction = "mean",
+    label_smoothing: Annotated[float, Field(ge=0, le=1, description="mass spread over all classes")] = 0.0,
+) -> nn.Module:
+    """Log-softmax and negative log-likelihood in one step, for multi-class classification on raw scores."""
+    return nn.CrossEntropyLoss(
+        weight=_tensor(weight), ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing
+    )
+
+
+@aliases("NLLLoss")
+def nll(weight: Weight = None, ignore_index: IgnoreIndex = -100, reduction: Reduction = "mean") -> nn.Module:
+    """Negative log-likelihood on log-probabilities (put a log_softmax before it)."""
+    return nn.NLLLoss(weight=_tensor(weight), ignore_index=ignore_index, reduction=reduction)
+
+
+@aliases("SmoothL1Loss")
+def smooth_l1(
+    reduction: Reduction = "mean",
+    beta: Annotated[float, Field(ge=0, description="where the loss turns from quadratic to linear")] = 1.0,
+) -> nn.Module:
+    """Smooth L1: quadratic for small errors, linear for large ones (less sensitive to outliers)."""
+    return nn.SmoothL1Loss(reduction=reduction, beta=beta)
+
+
+@aliases("HuberLoss")
+def huber(
+    reduction: Reduction = "mean",
+    delta: Annotated[float, Field(gt=0, description="where the loss turns from quadratic to linear")] = 1.0,
+) -> nn.Module:
+    """Huber loss: squared error below delta, delta-scaled absolute error above."""
+    return nn.HuberLoss(reduction=reduction, delta=delta)
+
+
+LOSSES = {f.__name__: f for f in (mse, bce, bce_with_logits, cross_entropy, nll, smooth_l1, huber)}

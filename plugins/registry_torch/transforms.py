@@ -1,0 +1,116 @@
+"""Batched input transforms, applied once to a whole split (first dimension = samples).
+
+``to_tensor`` and ``normalize`` compute exactly what torchvision's per-sample
+``ToTensor``/``Normalize`` compute, on a whole batch at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+import torch
+from pydantic import Field
+from torch import Tensor
+
+from registry import aliases
+
+PositiveFloats = Annotated[list[float], Field(min_length=1)]
+ImageSize = Annotated[int, Field(ge=1)] | tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]]
+
+
+class ToTensor:
+    """uint8 images -> float in [0, 1], channels first: (N, H, W) -> (N, 1, H, W), (N, H, W, C) -> (N, C, H, W)."""
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if x.dim() == 3:
+            x = x.unsqueeze(1)
+        elif x.dim() == 4 and x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
+            x = x.permute(0, 3, 1, 2).contiguous()
+        if x.dtype == torch.uint8:
+            return x.to(torch.get_default_dtype()).div(255)
+        return x.to(torch.get_default_dtype())
+
+    def __repr__(self) -> str:
+        return "ToTensor()"
+
+
+class Normalize:
+    """(x - mean) / std per channel (dimension 1)."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        self.mean = tuple(mean)
+        self.std = tuple(std)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        channels = x.shape[1] if x.dim() > 1 else 1
+        for label, values in (("mean", self.mean), ("std", self.std)):
+            if len(values) not in (1, channels):
+                raise ValueError(
+                    f"normalize: {label} has {len(values)} values but the input has {channels} channels "
+                    f"(shape per sample {tuple(x.shape[1:])}); give 1 or {channels} values"
+                )
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        mean = torch.as_tensor(self.mean, dtype=x.dtype, device=x.device).view(shape)
+        std = torch.as_tensor(self.std, dtype=x.dtype, device=x.device).view(shape)
+        return x.sub(mean).div(std)
+
+    def __repr__(self) -> str:
+        return f"Normalize(mean={self.mean}, std={self.std})"
+
+
+class _TorchvisionOp:
+    def __init__(self, name: str, **kwargs: object) -> None:
+        self.name = name
+        self.kwargs = kwargs
+
+    def __call__(self, x: Tensor) -> Tensor:
+        from torchvision.transforms.v2 import functional as F  # imported only when used: 2 s
+
+        if x.dim() != 4:
+            raise ValueError(f"{self.name} needs image batches (N, C, H, W); put to_tensor before it")
+        out: Tensor = getattr(F, self.name)(x, **self.kwargs)
+        return out
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+        return f"{self.name}({args})"
+
+
+@aliases("ToTensor")
+def to_tensor() -> ToTensor:
+    """Images to float tensors in [0, 1], channels first (as torchvision's ToTensor)."""
+    return ToTensor()
+
+
+@aliases("Normalize")
+def normalize(
+    mean: Annotated[PositiveFloats, Field(description="per-channel mean (1 value or one per channel)")],
+    std: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1, description="per-channel std, > 0")],
+) -> Normalize:
+    """Standardise each channel: (x - mean) / std."""
+    return Normalize(mean, std)
+
+
+@aliases("Resize")
+def resize(size: Annotated[ImageSize, Field(description="output (height, width), or the shorter side")]) -> _TorchvisionOp:
+    """Resize images (bilinear, antialiased), with torchvision."""
+    return _TorchvisionOp("resize", size=[size] if isinstance(size, int) else list(size), antialias=True)
+
+
+@aliases("CenterCrop")
+def center_crop(size: Annotated[ImageSize, Field(description="output (height, width), or one side")]) -> _TorchvisionOp:
+    """Crop the centre of images, with torchvision."""
+    return _TorchvisionOp("center_crop", output_size=[size] if isinstance(size, int) else list(size))
+
+
+@aliases("Pad")
+def pad(
+    padding: Annotated[int, Field(ge=0, description="pixels added on every side")],
+    fill: Annotated[float, Field(description="value of the added pixels")] = 0.0,
+) -> _TorchvisionOp:
+    """Pad images on every side, with torchvision."""
+    return _TorchvisionOp("pad", padding=[padding], fill=fill)
+
+
+TRANSFORMS = {f.__name__: f for f in (to_tensor, normalize, resize, center_crop, pad)}

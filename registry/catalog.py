@@ -1,0 +1,143 @@
+"""The catalog: every component that the loaded plugins registered, by kind and name.
+
+It is built once by ``registry.manager.build_catalog`` and then only read:
+lookups by canonical name or alias, listings for the CLI, did-you-mean
+suggestions for errors.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from registry.errors import DuplicateComponentError, UnknownComponentError
+from registry.params import ParamSchema
+
+__all__ = ["KINDS", "Catalog", "Component", "KindInfo", "aliases"]
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """What the core knows about a kind of component: its hook and injected arguments."""
+
+    kind: str
+    hook: str
+    injected: int
+    summary: str
+
+
+KINDS: Mapping[str, KindInfo] = {
+    k.kind: k
+    for k in (
+        KindInfo("layer", "registry_layers", 0, "model layers (torch.nn.Module factories)"),
+        KindInfo("activation", "registry_activations", 0, "activation functions, usable as layers"),
+        KindInfo("loss", "registry_losses", 0, "loss functions: (output, target) -> scalar"),
+        KindInfo("optimizer", "registry_optimizers", 1, "optimizers over the model's parameters"),
+        KindInfo("dataset", "registry_datasets", 0, "datasets: train and test splits in memory"),
+        KindInfo("transform", "registry_transforms", 0, "batched input transforms (to_tensor, normalize...)"),
+    )
+}
+
+ALIASES_ATTR = "__registry_aliases__"
+
+
+def aliases(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a factory with other names it answers to (the torch class name, say).
+
+    It only annotates the function; registering still goes through a hook.
+    """
+
+    def mark(factory: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(factory, ALIASES_ATTR, tuple(names))
+        return factory
+
+    return mark
+
+
+@dataclass(frozen=True)
+class Component:
+    """One registered component.
+
+    Attributes:
+        kind: one of ``KINDS``.
+        name: the canonical snake_case name.
+        factory: the plugin's function or class that builds it.
+        plugin: the name of the plugin that registered it.
+        aliases: other names that resolve to it.
+        description: one line, from the factory's docstring.
+        schema: its parameter schema, derived from the factory's signature.
+    """
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    plugin: str
+    aliases: tuple[str, ...]
+    description: str
+    schema: ParamSchema = field(repr=False)
+
+
+class Catalog:
+    """Read-only index of components by kind and by every name they answer to."""
+
+    def __init__(self) -> None:
+        self._by_kind: dict[str, dict[str, Component]] = {k: {} for k in KINDS}
+        self._names: dict[str, dict[str, Component]] = {k: {} for k in KINDS}
+
+    def add(self, component: Component, replace: bool = False) -> None:
+        """Add *component*; refuse a name or alias that another plugin holds.
+
+        Raises:
+            DuplicateComponentError: the kind already has that name (unless *replace*).
+        """
+        names = self._names[component.kind]
+        for n in (component.name, *component.aliases):
+            held = names.get(n)
+            if held is not None and not replace:
+                raise DuplicateComponentError(component.kind, n, held.plugin, component.plugin)
+        if replace and component.name in self._by_kind[component.kind]:
+            old = self._by_kind[component.kind].pop(component.name)
+            for n in (old.name, *old.aliases):
+                names.pop(n, None)
+        self._by_kind[component.kind][component.name] = component
+        for n in (component.name, *component.aliases):
+            names[n] = component
+
+    def get(self, kind: str | tuple[str, ...], name: str) -> Component:
+        """Look *name* up in *kind* (or in several kinds, first match wins).
+
+        Raises:
+            UnknownComponentError: with the available names and the closest matches.
+        """
+        kinds = (kind,) if isinstance(kind, str) else kind
+        for k in kinds:
+            found = self._names[k].get(name)
+            if found is not None:
+                return found
+        available = sorted({n for k in kinds for n in self._by_kind[k]})
+        every = sorted({n for k in kinds for n in self._names[k]})
+        close = difflib.get_close_matches(name, every, n=3, cutoff=0.6)
+        lowered = {n.lower().replace("_", ""): n for n in every}
+        folded = lowered.get(name.lower().replace("_", "").replace("-", ""))
+        if folded and folded not in close:
+            close.insert(0, folded)
+        others = [k for k in KINDS if k not in kinds and name in self._names[k]]
+        return_kind = " or ".join(kinds)
+        raise UnknownComponentError(return_kind, name, available, close[:3], others)
+
+    def find(self, name: str) -> list[Component]:
+        """Every component, of any kind, that answers to *name*."""
+        return [self._names[k][name] for k in KINDS if name in self._names[k]]
+
+    def list(self, kind: str | None = None) -> list[Component]:
+        """Components of *kind* (all kinds when None), sorted by kind order then name."""
+        kinds = [kind] if kind else list(KINDS)
+        return [c for k in kinds for _, c in sorted(self._by_kind[k].items())]
+
+    def __iter__(self) -> Iterator[Component]:
+        return iter(self.list())
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by_kind.values())

@@ -1,0 +1,185 @@
+"""The command line: ``python -m registry run|validate|list|show``.
+
+This is the only module that catches ``RegistryError``: it prints the message
+to stderr and returns the exit code for the error's class. Any other exception
+is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from enum import IntEnum
+from typing import TextIO
+
+from registry.catalog import KINDS, Catalog
+from registry.errors import (
+    DatasetNotFoundError,
+    DuplicateComponentError,
+    PluginLoadError,
+    RegistryError,
+    TrainingError,
+)
+
+__all__ = ["ExitCode", "main"]
+
+
+class ExitCode(IntEnum):
+    """Exit codes: stable, documented in the README."""
+
+    OK = 0
+    RUN_FAILED = 1
+    USAGE = 2
+    PLUGIN = 3
+    DATA = 4
+    INTERRUPTED = 130
+
+
+def _exit_code(error: RegistryError) -> ExitCode:
+    if isinstance(error, (PluginLoadError, DuplicateComponentError)):
+        return ExitCode.PLUGIN
+    if isinstance(error, DatasetNotFoundError):
+        return ExitCode.DATA
+    if isinstance(error, TrainingError):
+        return ExitCode.RUN_FAILED
+    return ExitCode.USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="registry",
+        description="Train PyTorch models described in TOML specs; every name resolves through the plugin registry.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    r = sub.add_parser("run", help="build everything, train, and test after each epoch")
+    r.add_argument("spec", help="path to a TOML spec")
+    v = sub.add_parser("validate", help="check a spec and build the model, without loading data or training")
+    v.add_argument("spec", help="path to a TOML spec")
+    ls = sub.add_parser("list", help="list registered components with a one-line description")
+    ls.add_argument("kind", nargs="?", choices=list(KINDS), help="only this kind")
+    sh = sub.add_parser("show", help="a component's parameters, types, defaults and description")
+    sh.add_argument("name", help="a component name or alias (e.g. leaky_relu or LeakyReLU)")
+    sh.add_argument("--kind", choices=list(KINDS), help="the kind, when the name exists in several")
+    return p
+
+
+def _catalog() -> Catalog:
+    from registry.manager import load_catalog
+
+    return load_catalog()
+
+
+def _prepare(path: str):  # type: ignore[no-untyped-def]
+    from registry.builder import build
+    from registry.loader import load_spec
+    from registry.resolve import resolve_spec
+
+    spec, text = load_spec(path)
+    return build(resolve_spec(spec, _catalog(), path, text))
+
+
+def _describe(built, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+    print(built.model, file=out)
+    width = max(len(layer.name) for layer in built.model_plan.layers)
+    print(f"\n  {'#':>2}  {'layer':<{width}}  {'output shape':<16} {'params':>12}", file=out)
+    for i, layer in enumerate(built.model_plan.layers):
+        print(f"  {i:>2}  {layer.name:<{width}}  {str(layer.out_shape):<16} {layer.num_params:>12,}", file=out)
+    print(f"Total parameters: {built.model_plan.num_params:,}", file=out)
+    d = built.data
+    classes = f"{d.dataset.num_classes} classes" if d.dataset.classes else "no classes (regression)"
+    print(f"Data: {built.resolved.dataset.component.name}, input per sample {d.sample_shape}, {classes}", file=out)
+    print(f"Loss: {built.loss}", file=out)
+    print(f"Optimizer: {type(built.optimizer).__name__} {built.resolved.optimizer.kwargs}", file=out)
+    print(f"Device: {built.device}", file=out)
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO) -> ExitCode:
+    built = _prepare(args.spec)
+    print(f"{args.spec}: valid", file=out)
+    _describe(built, out)
+    return ExitCode.OK
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO) -> ExitCode:
+    from registry.runner import run
+
+    built = _prepare(args.spec)
+    print(built.model, file=out)
+    result = run(built, log=lambda line: print(line, file=out, flush=True))
+    final = result.final.test
+    summary = f"Done: {len(result.epochs)} epochs in {result.seconds:.1f} s; test loss {final.loss:.4f}"
+    if final.accuracy is not None:
+        summary += f", accuracy {final.correct}/{final.total} ({100 * final.accuracy:.2f}%)"
+    print(summary, file=out)
+    return ExitCode.OK
+
+
+def cmd_list(args: argparse.Namespace, out: TextIO) -> ExitCode:
+    catalog = _catalog()
+    kinds = [args.kind] if args.kind else list(KINDS)
+    for kind in kinds:
+        comps = catalog.list(kind)
+        print(f"{kind} ({len(comps)}): {KINDS[kind].summary}", file=out)
+        width = max((len(c.name) for c in comps), default=0)
+        for c in comps:
+            print(f"  {c.name:<{width}}  {c.description}  [{c.plugin}]", file=out)
+    return ExitCode.OK
+
+
+def cmd_show(args: argparse.Namespace, out: TextIO) -> ExitCode:
+    from registry.params import describe_fields
+
+    catalog = _catalog()
+    if args.kind:
+        found = [catalog.get(args.kind, args.name)]
+    else:
+        found = catalog.find(args.name)
+        if not found:
+            catalog.get(tuple(KINDS), args.name)  # raises with suggestions
+    for c in found:
+        print(f"{c.kind} {c.name}: {c.description}", file=out)
+        if c.aliases:
+            print(f"  also: {', '.join(c.aliases)}", file=out)
+        print(f"  from: {c.plugin}", file=out)
+        rows = describe_fields(c.schema.model)
+        if not rows:
+            print("  parameters: none", file=out)
+        for name, tname, default, desc in rows:
+            inferred = " (inferred)" if name in c.schema.inferred else ""
+            print(f"  {name}: {tname} = {default}{inferred}{'  # ' + desc if desc else ''}", file=out)
+    return ExitCode.OK
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "list": cmd_list, "show": cmd_show}
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command line; return the exit code.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+        out: where results go (default: stdout).
+        err: where error messages go (default: stderr).
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # argparse exits on --help (0) and on bad usage (2)
+        return int(e.code or 0)
+    try:
+        return COMMANDS[args.command](args, out)
+    except RegistryError as e:
+        print(f"error: {e}", file=err)
+        return _exit_code(e)
+    except KeyboardInterrupt:
+        print("interrupted", file=err)
+        return ExitCode.INTERRUPTED
+
+
+
+
+def console_main() -> None:
+    """Entry point of the ``registry`` console script."""
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""What a dataset plugin returns, and how the runner batches resident tensors.
+
+A dataset factory returns a ``Dataset``: what is known without reading any file
+(the raw per-sample shape and dtype, the class names) and a ``load`` callable
+that reads the files and returns both splits as tensors. ``validate`` uses the
+first part only; ``run`` loads once, applies the spec's transforms once to the
+whole split, and keeps the result resident on the run's device. A training
+batch is then an index slice of a per-epoch permutation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+__all__ = ["Dataset", "DatasetSplits", "Split", "apply_transforms", "iter_batches"]
+
+Transform = Callable[[Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split held in memory: ``inputs[i]`` is a sample, ``targets[i]`` its label."""
+
+    inputs: Tensor
+    targets: Tensor
+
+    def __post_init__(self) -> None:
+        if len(self.inputs) != len(self.targets):
+            raise ValueError(f"{len(self.inputs)} inputs but {len(self.targets)} targets")
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def to(self, device: torch.device) -> Split:
+        return Split(self.inputs.to(device), self.targets.to(device))
+
+
+@dataclass(frozen=True)
+class DatasetSplits:
+    """The train and test splits of a dataset, as tensors."""
+
+    train: Split
+    test: Split
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset as a plugin declares it.
+
+    Attributes:
+        sample_shape: the raw shape of one input, before transforms (``(28, 28)``).
+        sample_dtype: the raw dtype of the inputs (``torch.uint8`` for images).
+        classes: class names, index = label; empty for a regression target.
+        load: reads the data; raises ``registry.DatasetNotFoundError`` when the
+            files are missing and cannot be fetched.
+        description: where the data comes from, for messages.
+    """
+
+    sample_shape: tuple[int, ...]
+    sample_dtype: torch.dtype
+    classes: tuple[str, ...]
+    load: Callable[[], DatasetSplits] = field(repr=False)
+    description: str = ""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def example_batch(self, n: int = 2) -> Tensor:
+        """A batch of zeros with the raw sample shape and dtype, for dry runs."""
+        return torch.zeros((n, *self.sample_shape), dtype=self.sample_dtype)
+
+
+def apply_transforms(x: Tensor, transforms: Sequence[Transform], chunk: int = 8192) -> Tensor:
+    """Apply *transforms* in order to the batch *x*, a chunk at a time to bound memory."""
+    if not transforms:
+        return x
+    parts = []
+    for start in range(0, len(x), chunk):
+        y = x[start : start + chunk]
+        for t in transforms:
+            y = t(y)
+        parts.append(y)
+    return torch.cat(parts) if parts else x
+
+
+def iter_batches(split: Split, batch_size: int, generator: torch.Generator | None) -> Iterator[tuple[Tensor, Tensor]]:
+    """Yield ``(inputs, targets)`` batches: shuffled with *generator*, or in order when it is None."""
+    n = len(split)
+    if generator is None:
+        for start in range(0, n, batch_size):
+            yield split.inputs[start : start + batch_size], split.targets[start : start + batch_size]
+        return
+    order = torch.randperm(n, generator=generator).to(split.inputs.device)
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        yield split.inputs[idx], split.targets[idx]

@@ -1,0 +1,162 @@
+"""The one error hierarchy of ``registry``.
+
+Every error a user can cause, or a plugin can cause, is a ``RegistryError``;
+the CLI (and only the CLI) turns them into messages and exit codes. Anything
+else that escapes is a bug and keeps its traceback.
+
+::
+
+    RegistryError
+    ├── SpecError (ValueError)                 a spec is wrong: holds every Problem found
+    ├── UnknownComponentError (LookupError)    a name that no plugin registered
+    ├── DuplicateComponentError (ValueError)   two plugins claim one kind and name
+    ├── PluginLoadError (ImportError)          a plugin failed to import, hook or declare
+    ├── DatasetNotFoundError (FileNotFoundError) data files missing and not downloadable
+    └── TrainingError (RuntimeError)           the run itself failed (non-finite loss, ...)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "DatasetNotFoundError",
+    "DuplicateComponentError",
+    "PluginLoadError",
+    "Problem",
+    "RegistryError",
+    "SpecError",
+    "TrainingError",
+    "UnknownComponentError",
+    "format_loc",
+]
+
+
+def format_loc(loc: Sequence[str | int]) -> str:
+    """Render a key path the way a user writes it: ``model.layers[2].out_features``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+class RegistryError(Exception):
+    """Base of every error that ``registry`` reports to a user."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a spec: where (key path, maybe line) and what."""
+
+    loc: tuple[str | int, ...]
+    message: str
+    line: int | None = None
+
+    def render(self, source: str | None) -> str:
+        where = source or "<spec>"
+        if self.line is not None:
+            where += f":{self.line}"
+        return f"{where}: {format_loc(self.loc)}: {self.message}"
+
+
+class SpecError(RegistryError, ValueError):
+    """A spec (file or command-line override) is invalid.
+
+    Attributes:
+        source: the spec file's path, or None for a spec given as a mapping.
+        problems: every problem found, in the order of the spec.
+    """
+
+    def __init__(self, problems: Sequence[Problem], source: str | None = None) -> None:
+        self.problems = tuple(problems)
+        self.source = source
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        n = len(self.problems)
+        head = f"{self.source or '<spec>'}: {n} problem{'s' if n != 1 else ''} in the spec"
+        return head + "\n" + "\n".join("  " + p.render(self.source) for p in self.problems)
+
+    def with_source(self, source: str) -> SpecError:
+        """Return the same problems attributed to *source*."""
+        return SpecError(self.problems, source)
+
+
+class UnknownComponentError(RegistryError, LookupError):
+    """No plugin registered *name* for *kind*.
+
+    Attributes:
+        kind: the kind looked in (``layer``, ``loss``...).
+        name: the name asked for.
+        available: every name of that kind, sorted.
+        suggestions: the closest names, best first.
+        other_kinds: kinds in which *name* does exist.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        available: Sequence[str],
+        suggestions: Sequence[str] = (),
+        other_kinds: Sequence[str] = (),
+    ) -> None:
+        self.kind = kind
+        self.name = name
+        self.available = tuple(available)
+        self.suggestions = tuple(suggestions)
+        self.other_kinds = tuple(other_kinds)
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        msg = f"unknown {self.kind} {self.name!r}"
+        if self.other_kinds:
+            msg += f" ({self.name!r} is a {' and a '.join(self.other_kinds)}, not a {self.kind})"
+        if self.suggestions:
+            msg += f"; did you mean {' or '.join(repr(s) for s in self.suggestions)}?"
+        msg += f" Available: {', '.join(self.available) or '(none)'}"
+        msg += f" (see: python -m registry list {self.kind})"
+        return msg
+
+
+class DuplicateComponentError(RegistryError, ValueError):
+    """Two plugins registered the same kind and name (or alias)."""
+
+    def __init__(self, kind: str, name: str, first: str, second: str) -> None:
+        self.kind = kind
+        self.name = name
+        self.plugins = (first, second)
+        super().__init__(
+            f"{kind} {name!r} is registered by both {first!r} and {second!r}; "
+            "uninstall one of them or rename the component"
+        )
+
+
+class PluginLoadError(RegistryError, ImportError):
+    """A plugin could not be imported, its hook raised, or it declared something unusable.
+
+    Attributes:
+        plugin: the plugin's name (entry-point name or built-in module).
+        distribution: the distribution that provides it, if known.
+    """
+
+    def __init__(self, message: str, plugin: str, distribution: str | None = None) -> None:
+        self.plugin = plugin
+        self.distribution = distribution
+        super().__init__(message)
+
+
+class DatasetNotFoundError(RegistryError, FileNotFoundError):
+    """A dataset's files are not on disk and could not be downloaded."""
+
+    def __init__(self, message: str, looked_for: Sequence[str] = ()) -> None:
+        self.looked_for = tuple(looked_for)
+        super().__init__(message)
+
+
+class TrainingError(RegistryError, RuntimeError):
+    """The run started but could not go on (a non-finite loss, say)."""

@@ -1,0 +1,85 @@
+"""The spec format: pydantic models of a TOML spec, unknown keys refused.
+
+A component entry (a layer, the loss, the optimizer, a transform) is a table
+with ``type`` naming a registered component; its other keys are that
+component's parameters, validated against the component's own schema when the
+spec is resolved (``registry.resolve``). ``[data]`` works the same way:
+``dataset`` names the dataset and the keys that are not loader settings are
+the dataset's parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ComponentSpec", "DataSpec", "ModelSpec", "Spec", "TrainSpec"]
+
+Positive = Annotated[int, Field(ge=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ComponentSpec(BaseModel):
+    """``{ type = "name", param = value, ... }``: a component and its parameters."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: Annotated[str, Field(min_length=1, description="a registered component name")]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The keys besides ``type``: the component's parameters, not yet validated."""
+        return dict(self.model_extra or {})
+
+
+class DataSpec(BaseModel):
+    """``[data]``: the dataset, its settings, batch sizes and transforms."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    dataset: Annotated[str, Field(min_length=1, description="a registered dataset name")]
+    batch_size: Annotated[Positive, Field(description="training batch size")] = 64
+    test_batch_size: Annotated[Positive, Field(description="evaluation batch size")] = 1000
+    transforms: Annotated[list[ComponentSpec], Field(description="applied in order to every input")] = []
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The keys that are the dataset's own parameters (``root``, ``download``...)."""
+        return dict(self.model_extra or {})
+
+
+class ModelSpec(_Strict):
+    """``[model]``: the layers, in order; each one's input size is inferred."""
+
+    layers: Annotated[list[ComponentSpec], Field(min_length=1, description="layers and activations, in order")]
+
+
+class TrainSpec(_Strict):
+    """``[train]``: how long and where to train."""
+
+    epochs: Annotated[Positive, Field(description="passes over the training split")] = 10
+    log_interval: Annotated[Positive, Field(description="log the loss every this many batches")] = 100
+    device: Annotated[
+        str,
+        Field(pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$", description="'auto' takes CUDA where present, else the CPU"),
+    ] = "auto"
+    max_steps_per_epoch: Annotated[
+        Positive | None, Field(description="stop each epoch after this many batches (smoke tests)")
+    ] = None
+    grad_clip: Annotated[float | None, Field(gt=0, description="clip the gradient norm to this value")] = None
+
+
+class Spec(_Strict):
+    """A whole spec: what to train, on what, with what, and for how long."""
+
+    seed: Annotated[int, Field(ge=0, description="seeds weights, shuffling and dropout")] = 0
+    name: Annotated[str | None, Field(description="a label for the run")] = None
+    data: DataSpec
+    model: ModelSpec
+    loss: ComponentSpec
+    optimizer: ComponentSpec
+    train: TrainSpec = TrainSpec()
