@@ -172,10 +172,11 @@ def _plan_layers(rs: ResolvedSpec, shape: tuple[int, ...], problems: _Problems) 
         shape = tuple(out.shape[1:])
     model = ModelPlan(tuple(layers))
     if model.num_params > MAX_PARAMETERS:
+        i, big = max(enumerate(layers), key=lambda item: item[1].num_params)
         problems.add(
             ("model", "layers"),
             f"the model has {model.num_params:,} parameters; at most {MAX_PARAMETERS:,} are allowed "
-            f"(largest layer: {max(layers, key=lambda p: p.num_params).name})",
+            f"(the largest, layer {i} ({big.name}), has {big.num_params:,})",
         )
         return None
     return model

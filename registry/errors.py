@@ -119,7 +119,8 @@ class UnknownComponentError(RegistryError, LookupError):
         if self.suggestions:
             msg += f"; did you mean {' or '.join(repr(s) for s in self.suggestions)}?"
         msg += f" Available: {', '.join(self.available) or '(none)'}"
-        msg += f" (see: python -m registry list {self.kind})"
+        commands = ", ".join(f"python -m registry list {k}" for k in self.kind.split(" or "))
+        msg += f" (see: {commands})"
         return msg
 
 

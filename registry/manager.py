@@ -63,8 +63,8 @@ def get_plugin_manager(load_entrypoints: bool = True) -> pluggy.PluginManager:
 
 def _impls(pm: pluggy.PluginManager, hook: str) -> Iterable[tuple[str, Callable[[], Any]]]:
     caller = getattr(pm.hook, hook)
-    # pluggy calls the last registered first; specs are merged in registration order.
-    for impl in reversed(caller.get_hookimpls()):
+    # get_hookimpls() is in registration order: built-ins first, then entry points.
+    for impl in caller.get_hookimpls():
         yield impl.plugin_name, impl.function
 
 

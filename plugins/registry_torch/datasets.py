@@ -69,8 +69,8 @@ def _stage(found: dict[str, Path], raw: Path) -> None:
     raw.mkdir(parents=True, exist_ok=True)
     for name, src in found.items():
         dst = raw / name
-        if dst.is_file():
-            continue
+        if dst.is_file() and dst.stat().st_mtime >= src.stat().st_mtime:
+            continue  # staged before, from these same files
         fd, tmp = tempfile.mkstemp(dir=raw, prefix=f".{name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as out, (gzip.open(src) if src.suffix == ".gz" else open(src, "rb")) as inp:
@@ -92,12 +92,15 @@ def _locate(cls_name: str, root: Path, download: bool) -> Path:
     raw = root / cls_name / "raw"
     if all((raw / n).is_file() for n in IDX_FILES):
         return root
-    for folder in (root, raw):
-        found = _find_idx(folder)
-        if found is not None:
-            target = root if _writable(raw) else _cache_root(folder)
-            _stage(found, target / cls_name / "raw")
-            return target
+    found = _find_idx(raw)
+    if found is not None and _writable(raw):  # gzipped in torchvision's own folder: extract beside them
+        _stage(found, raw)
+        return root
+    found = found or _find_idx(root)
+    if found is not None:  # a folder of someone else's (a Debian package's, say): stage a copy in the cache
+        target = _cache_root(root)
+        _stage(found, target / cls_name / "raw")
+        return target
     if download:
         return root
     looked = [str(root / f"{n}[.gz]") for n in IDX_FILES] + [str(raw / f"{n}[.gz]") for n in IDX_FILES]

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import gzip
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from registry.catalog import Catalog
+from registry.manager import load_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+
+QUICK = """\
+seed = 0
+[data]
+dataset = "digits"
+batch_size = 32
+transforms = [{ type = "to_tensor" }, { type = "normalize", mean = [0.3], std = [0.38] }]
+[model]
+layers = [
+  { type = "flatten" },
+  { type = "linear", out_features = 32 },
+  { type = "relu" },
+  { type = "linear", out_features = 10 },
+  { type = "log_softmax", dim = 1 },
+]
+[loss]
+type = "nll"
+[optimizer]
+type = "sgd"
+lr = 0.05
+momentum = 0.9
+[train]
+epochs = 1
+log_interval = 20
+device = "cpu"
+"""
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    """A fresh catalog of the built-ins only (installed third-party plugins left out)."""
+    return load_catalog(load_entrypoints=False)
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write spec text to a file in tmp_path and return its path."""
+
+    def write(text: str, name: str = "spec.toml") -> Path:
+        p = tmp_path / name
+        p.write_text(text)
+        return p
+
+    return write
+
+
+def write_idx(folder: Path, n_train: int = 20, n_test: int = 10, gz: bool = False, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Write the four MNIST IDX files (big-endian headers, uint8 payload) and return their tensors."""
+    g = torch.Generator().manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8, generator=g)
+        labels = torch.randint(0, 10, (n,), dtype=torch.uint8, generator=g)
+        files = {
+            f"{prefix}-images-idx3-ubyte": struct.pack(">IIII", 0x0803, n, 28, 28) + images.numpy().tobytes(),
+            f"{prefix}-labels-idx1-ubyte": struct.pack(">II", 0x0801, n) + labels.numpy().tobytes(),
+        }
+        for name, payload in files.items():
+            if gz:
+                with gzip.open(folder / f"{name}.gz", "wb") as f:
+                    f.write(payload)
+            else:
+                (folder / name).write_bytes(payload)
+        tensors[f"{prefix}_images"], tensors[f"{prefix}_labels"] = images, labels.long()
+    return tensors

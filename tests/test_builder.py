@@ -1,0 +1,100 @@
+"""Building torch objects: inferred sizes, checked sizes, shape errors at build time, size limits."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from registry.builder import MAX_PARAMETERS, build, plan
+from registry.errors import SpecError
+from registry.loader import parse_spec, validate_spec
+from registry.resolve import resolve_spec
+
+from .conftest import QUICK
+
+
+def resolved(catalog, text):
+    return resolve_spec(validate_spec(parse_spec(text), "s.toml", text), catalog, "s.toml", text)
+
+
+CONV = QUICK.replace(
+    """layers = [
+  { type = "flatten" },""",
+    """layers = [
+  { type = "conv2d", out_channels = 4, kernel_size = 3, padding = 1 },
+  { type = "batch_norm" },
+  { type = "relu" },
+  { type = "max_pool2d", kernel_size = 2 },
+  { type = "dropout", p = 0.1 },
+  { type = "flatten" },""",
+)
+
+
+def test_sizes_are_inferred_through_a_conv_net(catalog) -> None:
+    """in_channels, num_features and in_features come from the shapes of a dry run; the model runs."""
+    built = build(resolved(catalog, CONV))
+    shapes = [(p.name, p.out_shape) for p in built.model_plan.layers]
+    assert shapes == [
+        ("conv2d", (4, 8, 8)), ("batch_norm", (4, 8, 8)), ("relu", (4, 8, 8)), ("max_pool2d", (4, 4, 4)),
+        ("dropout", (4, 4, 4)), ("flatten", (64,)), ("linear", (32,)), ("relu", (32,)), ("linear", (10,)),
+        ("log_softmax", (10,)),
+    ]  # fmt: skip
+    assert built.model[0].in_channels == 1 and built.model[1].num_features == 4
+    assert built.model[6].in_features == 64
+    assert built.model(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
+    assert built.model_plan.num_params == sum(p.numel() for p in built.model.parameters())
+
+
+def test_explicit_size_that_agrees_is_kept(catalog) -> None:
+    """in_features given and right: accepted."""
+    built = build(resolved(catalog, QUICK.replace("out_features = 32 }", "out_features = 32, in_features = 64 }")))
+    assert built.model[1].in_features == 64
+
+
+def test_explicit_size_that_disagrees_is_an_error(catalog) -> None:
+    """in_features given and wrong: a located error with the shape and the right value."""
+    text = QUICK.replace("out_features = 32 }", "out_features = 32, in_features = 100 }")
+    with pytest.raises(SpecError) as e:
+        build(resolved(catalog, text))
+    (p,) = e.value.problems
+    assert p.loc == ("model", "layers", 1, "in_features") and p.line == 9
+    assert p.message == (
+        "in_features = 100 but the input here has shape (64,), so in_features must be 64 "
+        "(the last dimension of the previous layer's output); remove it to have it inferred"
+    )
+
+
+def test_shape_mismatch_names_the_layer_and_shape(catalog) -> None:
+    """A layer that cannot take its input (pooling a flat vector) fails at build time with index and shape."""
+    text = QUICK.replace('{ type = "relu" }', '{ type = "max_pool2d", kernel_size = 2 }')
+    with pytest.raises(SpecError, match=r"model.layers\[2\]: layer 2 \(max_pool2d\) cannot take input of shape \(32,\)"):
+        build(resolved(catalog, text))
+
+
+def test_a_huge_model_is_refused_before_allocation(catalog) -> None:
+    """A layer of 10^12 parameters is refused from the meta dry run, with the count and the limit."""
+    text = QUICK.replace("out_features = 32 }", "out_features = 32 },\n  { type = \"linear\", out_features = 1000000000 }")
+    with pytest.raises(SpecError, match=rf"the model has 43,000,002,090 parameters; at most {MAX_PARAMETERS:,} are allowed \(the largest, layer 2 \(linear\), has 33,000,000,000\)"):
+        build(resolved(catalog, text))
+
+
+def test_normalize_with_wrong_channel_count(catalog) -> None:
+    """normalize with 3 means on 1-channel images: an error at the transform's key path."""
+    text = QUICK.replace("mean = [0.3]", "mean = [0.3, 0.3, 0.3]")
+    with pytest.raises(SpecError, match=r"data.transforms\[1\]: normalize cannot take a batch of shape \(2, 1, 8, 8\): normalize: mean has 3 values but the input has 1 channels"):
+        plan(resolved(catalog, text))
+
+
+def test_optimizer_refusal_is_located(catalog) -> None:
+    """torch's own refusal (nesterov without momentum) is reported at optimizer."""
+    text = QUICK.replace("momentum = 0.9", "nesterov = true")
+    with pytest.raises(SpecError, match=r"optimizer: sgd: Nesterov momentum requires a momentum and zero dampening"):
+        build(resolved(catalog, text))
+
+
+def test_cuda_requested_without_cuda(catalog) -> None:
+    """device = 'cuda' on a machine without CUDA is a spec error at train.device."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(SpecError, match=r"train.device: 'cuda' asked for, but CUDA is not available here"):
+        build(resolved(catalog, QUICK.replace('device = "cpu"', 'device = "cuda"')))
