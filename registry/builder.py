@@ -1,11 +1,15 @@
 """Resolved spec -> torch objects: the data pipeline, the model, the loss and the optimizer.
 
-Shapes are worked out first by a dry run on the ``meta`` device, which
-allocates nothing: every inferred size is filled in, every explicit one
-checked, and a layer that cannot take its input is reported with its index
-and both shapes before any real tensor exists. Only then is the real model
-built, under ``torch.manual_seed(spec.seed)``, in spec order, so a spec-built
-network starts from exactly the weights a hand-written one would.
+The transforms are tried on a small zero batch of the dataset's raw sample
+shape, which gives the model's input shape without reading any data. The
+layers are then built one by one, in spec order, under
+``torch.manual_seed(spec.seed)``, so a spec-built network starts from exactly
+the weights a hand-written one would: each layer's inferred sizes come from
+the previous layer's output on that zero batch (an explicit size is checked
+against them), and each layer is first made on the ``meta`` device, which
+allocates nothing, so that a model too large for the machine is refused before
+any real tensor exists. A layer that cannot take its input is reported with
+its index and both shapes, at build time, never mid-training.
 """
 
 from __future__ import annotations
@@ -29,8 +33,7 @@ __all__ = [
     "LayerPlan",
     "ModelPlan",
     "build",
-    "build_model",
-    "plan",
+    "plan_data",
     "resolve_device",
 ]
 
@@ -44,7 +47,12 @@ class DataPlan:
 
     dataset: Dataset
     transforms: tuple[Transform, ...]
-    sample_shape: tuple[int, ...]
+    example: Tensor
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one transformed sample: the model's input shape."""
+        return tuple(self.example.shape[1:])
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,7 @@ class Built:
     model_plan: ModelPlan
     model: nn.Module
     loss: nn.Module
-    optimizer: torch.optim.Optimizer
+    optimizer: torch.optim.Optimizer | None  # None when built for validate only
     device: torch.device
 
 
@@ -126,7 +134,7 @@ def _plan_data(rs: ResolvedSpec, problems: _Problems) -> DataPlan | None:
             problems.add(t.loc, f"{t.component.name} cannot take a batch of shape {tuple(batch.shape)}: {e}")
             return None
         transforms.append(fn)
-    return DataPlan(dataset, tuple(transforms), tuple(batch.shape[1:]))
+    return DataPlan(dataset, tuple(transforms), batch)
 
 
 def _fill_shape_params(r: Resolved, shape: tuple[int, ...], problems: _Problems) -> dict[str, Any] | None:
@@ -151,57 +159,59 @@ def _fill_shape_params(r: Resolved, shape: tuple[int, ...], problems: _Problems)
     return kwargs
 
 
-def _plan_layers(rs: ResolvedSpec, shape: tuple[int, ...], problems: _Problems) -> ModelPlan | None:
-    layers = []
+def _count_params(r: Resolved, kwargs: dict[str, Any]) -> int:
+    with torch.device("meta"):  # no allocation, whatever the size
+        module = r.component.factory(**kwargs)
+    return sum(p.numel() for p in module.parameters())
+
+
+def _build_layers(rs: ResolvedSpec, example: Tensor, problems: _Problems) -> tuple[ModelPlan, nn.Sequential] | None:
+    layers: list[LayerPlan] = []
+    modules: list[nn.Module] = []
+    x = example
+    total = 0
     for i, r in enumerate(rs.layers):
+        shape = tuple(x.shape[1:])
         kwargs = _fill_shape_params(r, shape, problems)
         if kwargs is None:
             return None
         try:
-            with torch.device("meta"):
-                module = r.component.factory(**kwargs)
-                out = module(torch.empty((2, *shape), device="meta"))
+            n = _count_params(r, kwargs)
+            if total + n > MAX_PARAMETERS:
+                problems.add(
+                    ("model", "layers", i),
+                    f"layer {i} ({r.component.name}) has {n:,} parameters, which brings the model to "
+                    f"{total + n:,}; at most {MAX_PARAMETERS:,} are allowed",
+                )
+                return None
+            module = r.component.factory(**kwargs)
+            module.eval()  # the dry run must not draw dropout masks or move batch-norm statistics
+            with torch.no_grad():
+                out = module(x)
         except (RuntimeError, ValueError, TypeError, IndexError) as e:
             problems.add(r.loc, f"layer {i} ({r.component.name}) cannot take input of shape {shape}: {e}")
             return None
         if not isinstance(out, Tensor):
             problems.add(r.loc, f"layer {i} ({r.component.name}) returned {type(out).__name__}, not a tensor")
             return None
-        n = sum(p.numel() for p in module.parameters())
+        total += n
         layers.append(LayerPlan(r, kwargs, shape, tuple(out.shape[1:]), n))
-        shape = tuple(out.shape[1:])
-    model = ModelPlan(tuple(layers))
-    if model.num_params > MAX_PARAMETERS:
-        i, big = max(enumerate(layers), key=lambda item: item[1].num_params)
-        problems.add(
-            ("model", "layers"),
-            f"the model has {model.num_params:,} parameters; at most {MAX_PARAMETERS:,} are allowed "
-            f"(the largest, layer {i} ({big.name}), has {big.num_params:,})",
-        )
-        return None
-    return model
+        modules.append(module)
+        x = out
+    return ModelPlan(tuple(layers)), nn.Sequential(*modules).train()
 
 
-def plan(rs: ResolvedSpec) -> tuple[DataPlan, ModelPlan]:
-    """Dry-run the data pipeline and the model on the meta device: shapes and sizes, no allocation.
+def plan_data(rs: ResolvedSpec) -> DataPlan:
+    """Build the dataset declaration and transforms and find the model's input shape, reading no data.
 
     Raises:
-        SpecError: a transform or layer that cannot take its input, a size that
-            disagrees with the inferred one, or a model that is too large.
+        SpecError: a transform that cannot take the dataset's samples.
     """
     problems = _Problems(rs)
     data = _plan_data(rs, problems)
     problems.raise_if_any()
     assert data is not None
-    model = _plan_layers(rs, data.sample_shape, problems)
-    problems.raise_if_any()
-    assert model is not None
-    return data, model
-
-
-def build_model(model_plan: ModelPlan) -> nn.Sequential:
-    """Construct the real layers, in order, on the CPU (the caller seeds the RNG first)."""
-    return nn.Sequential(*(layer.resolved.component.factory(**layer.kwargs) for layer in model_plan.layers))
+    return data
 
 
 def resolve_device(name: str) -> torch.device:
@@ -215,29 +225,39 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build(rs: ResolvedSpec) -> Built:
-    """Build the model, loss and optimizer of a resolved spec (data is loaded by the runner).
+def build(rs: ResolvedSpec, with_optimizer: bool = True) -> Built:
+    """Build the data plan, then the model (seeded), the loss and the optimizer; the runner loads the data.
+
+    Args:
+        rs: the resolved spec.
+        with_optimizer: construct the optimizer too. ``validate`` passes False: its
+            parameters are already validated, and torch's first optimizer costs
+            about 3 s of imports (torch._dynamo).
 
     Raises:
-        SpecError: shape problems, or parameters the component itself refuses.
+        SpecError: shape problems, a model too large, or parameters the component itself refuses.
     """
-    data, model_plan = plan(rs)
+    data = plan_data(rs)
     try:
         device = resolve_device(rs.spec.train.device)
     except SpecError as e:
         raise e.with_source(rs.source or "<spec>") from None
-    torch.manual_seed(rs.spec.seed)
-    model = build_model(model_plan).to(device)
     problems = _Problems(rs)
+    torch.manual_seed(rs.spec.seed)
+    made = _build_layers(rs, data.example, problems)
+    problems.raise_if_any()
+    assert made is not None
+    model_plan, model = made
+    model = model.to(device)
     loss = optimizer = None
     try:
         loss = _call(rs.loss)
     except (ValueError, TypeError, RuntimeError) as e:
         problems.add(rs.loss.loc, f"{rs.loss.component.name}: {e}")
     try:
-        optimizer = _call(rs.optimizer, model.parameters())
+        optimizer = _call(rs.optimizer, model.parameters()) if with_optimizer else None
     except (ValueError, TypeError, RuntimeError) as e:
         problems.add(rs.optimizer.loc, f"{rs.optimizer.component.name}: {e}")
     problems.raise_if_any()
-    assert loss is not None and optimizer is not None
+    assert loss is not None
     return Built(rs, data, model_plan, model, loss.to(device), optimizer, device)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from registry.errors import DuplicateComponentError, UnknownComponentError
-from registry.params import ParamSchema
+from registry.errors import DuplicateComponentError, PluginLoadError, UnknownComponentError
+from registry.params import ParamSchema, SchemaDerivationError, derive_params
 
 __all__ = ["KINDS", "Catalog", "Component", "KindInfo", "aliases"]
 
@@ -67,7 +68,6 @@ class Component:
         plugin: the name of the plugin that registered it.
         aliases: other names that resolve to it.
         description: one line, from the factory's docstring.
-        schema: its parameter schema, derived from the factory's signature.
     """
 
     kind: str
@@ -76,7 +76,18 @@ class Component:
     plugin: str
     aliases: tuple[str, ...]
     description: str
-    schema: ParamSchema = field(repr=False)
+
+    @cached_property
+    def schema(self) -> ParamSchema:
+        """Its parameter schema, derived from the factory's signature on first use.
+
+        Raises:
+            PluginLoadError: the signature cannot be turned into a schema.
+        """
+        try:
+            return derive_params(self.factory, f"{self.kind} {self.name}", KINDS[self.kind].injected)
+        except SchemaDerivationError as e:
+            raise PluginLoadError(f"plugin {self.plugin!r}, {self.kind} {self.name!r}: {e}", self.plugin) from e
 
 
 class Catalog:

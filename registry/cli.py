@@ -70,13 +70,13 @@ def _catalog() -> Catalog:
     return load_catalog()
 
 
-def _prepare(path: str):  # type: ignore[no-untyped-def]
+def _prepare(path: str, with_optimizer: bool = True):  # type: ignore[no-untyped-def]
     from registry.builder import build
     from registry.loader import load_spec
     from registry.resolve import resolve_spec
 
     spec, text = load_spec(path)
-    return build(resolve_spec(spec, _catalog(), path, text))
+    return build(resolve_spec(spec, _catalog(), path, text), with_optimizer)
 
 
 def _describe(built, out: TextIO) -> None:  # type: ignore[no-untyped-def]
@@ -90,12 +90,12 @@ def _describe(built, out: TextIO) -> None:  # type: ignore[no-untyped-def]
     classes = f"{d.dataset.num_classes} classes" if d.dataset.classes else "no classes (regression)"
     print(f"Data: {built.resolved.dataset.component.name}, input per sample {d.sample_shape}, {classes}", file=out)
     print(f"Loss: {built.loss}", file=out)
-    print(f"Optimizer: {type(built.optimizer).__name__} {built.resolved.optimizer.kwargs}", file=out)
+    print(f"Optimizer: {built.resolved.optimizer.component.name} {built.resolved.optimizer.kwargs}", file=out)
     print(f"Device: {built.device}", file=out)
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> ExitCode:
-    built = _prepare(args.spec)
+    built = _prepare(args.spec, with_optimizer=False)
     print(f"{args.spec}: valid", file=out)
     _describe(built, out)
     return ExitCode.OK

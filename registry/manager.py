@@ -17,7 +17,7 @@ import pluggy
 from registry import hookspecs
 from registry.catalog import ALIASES_ATTR, KINDS, Catalog, Component
 from registry.errors import PluginLoadError
-from registry.params import SchemaDerivationError, derive_params, first_doc_line
+from registry.params import first_doc_line
 
 __all__ = [
     "BUILTIN_PLUGINS",
@@ -77,10 +77,6 @@ def _component(kind: str, name: str, factory: Any, plugin: str) -> Component:
         raise PluginLoadError(
             f"plugin {plugin!r} registered {kind} {name!r}: names must be lower_snake_case identifiers", plugin
         )
-    try:
-        schema = derive_params(factory, f"{kind} {name}", KINDS[kind].injected)
-    except SchemaDerivationError as e:
-        raise PluginLoadError(f"plugin {plugin!r}, {kind} {name!r}: {e}", plugin) from e
     return Component(
         kind=kind,
         name=name,
@@ -88,12 +84,16 @@ def _component(kind: str, name: str, factory: Any, plugin: str) -> Component:
         plugin=plugin,
         aliases=tuple(getattr(factory, ALIASES_ATTR, ())),
         description=first_doc_line(factory),
-        schema=schema,
     )
 
 
-def build_catalog(pm: pluggy.PluginManager) -> Catalog:
+def build_catalog(pm: pluggy.PluginManager, check_schemas: bool = False) -> Catalog:
     """Call every plugin's hooks and index what they return.
+
+    Args:
+        pm: the plugin manager.
+        check_schemas: derive every component's parameter schema now (otherwise
+            each is derived when first used, so a spec pays only for its own).
 
     Raises:
         PluginLoadError: a hook raised or returned something unusable.
@@ -114,6 +114,9 @@ def build_catalog(pm: pluggy.PluginManager) -> Catalog:
                 )
             for name, factory in table.items():
                 catalog.add(_component(kind, name, factory, plugin))
+    if check_schemas:
+        for component in catalog:
+            _ = component.schema
     return catalog
 
 

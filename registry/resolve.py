@@ -6,6 +6,7 @@ together as one ``SpecError``.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,17 @@ class ResolvedSpec:
     text: str | None = None
 
 
+def _unknown_param(comp: Component, key: str, extra: Sequence[str]) -> str:
+    own = sorted(comp.schema.model.model_fields)
+    msg = f"{comp.kind} {comp.name!r} takes no parameter {key!r}"
+    close = difflib.get_close_matches(key, [*own, *extra], n=1)
+    msg += f"; did you mean {close[0]!r}?" if close else "."
+    msg += f" Its parameters: {', '.join(own) or '(none)'}"
+    if extra:
+        msg += f"; beside them [data] takes: {', '.join(sorted(extra))}" if "dataset" in extra else ""
+    return msg
+
+
 class _Resolver:
     def __init__(self, catalog: Catalog, text: str | None) -> None:
         self.catalog = catalog
@@ -80,8 +92,7 @@ class _Resolver:
             for p in problems_from(e, self.text, loc):
                 msg = p.message
                 if msg == "unknown key":
-                    allowed = sorted([*extra, *comp.schema.model.model_fields])
-                    msg = f"{comp.kind} {comp.name!r} takes no parameter {p.loc[-1]!r}; it takes: {', '.join(allowed) or '(none)'}"
+                    msg = _unknown_param(comp, str(p.loc[-1]), extra)
                 elif msg == "required key is missing":
                     msg = f"{comp.kind} {comp.name!r} needs parameter {p.loc[-1]!r}"
                 self.problems.append(Problem(p.loc, msg, p.line))
@@ -89,7 +100,7 @@ class _Resolver:
         return Resolved(comp, validated, loc)
 
     def component(self, kinds: str | tuple[str, ...], cs: ComponentSpec, loc: Loc) -> Resolved | None:
-        return self.one(kinds, cs.type, cs.params, loc, (*loc, "type"), extra=("type",))
+        return self.one(kinds, cs.type, cs.params, loc, (*loc, "type"))
 
     def data(self, ds: DataSpec) -> Resolved | None:
         return self.one(

@@ -14,10 +14,19 @@ import torch
 from torch import Tensor, nn
 
 from registry.builder import Built
-from registry.data import DatasetSplits, Split, apply_transforms, iter_batches
+from registry.data import DatasetSplits, Split, Transform, apply_transforms, iter_batches
 from registry.errors import PluginLoadError, TrainingError
 
-__all__ = ["EpochResult", "EvalResult", "RunResult", "evaluate", "load_data", "run", "train_epoch"]
+__all__ = [
+    "EpochResult",
+    "EvalResult",
+    "RunResult",
+    "batch_transforms",
+    "evaluate",
+    "load_data",
+    "run",
+    "train_epoch",
+]
 
 Log = Callable[[str], None]
 
@@ -37,9 +46,12 @@ class EvalResult:
 
 @dataclass(frozen=True)
 class EpochResult:
+    """One epoch: mean training loss, test metrics, and wall time (training alone, and with the test)."""
+
     epoch: int
     train_loss: float
     test: EvalResult
+    train_seconds: float
     seconds: float
 
 
@@ -54,16 +66,28 @@ class RunResult:
 
 
 def load_data(built: Built) -> DatasetSplits:
-    """Load the dataset, apply the transforms once to each split, and move both to the run's device."""
+    """Load the dataset once and move both splits to the run's device.
+
+    With ``data.precompute`` the transforms are applied here, once; otherwise
+    ``batch_transforms`` returns them for each batch.
+    """
     splits = built.data.dataset.load()
     if not isinstance(splits, DatasetSplits):
         c = built.resolved.dataset.component
         raise PluginLoadError(f"dataset {c.name!r}: load() returned {type(splits).__name__}, not DatasetSplits", c.plugin)
 
     def prepare(split: Split) -> Split:
-        return Split(apply_transforms(split.inputs, built.data.transforms), split.targets).to(built.device)
+        moved = split.to(built.device)
+        if built.resolved.spec.data.precompute:
+            return Split(apply_transforms(moved.inputs, built.data.transforms), moved.targets)
+        return moved
 
     return DatasetSplits(prepare(splits.train), prepare(splits.test))
+
+
+def batch_transforms(built: Built) -> tuple[Transform, ...]:
+    """The transforms still to apply to each batch (none when they were precomputed)."""
+    return () if built.resolved.spec.data.precompute else built.data.transforms
 
 
 def _summed(loss_fn: nn.Module) -> bool:
@@ -73,36 +97,39 @@ def _summed(loss_fn: nn.Module) -> bool:
 def train_epoch(built: Built, train: Split, epoch: int, generator: torch.Generator, log: Log) -> float:
     """One pass over *train* in a fresh seeded order; returns the mean training loss."""
     model, loss_fn, optimizer = built.model, built.loss, built.optimizer
+    assert optimizer is not None, "built without an optimizer"
     cfg = built.resolved.spec.train
     batch_size = built.resolved.spec.data.batch_size
     n = len(train)
     num_batches = math.ceil(n / batch_size)
     model.train()
-    total = torch.zeros((), device=built.device)
+    total = 0.0
     seen = 0
-    for batch_idx, (data, target) in enumerate(iter_batches(train, batch_size, generator)):
+    summed = _summed(loss_fn)
+    for batch_idx, (data, target) in enumerate(iter_batches(train, batch_size, generator, batch_transforms(built))):
         if cfg.max_steps_per_epoch is not None and batch_idx >= cfg.max_steps_per_epoch:
             break
         optimizer.zero_grad()
         output = model(data)
         loss = loss_fn(output, target)
-        if not torch.isfinite(loss):
+        value = loss.item()
+        if not math.isfinite(value):
             raise TrainingError(
-                f"epoch {epoch}, batch {batch_idx}: the loss is {loss.item()}; lower optimizer.lr, "
+                f"epoch {epoch}, batch {batch_idx}: the loss is {value}; lower optimizer.lr, "
                 "or check that the loss fits the model's output (e.g. nll needs a final log_softmax)"
             )
         loss.backward()
         if cfg.grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
-        total += loss.detach() * (1 if _summed(loss_fn) else len(data))
+        total += value * (1 if summed else len(data))
         seen += len(data)
         if batch_idx % cfg.log_interval == 0:
             log(
                 f"Train Epoch: {epoch} [{batch_idx * len(data)}/{n} "
-                f"({100.0 * batch_idx / num_batches:.0f}%)]\tLoss: {loss.item():.6f}"
+                f"({100.0 * batch_idx / num_batches:.0f}%)]\tLoss: {value:.6f}"
             )
-    return float(total.item()) / max(seen, 1)
+    return total / max(seen, 1)
 
 
 def _correct(output: Tensor, target: Tensor) -> int | None:
@@ -118,7 +145,7 @@ def evaluate(built: Built, test: Split) -> EvalResult:
     total = 0.0
     correct: int | None = 0
     with torch.no_grad():
-        for data, target in iter_batches(test, built.resolved.spec.data.test_batch_size, None):
+        for data, target in iter_batches(test, built.resolved.spec.data.test_batch_size, None, batch_transforms(built)):
             output = model(data)
             loss = loss_fn(output, target).item()
             total += loss if _summed(loss_fn) else loss * len(data)
@@ -149,7 +176,8 @@ def run(built: Built, log: Log = print) -> RunResult:
     for epoch in range(1, built.resolved.spec.train.epochs + 1):
         t0 = time.perf_counter()
         train_loss = train_epoch(built, splits.train, epoch, generator, log)
+        t1 = time.perf_counter()
         result = evaluate(built, splits.test)
         log(format_test(result))
-        epochs.append(EpochResult(epoch, train_loss, result, time.perf_counter() - t0))
+        epochs.append(EpochResult(epoch, train_loss, result, t1 - t0, time.perf_counter() - t0))
     return RunResult(tuple(epochs), time.perf_counter() - start)

@@ -45,6 +45,14 @@ class DataSpec(BaseModel):
     batch_size: Annotated[Positive, Field(description="training batch size")] = 64
     test_batch_size: Annotated[Positive, Field(description="evaluation batch size")] = 1000
     transforms: Annotated[list[ComponentSpec], Field(description="applied in order to every input")] = []
+    precompute: Annotated[
+        bool,
+        Field(
+            description="apply the transforms once to the whole split and keep the result (faster for costly "
+            "transforms such as resize; float32 images take 4x the memory of uint8 ones); "
+            "otherwise they run on each batch"
+        ),
+    ] = False
 
     @property
     def params(self) -> dict[str, Any]:

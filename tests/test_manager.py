@@ -77,7 +77,7 @@ def test_unusable_registrations_are_plugin_errors(table, message) -> None:
     pm = get_plugin_manager(load_entrypoints=False)
     pm.register(_plugin("bad", registry_layers=table), name="bad")
     with pytest.raises(PluginLoadError, match=message) as e:
-        build_catalog(pm)
+        build_catalog(pm, check_schemas=True)
     assert e.value.plugin == "bad"
 
 

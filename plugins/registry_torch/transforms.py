@@ -28,7 +28,7 @@ class ToTensor:
         elif x.dim() == 4 and x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
             x = x.permute(0, 3, 1, 2).contiguous()
         if x.dtype == torch.uint8:
-            return x.to(torch.get_default_dtype()).div(255)
+            return x.to(torch.get_default_dtype()).div_(255)  # in place on the fresh float copy
         return x.to(torch.get_default_dtype())
 
     def __repr__(self) -> str:
@@ -41,18 +41,29 @@ class Normalize:
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         self.mean = tuple(mean)
         self.std = tuple(std)
+        self._cache: dict[tuple[torch.dtype, torch.device, int], tuple[Tensor, Tensor]] = {}
+
+    def _stats(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        key = (x.dtype, x.device, x.dim())
+        if key not in self._cache:  # made once per dtype/device, not on every batch
+            channels = x.shape[1] if x.dim() > 1 else 1
+            for label, values in (("mean", self.mean), ("std", self.std)):
+                if len(values) not in (1, channels):
+                    raise ValueError(
+                        f"normalize: {label} has {len(values)} values but the input has {channels} channels "
+                        f"(shape per sample {tuple(x.shape[1:])}); give 1 or {channels} values"
+                    )
+            shape = (1, -1) + (1,) * (x.dim() - 2)
+            self._cache[key] = (
+                torch.as_tensor(self.mean, dtype=x.dtype, device=x.device).view(shape),
+                torch.as_tensor(self.std, dtype=x.dtype, device=x.device).view(shape),
+            )
+        return self._cache[key]
 
     def __call__(self, x: Tensor) -> Tensor:
-        channels = x.shape[1] if x.dim() > 1 else 1
-        for label, values in (("mean", self.mean), ("std", self.std)):
-            if len(values) not in (1, channels):
-                raise ValueError(
-                    f"normalize: {label} has {len(values)} values but the input has {channels} channels "
-                    f"(shape per sample {tuple(x.shape[1:])}); give 1 or {channels} values"
-                )
-        shape = (1, -1) + (1,) * (x.dim() - 2)
-        mean = torch.as_tensor(self.mean, dtype=x.dtype, device=x.device).view(shape)
-        std = torch.as_tensor(self.std, dtype=x.dtype, device=x.device).view(shape)
+        mean, std = self._stats(x)
+        if len(mean.view(-1)) not in (1, x.shape[1]):
+            raise ValueError(f"normalize: {len(self.mean)} values for {x.shape[1]} channels")
         return x.sub(mean).div(std)
 
     def __repr__(self) -> str:

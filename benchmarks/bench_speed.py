@@ -1,0 +1,223 @@
+"""Speed benchmark: the seed notebook's hand-written loop vs `registry run` vs the floor, side by side.
+
+One invocation runs each part in its own subprocess (so that each has its own
+peak memory), on the same machine and the same Fashion-MNIST files, and
+prints per-epoch seconds, test accuracy, peak RSS and the ratios. It also
+times `python -m registry validate` and `list` against `python -c "import torch"`.
+
+    python benchmarks/bench_speed.py                   # 1 epoch each
+    python benchmarks/bench_speed.py --epochs 10       # the accuracy comparison
+
+Parts:
+  notebook  the notebook's code: torchvision FashionMNIST + ToTensor/Normalize per PIL image,
+            DataLoader(batch 64, shuffle), its train() and test() functions, SimpleNN, SGD(0.01, 0.9)
+  registry  `registry` on specs/fashion_mnist_simple.toml through its runner (what `run` does)
+  floor     the same optimizer steps on one resident batch: no data work at all
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "specs" / "fashion_mnist_simple.toml"
+DEBIAN = "/usr/share/datasets/fashion-mnist"
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def part_notebook(epochs: int, data: str) -> dict:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import torch.optim as optim
+    from torchvision import datasets, transforms
+
+    from registry_torch.datasets import _locate
+
+    root = str(_locate("FashionMNIST", Path(data), False))
+    torch.manual_seed(0)
+
+    class SimpleNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(28 * 28, 128)
+            self.fc2 = nn.Linear(128, 10)
+
+        def forward(self, x):
+            x = x.view(-1, 28 * 28)
+            x = F.relu(self.fc1(x))
+            x = self.fc2(x)
+            return F.log_softmax(x, dim=1)
+
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.2860,), (0.3530,))])
+    train_dataset = datasets.FashionMNIST(root, train=True, download=False, transform=transform)
+    train_loader = torch.utils.data.DataLoader(train_dataset, batch_size=64, shuffle=True)
+    test_dataset = datasets.FashionMNIST(root, train=False, download=False, transform=transform)
+    test_loader = torch.utils.data.DataLoader(test_dataset, batch_size=1000, shuffle=False)
+    model = SimpleNN()
+    optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def train(model, train_loader, optimizer, epoch):
+        model.train()
+        for batch_idx, (data, target) in enumerate(train_loader):
+            optimizer.zero_grad()
+            output = model(data)
+            loss = F.nll_loss(output, target)
+            loss.backward()
+            optimizer.step()
+            if batch_idx % 100 == 0:
+                _ = f"{loss.item():.6f}"
+
+    def test(model, test_loader):
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for data, target in test_loader:
+                output = model(data)
+                pred = output.argmax(dim=1, keepdim=True)
+                correct += pred.eq(target.view_as(pred)).sum().item()
+        return correct / len(test_loader.dataset)
+
+    seconds, train_seconds, acc = [], [], 0.0
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        train(model, train_loader, optimizer, epoch)
+        train_seconds.append(time.perf_counter() - t0)
+        acc = test(model, test_loader)
+        seconds.append(time.perf_counter() - t0)
+    return {"epoch_seconds": seconds, "train_seconds": train_seconds, "accuracy": acc}
+
+
+def _built(epochs: int, data: str):
+    from registry.builder import build
+    from registry.loader import parse_spec, validate_spec
+    from registry.manager import load_catalog
+    from registry.resolve import resolve_spec
+
+    text = SPEC.read_text().replace("epochs = 10", f"epochs = {epochs}")
+    text = text.replace(f'root = "{DEBIAN}"', f'root = "{data}"')
+    spec = validate_spec(parse_spec(text), str(SPEC), text)
+    return build(resolve_spec(spec, load_catalog(), str(SPEC), text))
+
+
+def part_registry(epochs: int, data: str) -> dict:
+    from registry.runner import run
+
+    result = run(_built(epochs, data), log=lambda _: None)
+    return {
+        "epoch_seconds": [e.seconds for e in result.epochs],
+        "train_seconds": [e.train_seconds for e in result.epochs],
+        "accuracy": result.final.test.accuracy,
+        "load_seconds": result.seconds - sum(e.seconds for e in result.epochs),
+    }
+
+
+def part_floor(epochs: int, data: str) -> dict:
+    import math
+
+    import torch
+
+    from registry.runner import batch_transforms, load_data
+
+    built = _built(1, data)
+    train = load_data(built).train
+    x, y = train.inputs[:64], train.targets[:64]
+    for t in batch_transforms(built):
+        x = t(x)
+    model, loss_fn, opt = built.model, built.loss, built.optimizer
+    steps = math.ceil(len(train) / 64)
+    seconds = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        model.train()
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+        seconds.append(time.perf_counter() - t0)
+    _ = torch
+    return {"epoch_seconds": seconds, "train_seconds": seconds, "accuracy": None}
+
+
+PARTS = {"notebook": part_notebook, "registry": part_registry, "floor": part_floor}
+
+
+def run_part(name: str, epochs: int, data: str) -> dict:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--part", name, "--epochs", str(epochs), "--data", data],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode:
+        sys.exit(f"part {name} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def wall(cmd: list[str], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, check=True, cwd=ROOT)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--data", default=DEBIAN, help="folder with the four Fashion-MNIST IDX files")
+    ap.add_argument("--part", choices=list(PARTS), help=argparse.SUPPRESS)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each start-up command (median)")
+    args = ap.parse_args()
+    if args.part:
+        out = PARTS[args.part](args.epochs, args.data)
+        out["peak_rss_mb"] = peak_mb()
+        print(json.dumps(out))
+        return
+
+    print(f"torch threads: {os.cpu_count()} cores; epochs: {args.epochs}; data: {args.data}\n")
+    results = {name: run_part(name, args.epochs, args.data) for name in ("notebook", "registry", "floor")}
+    print(f"{'part':<10} {'train s/epoch':>14} {'+ test s/epoch':>15} {'test acc':>9} {'peak RSS MB':>12}")
+    for name, r in results.items():
+        acc = "-" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}%"
+        print(
+            f"{name:<10} {statistics.mean(r['train_seconds']):>14.3f} {statistics.mean(r['epoch_seconds']):>15.3f} "
+            f"{acc:>9} {r['peak_rss_mb']:>12.0f}"
+        )
+    nb, rg, fl = (statistics.mean(results[k]["train_seconds"]) for k in ("notebook", "registry", "floor"))
+    nb_all, rg_all = (statistics.mean(results[k]["epoch_seconds"]) for k in ("notebook", "registry"))
+    print(f"\nregistry / floor (training)      = {rg / fl:.2f}   (target <= 1.2)")
+    print(f"notebook / registry (training)   = {nb / rg:.1f}x  (target >= 6)")
+    print(f"notebook / registry (train+test) = {nb_all / rg_all:.1f}x")
+    rss = results["registry"]["peak_rss_mb"] / results["notebook"]["peak_rss_mb"]
+    print(f"peak RSS registry / notebook     = {rss:.2f}   (target <= 1.3)")
+    if results["notebook"]["accuracy"] is not None:
+        gap = 100 * (results["registry"]["accuracy"] - results["notebook"]["accuracy"])
+        print(f"accuracy registry - notebook = {gap:+.2f} points")
+    print(f"registry data load + transform (once): {results['registry']['load_seconds']:.2f} s")
+
+    py = sys.executable
+    t_torch = wall([py, "-c", "import torch"], args.repeat)
+    t_validate = wall([py, "-m", "registry", "validate", str(SPEC)], args.repeat)
+    t_list = wall([py, "-m", "registry", "list"], args.repeat)
+    t_help = wall([py, "-m", "registry", "--help"], args.repeat)
+    print(f"\nstart-up (median of {args.repeat}):  import torch {t_torch:.2f} s")
+    print(f"  validate {t_validate:.2f} s  (= import torch + {t_validate - t_torch:.2f} s; target <= + 0.3 s)")
+    print(f"  list     {t_list:.2f} s  (= import torch + {t_list - t_torch:.2f} s)")
+    print(f"  --help   {t_help:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
