@@ -41,9 +41,8 @@ def part_notebook(epochs: int, data: str) -> dict:
     import torch.nn as nn
     import torch.nn.functional as F
     import torch.optim as optim
-    from torchvision import datasets, transforms
-
     from registry_torch.datasets import _locate
+    from torchvision import datasets, transforms
 
     root = str(_locate("FashionMNIST", Path(data), False))
     torch.manual_seed(0)

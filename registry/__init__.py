@@ -20,6 +20,7 @@ from registry.errors import (
     UnknownComponentError,
 )
 from registry.params import CHANNELS, FEATURES, Inferred, InputShape
+from registry.semantics import contract
 
 __version__ = "0.1.0"
 
@@ -47,5 +48,6 @@ __all__ = [
     "UnknownComponentError",
     "__version__",
     "aliases",
+    "contract",
     "hookimpl",
 ]

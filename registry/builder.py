@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from registry.checks import check_model_and_loss
 from registry.data import Dataset
 from registry.errors import PluginLoadError, Problem, SpecError
 from registry.locate import locate_line
@@ -96,6 +97,7 @@ class Built:
     loss: nn.Module
     optimizer: torch.optim.Optimizer | None  # None when built for validate only
     device: torch.device
+    warnings: tuple[Problem, ...] = ()
 
 
 class _Problems:
@@ -131,7 +133,7 @@ def _plan_data(rs: ResolvedSpec, problems: _Problems) -> DataPlan | None:
         try:
             batch = fn(batch)
         except (ValueError, RuntimeError, TypeError) as e:
-            problems.add(t.loc, f"{t.component.name} cannot take a batch of shape {tuple(batch.shape)}: {e}")
+            problems.add(t.loc, f"{t.component.name} cannot take inputs of shape {tuple(batch.shape[1:])}: {e}")
             return None
         transforms.append(fn)
     return DataPlan(dataset, tuple(transforms), batch)
@@ -248,6 +250,13 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True) -> Built:
     problems.raise_if_any()
     assert made is not None
     model_plan, model = made
+    warnings = []
+    for f in check_model_and_loss(rs, rs.catalog, model_plan.output_shape, data.dataset.num_classes):
+        if f.is_error:
+            problems.add(f.loc, f.message)
+        else:
+            warnings.append(Problem(f.loc, f.message, locate_line(rs.text, f.loc) if rs.text else None))
+    problems.raise_if_any()
     model = model.to(device)
     loss = optimizer = None
     try:
@@ -260,4 +269,4 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True) -> Built:
         problems.add(rs.optimizer.loc, f"{rs.optimizer.component.name}: {e}")
     problems.raise_if_any()
     assert loss is not None
-    return Built(rs, data, model_plan, model, loss.to(device), optimizer, device)
+    return Built(rs, data, model_plan, model, loss.to(device), optimizer, device, tuple(warnings))

@@ -128,15 +128,15 @@ class Catalog:
             if found is not None:
                 return found
         available = sorted({n for k in kinds for n in self._by_kind[k]})
-        every = sorted({n for k in kinds for n in self._names[k]})
-        close = difflib.get_close_matches(name, every, n=3, cutoff=0.6)
-        lowered = {n.lower().replace("_", ""): n for n in every}
-        folded = lowered.get(name.lower().replace("_", "").replace("-", ""))
-        if folded and folded not in close:
+        canonical = {n: c.name for k in kinds for n, c in self._names[k].items()}
+        tail = name.rsplit(".", 1)[-1]  # 'torch.nn.ReLU' -> suggest what 'ReLU' is
+        close = difflib.get_close_matches(tail, sorted(canonical), n=6, cutoff=0.6)
+        folded = {n.lower().replace("_", ""): n for n in canonical}.get(tail.lower().replace("_", "").replace("-", ""))
+        if folded:
             close.insert(0, folded)
+        suggestions = list(dict.fromkeys(canonical[n] for n in close))[:3]
         others = [k for k in KINDS if k not in kinds and name in self._names[k]]
-        return_kind = " or ".join(kinds)
-        raise UnknownComponentError(return_kind, name, available, close[:3], others)
+        raise UnknownComponentError(" or ".join(kinds), name, available, suggestions, others)
 
     def find(self, name: str) -> list[Component]:
         """Every component, of any kind, that answers to *name*."""

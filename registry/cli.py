@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from registry.catalog import KINDS, Catalog
 from registry.errors import (
@@ -21,6 +21,9 @@ from registry.errors import (
     RegistryError,
     TrainingError,
 )
+
+if TYPE_CHECKING:
+    from registry.builder import Built
 
 __all__ = ["ExitCode", "main"]
 
@@ -61,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     sh = sub.add_parser("show", help="a component's parameters, types, defaults and description")
     sh.add_argument("name", help="a component name or alias (e.g. leaky_relu or LeakyReLU)")
     sh.add_argument("--kind", choices=list(KINDS), help="the kind, when the name exists in several")
+    sc = sub.add_parser("schema", help="write the JSON Schema of specs, covering every installed component")
+    sc.add_argument("-o", "--output", help="write to this file (default: standard output)")
     return p
 
 
@@ -70,16 +75,17 @@ def _catalog() -> Catalog:
     return load_catalog()
 
 
-def _prepare(path: str, with_optimizer: bool = True):  # type: ignore[no-untyped-def]
+def _prepare(path: str, err: TextIO, with_optimizer: bool = True) -> Built:
     from registry.builder import build
-    from registry.loader import load_spec
-    from registry.resolve import resolve_spec
+    from registry.resolve import load_and_resolve
 
-    spec, text = load_spec(path)
-    return build(resolve_spec(spec, _catalog(), path, text), with_optimizer)
+    built = build(load_and_resolve(path, _catalog()), with_optimizer)
+    for w in built.warnings:
+        print(f"warning: {w.render(path)}", file=err)
+    return built
 
 
-def _describe(built, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+def _describe(built: Built, out: TextIO) -> None:
     print(built.model, file=out)
     width = max(len(layer.name) for layer in built.model_plan.layers)
     print(f"\n  {'#':>2}  {'layer':<{width}}  {'output shape':<16} {'params':>12}", file=out)
@@ -94,17 +100,17 @@ def _describe(built, out: TextIO) -> None:  # type: ignore[no-untyped-def]
     print(f"Device: {built.device}", file=out)
 
 
-def cmd_validate(args: argparse.Namespace, out: TextIO) -> ExitCode:
-    built = _prepare(args.spec, with_optimizer=False)
+def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    built = _prepare(args.spec, err, with_optimizer=False)
     print(f"{args.spec}: valid", file=out)
     _describe(built, out)
     return ExitCode.OK
 
 
-def cmd_run(args: argparse.Namespace, out: TextIO) -> ExitCode:
+def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry.runner import run
 
-    built = _prepare(args.spec)
+    built = _prepare(args.spec, err)
     print(built.model, file=out)
     result = run(built, log=lambda line: print(line, file=out, flush=True))
     final = result.final.test
@@ -115,7 +121,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> ExitCode:
     return ExitCode.OK
 
 
-def cmd_list(args: argparse.Namespace, out: TextIO) -> ExitCode:
+def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     catalog = _catalog()
     kinds = [args.kind] if args.kind else list(KINDS)
     for kind in kinds:
@@ -127,7 +133,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> ExitCode:
     return ExitCode.OK
 
 
-def cmd_show(args: argparse.Namespace, out: TextIO) -> ExitCode:
+def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry.params import describe_fields
 
     catalog = _catalog()
@@ -151,7 +157,27 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> ExitCode:
     return ExitCode.OK
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "list": cmd_list, "show": cmd_show}
+def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry.schema import dump_schema
+
+    text = dump_schema(_catalog())
+    if args.output is None:
+        out.write(text)
+        return ExitCode.OK
+    try:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        print(f"error: cannot write {args.output}: {e.strerror}", file=err)
+        return ExitCode.USAGE
+    print(
+        f"wrote {args.output}: add '#:schema {args.output}' (a path relative to the spec) as a spec's first line",
+        file=out,
+    )
+    return ExitCode.OK
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "list": cmd_list, "show": cmd_show, "schema": cmd_schema}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -169,15 +195,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except SystemExit as e:  # argparse exits on --help (0) and on bad usage (2)
         return int(e.code or 0)
     try:
-        return COMMANDS[args.command](args, out)
+        return COMMANDS[args.command](args, out, err)
     except RegistryError as e:
         print(f"error: {e}", file=err)
         return _exit_code(e)
     except KeyboardInterrupt:
         print("interrupted", file=err)
         return ExitCode.INTERRUPTED
-
-
 
 
 def console_main() -> None:

@@ -44,6 +44,10 @@ def format_loc(loc: Sequence[str | int]) -> str:
     return out or "(top level)"
 
 
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
 class RegistryError(Exception):
     """Base of every error that ``registry`` reports to a user."""
 
@@ -72,7 +76,8 @@ class SpecError(RegistryError, ValueError):
     """
 
     def __init__(self, problems: Sequence[Problem], source: str | None = None) -> None:
-        self.problems = tuple(problems)
+        # File order: located problems by line (stable within a line), then the unlocated ones.
+        self.problems = tuple(sorted(problems, key=lambda p: (p.line is None, p.line or 0)))
         self.source = source
         super().__init__(self._render())
 
@@ -115,9 +120,13 @@ class UnknownComponentError(RegistryError, LookupError):
     def _render(self) -> str:
         msg = f"unknown {self.kind} {self.name!r}"
         if self.other_kinds:
-            msg += f" ({self.name!r} is a {' and a '.join(self.other_kinds)}, not a {self.kind})"
+            msg += f" ({self.name!r} is {' and '.join(_a(k) for k in self.other_kinds)}, not {_a(self.kind)})"
+        if "." in self.name:
+            msg += " (a spec names registered components only, never an import path)"
         if self.suggestions:
             msg += f"; did you mean {' or '.join(repr(s) for s in self.suggestions)}?"
+        else:
+            msg += "."
         msg += f" Available: {', '.join(self.available) or '(none)'}"
         commands = ", ".join(f"python -m registry list {k}" for k in self.kind.split(" or "))
         msg += f" (see: {commands})"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from registry.errors import Problem, SpecError
 from registry.locate import locate_line
@@ -19,7 +20,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["MAX_SPEC_BYTES", "load_spec", "parse_spec", "validate_spec"]
+__all__ = ["MAX_SPEC_BYTES", "load_spec", "parse_spec", "strict_validate", "validate_spec"]
+
+M = TypeVar("M", bound=BaseModel)
 
 MAX_SPEC_BYTES = 1_000_000
 
@@ -58,12 +61,23 @@ def parse_spec(text: str, source: str | None = None) -> dict[str, Any]:
         raise SpecError([Problem((), "invalid TOML: nested too deeply")], source) from None
 
 
+def strict_validate(model: type[M], data: Any) -> M:
+    """Validate *data* the way TOML means it: a string is never a number, a float never an int.
+
+    Pydantic's strict JSON mode has exactly TOML's rules (arrays may fill tuples,
+    integers may fill floats); values JSON lacks (TOML dates) arrive as strings.
+    """
+    return model.model_validate_json(json.dumps(data, default=str), strict=True)
+
+
 def _message(err: Mapping[str, Any]) -> str:
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
         return "unknown key"
     if kind == "missing":
         return "required key is missing"
+    if kind == "value_error":
+        return str(msg).removeprefix("Value error, ")
     if "input" in err and kind not in ("model_type", "dict_type", "list_type"):
         return f"{msg} (got {err['input']!r})"
     return str(msg)
@@ -81,7 +95,7 @@ def problems_from(error: ValidationError, text: str | None, prefix: tuple[str | 
 def validate_spec(data: Mapping[str, Any], source: str | None = None, text: str | None = None) -> Spec:
     """Validate a parsed mapping into a ``Spec``, reporting every problem at once."""
     try:
-        return Spec.model_validate(data)
+        return strict_validate(Spec, data)
     except ValidationError as e:
         raise SpecError(problems_from(e, text), source) from None
 

@@ -90,7 +90,7 @@ def _markers(annotation: Any) -> list[Any]:
 
 
 def _signature_target(factory: Callable[..., Any]) -> Callable[..., Any]:
-    return factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
+    return factory.__init__ if inspect.isclass(factory) else factory
 
 
 def derive_params(factory: Callable[..., Any], title: str, injected: int = 0) -> ParamSchema:
@@ -136,9 +136,9 @@ def derive_params(factory: Callable[..., Any], title: str, injected: int = 0) ->
             default = None
         fields[p.name] = (ann, default)
     try:
-        model = create_model(  # type: ignore[call-overload]
+        model = create_model(
             title.replace(" ", "_"),
-            __config__=ConfigDict(extra="forbid", title=title, arbitrary_types_allowed=False),
+            __config__=ConfigDict(extra="forbid", title=title, allow_inf_nan=False),
             **fields,
         )
     except Exception as e:  # pydantic raises several types for an unusable annotation
@@ -162,4 +162,3 @@ def describe_fields(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
         default = "(required)" if f.is_required() else repr(f.get_default(call_default_factory=True))
         rows.append((name, tname, default, f.description or ""))
     return rows
-

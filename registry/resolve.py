@@ -7,19 +7,20 @@ together as one ``SpecError``.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from registry.catalog import Catalog, Component
 from registry.errors import Problem, SpecError, UnknownComponentError
-from registry.loader import problems_from
+from registry.loader import parse_spec, problems_from, read_text, strict_validate
 from registry.locate import locate_line
 from registry.spec import ComponentSpec, DataSpec, Spec
 
-__all__ = ["Resolved", "ResolvedSpec", "resolve_spec"]
+__all__ = ["Resolved", "ResolvedSpec", "load_and_resolve", "resolve_spec"]
 
 Loc = tuple[str | int, ...]
 LAYER_KINDS = ("layer", "activation")
@@ -54,6 +55,7 @@ class ResolvedSpec:
     layers: tuple[Resolved, ...]
     loss: Resolved
     optimizer: Resolved
+    catalog: Catalog
     source: str | None = None
     text: str | None = None
 
@@ -79,7 +81,13 @@ class _Resolver:
         self.problems.append(Problem(loc, message, locate_line(self.text, loc) if self.text else None))
 
     def one(
-        self, kinds: str | tuple[str, ...], name: str, params: dict[str, Any], loc: Loc, type_loc: Loc, extra: Sequence[str] = ()
+        self,
+        kinds: str | tuple[str, ...],
+        name: str,
+        params: dict[str, Any],
+        loc: Loc,
+        type_loc: Loc,
+        extra: Sequence[str] = (),
     ) -> Resolved | None:
         try:
             comp = self.catalog.get(kinds, name)
@@ -87,7 +95,7 @@ class _Resolver:
             self.problem(type_loc, str(e))
             return None
         try:
-            validated = comp.schema.model.model_validate(params)
+            validated = strict_validate(comp.schema.model, params)
         except ValidationError as e:
             for p in problems_from(e, self.text, loc):
                 msg = p.message
@@ -136,6 +144,63 @@ def resolve_spec(spec: Spec, catalog: Catalog, source: str | None = None, text: 
         tuple(layer for layer in layers if layer),
         loss,
         optimizer,
+        catalog,
         source,
         text,
     )
+
+
+def _raw_components(raw: Mapping[str, Any]) -> list[tuple[str | tuple[str, ...], Mapping[str, Any], Loc]]:
+    """The component tables of an unvalidated spec that at least name a type."""
+    found: list[tuple[str | tuple[str, ...], Mapping[str, Any], Loc]] = []
+
+    def table(value: Any) -> Mapping[str, Any] | None:
+        return value if isinstance(value, Mapping) and isinstance(value.get("type"), str) else None
+
+    data = raw.get("data")
+    if isinstance(data, Mapping):
+        transforms = data.get("transforms")
+        for i, t in enumerate(transforms if isinstance(transforms, list) else []):
+            if table(t):
+                found.append(("transform", t, ("data", "transforms", i)))
+    model = raw.get("model")
+    layers = model.get("layers") if isinstance(model, Mapping) else None
+    for i, layer in enumerate(layers if isinstance(layers, list) else []):
+        if table(layer):
+            found.append((LAYER_KINDS, layer, ("model", "layers", i)))
+    for key in ("loss", "optimizer"):
+        t = table(raw.get(key))
+        if t:
+            found.append((key, t, (key,)))
+    return found
+
+
+def _raw_problems(raw: Mapping[str, Any], catalog: Catalog, text: str) -> list[Problem]:
+    r = _Resolver(catalog, text)
+    data = raw.get("data")
+    if isinstance(data, Mapping) and isinstance(data.get("dataset"), str):
+        params = {k: v for k, v in data.items() if k not in DataSpec.model_fields}
+        r.one("dataset", data["dataset"], params, ("data",), ("data", "dataset"), extra=tuple(DataSpec.model_fields))
+    for kinds, t, loc in _raw_components(raw):
+        r.one(kinds, t["type"], {k: v for k, v in t.items() if k != "type"}, loc, (*loc, "type"))
+    return r.problems
+
+
+def load_and_resolve(path: str | Path, catalog: Catalog) -> ResolvedSpec:
+    """Read, parse, validate and resolve the spec at *path*, reporting every problem of every stage at once.
+
+    When the spec's structure is invalid, the component tables that are
+    well-formed enough are still resolved, so that a wrong key and a mistyped
+    name in one file are reported together.
+
+    Raises:
+        SpecError: all the problems, in file order.
+    """
+    src = str(path)
+    text = read_text(path)
+    raw = parse_spec(text, src)
+    try:
+        spec = strict_validate(Spec, raw)
+    except ValidationError as e:
+        raise SpecError(problems_from(e, text) + _raw_problems(raw, catalog, text), src) from None
+    return resolve_spec(spec, catalog, src, text)

@@ -74,7 +74,9 @@ def load_data(built: Built) -> DatasetSplits:
     splits = built.data.dataset.load()
     if not isinstance(splits, DatasetSplits):
         c = built.resolved.dataset.component
-        raise PluginLoadError(f"dataset {c.name!r}: load() returned {type(splits).__name__}, not DatasetSplits", c.plugin)
+        raise PluginLoadError(
+            f"dataset {c.name!r}: load() returned {type(splits).__name__}, not DatasetSplits", c.plugin
+        )
 
     def prepare(split: Split) -> Split:
         moved = split.to(built.device)

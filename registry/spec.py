@@ -10,9 +10,10 @@ the dataset's parameters.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = ["ComponentSpec", "DataSpec", "ModelSpec", "Spec", "TrainSpec"]
 
@@ -20,7 +21,7 @@ Positive = Annotated[int, Field(ge=1)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ComponentSpec(BaseModel):
@@ -66,6 +67,12 @@ class ModelSpec(_Strict):
     layers: Annotated[list[ComponentSpec], Field(min_length=1, description="layers and activations, in order")]
 
 
+def _device(value: str) -> str:
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", value):
+        raise ValueError(f"must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps' (got {value!r})")
+    return value
+
+
 class TrainSpec(_Strict):
     """``[train]``: how long and where to train."""
 
@@ -73,7 +80,8 @@ class TrainSpec(_Strict):
     log_interval: Annotated[Positive, Field(description="log the loss every this many batches")] = 100
     device: Annotated[
         str,
-        Field(pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$", description="'auto' takes CUDA where present, else the CPU"),
+        AfterValidator(_device),
+        Field(description="'auto' (CUDA where present, else the CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'"),
     ] = "auto"
     max_steps_per_epoch: Annotated[
         Positive | None, Field(description="stop each epoch after this many batches (smoke tests)")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import registry_torch
 import torch
 from torch import nn
 
-import registry_torch
 from registry.catalog import KINDS
 from registry.manager import load_catalog
 

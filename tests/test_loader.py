@@ -39,9 +39,9 @@ def test_unknown_and_wrong_keys_are_reported_together(write_spec) -> None:
         load_spec(write_spec(text))
     got = [(p.loc, p.line, p.message) for p in e.value.problems]
     assert got == [
-        (("data", "batch_size"), 5, "Input should be greater than or equal to 1 (got 0)"),
-        (("train", "epochs"), 22, "Input should be a valid integer, unable to parse string as an integer (got 'ten')"),
         (("sede",), 2, "unknown key"),
+        (("data", "batch_size"), 5, "Input should be greater than or equal to 1 (got 0)"),
+        (("train", "epochs"), 22, "Input should be a valid integer (got 'ten')"),
     ]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import registry
 
@@ -17,7 +16,7 @@ def test_all_is_pinned() -> None:
         "CHANNELS", "FEATURES", "KINDS", "Catalog", "Component", "Dataset", "DatasetNotFoundError",
         "DatasetSplits", "DuplicateComponentError", "Inferred", "InputShape", "PluginLoadError", "Problem",
         "RegistryError", "SpecError", "Split", "TrainingError", "UnknownComponentError", "__version__",
-        "aliases", "hookimpl",
+        "aliases", "contract", "hookimpl",
     ]  # fmt: skip
     assert all(hasattr(registry, name) for name in registry.__all__)
 

@@ -40,8 +40,8 @@ def test_every_component_problem_is_reported_at_once(catalog) -> None:
     assert msgs == [
         (("data", "rooot"), "dataset 'digits' takes no parameter 'rooot'. Its parameters: split_seed, test_fraction; beside them [data] takes: batch_size, dataset, precompute, test_batch_size, transforms"),
         (("model", "layers", 2, "type"), "unknown layer or activation 'rleu'; did you mean 'relu' or 'prelu'?"),
-        (("model", "layers", 3, "out_features"), "layer 'linear' needs parameter 'out_features'"),
         (("model", "layers", 3, "out_feature"), "layer 'linear' takes no parameter 'out_feature'; did you mean 'out_features'? Its parameters: bias, in_features, out_features"),
+        (("model", "layers", 3, "out_features"), "layer 'linear' needs parameter 'out_features'"),
         (("loss", "type"), "unknown loss 'nlll'; did you mean 'nll'?"),
         (("optimizer", "lr"), "Input should be greater than 0 (got -1)"),
     ]
@@ -50,7 +50,7 @@ def test_every_component_problem_is_reported_at_once(catalog) -> None:
 
 def test_a_name_of_another_kind_says_so(catalog) -> None:
     """An optimizer named as a layer: the message says it is an optimizer, not a layer."""
-    with pytest.raises(SpecError, match=r"unknown layer or activation 'adam' \('adam' is a optimizer, not a layer or activation\)"):
+    with pytest.raises(SpecError, match=r"unknown layer or activation 'adam' \('adam' is an optimizer, not a layer or activation\)"):
         resolve(catalog, QUICK.replace('{ type = "relu" }', '{ type = "adam" }'))
 
 
@@ -59,3 +59,13 @@ def test_no_import_path_resolves(catalog) -> None:
     for name in ("torch.nn.Linear", "os.system", "builtins.eval", "nn.ReLU"):
         with pytest.raises(SpecError, match=f"unknown layer or activation '{name}'"):
             resolve(catalog, QUICK.replace('{ type = "relu" }', f'{{ type = "{name}" }}'))
+
+
+def test_structure_and_name_problems_are_reported_together(catalog, write_spec) -> None:
+    """A bad [train] value does not hide an unknown layer: both come out of load_and_resolve, in file order."""
+    from registry.resolve import load_and_resolve
+
+    text = QUICK.replace("epochs = 1", "epochs = 0").replace('{ type = "relu" }', '{ type = "rleu" }')
+    with pytest.raises(SpecError) as e:
+        load_and_resolve(write_spec(text), catalog)
+    assert [(p.loc, p.line) for p in e.value.problems] == [(("model", "layers", 2, "type"), 10), (("train", "epochs"), 21)]

@@ -7,12 +7,13 @@ from typing import Annotated, Literal
 from pydantic import Field
 from torch import nn
 
-from registry import aliases
+from registry import aliases, contract
 
 Dim = Annotated[int, Field(description="the dimension over which the values are normalised")]
 
 
 @aliases("Sigmoid")
+@contract(produces="unit_interval")
 def sigmoid() -> nn.Module:
     """Logistic sigmoid 1 / (1 + exp(-x)): squashes to (0, 1)."""
     return nn.Sigmoid()
@@ -45,12 +46,14 @@ def elu(alpha: Annotated[float, Field(gt=0, description="saturation value for x 
 
 
 @aliases("Softmax")
+@contract(produces="probabilities")
 def softmax(dim: Dim = 1) -> nn.Module:
     """Softmax along dim: non-negative outputs that sum to 1 (probabilities)."""
     return nn.Softmax(dim=dim)
 
 
 @aliases("LogSoftmax")
+@contract(produces="log_probabilities")
 def log_softmax(dim: Dim = 1) -> nn.Module:
     """Log of softmax along dim: log-probabilities, the input nll expects."""
     return nn.LogSoftmax(dim=dim)

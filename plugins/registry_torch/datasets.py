@@ -27,9 +27,7 @@ IDX_FILES = (
     "t10k-labels-idx1-ubyte",
 )
 # torchvision's class attributes, copied so that validate need not import torchvision.
-MNIST_CLASSES = tuple(
-    f"{i} - {w}" for i, w in enumerate("zero one two three four five six seven eight nine".split())
-)
+MNIST_CLASSES = tuple(f"{i} - {w}" for i, w in enumerate("zero one two three four five six seven eight nine".split()))
 FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
@@ -73,7 +71,7 @@ def _stage(found: dict[str, Path], raw: Path) -> None:
             continue  # staged before, from these same files
         fd, tmp = tempfile.mkstemp(dir=raw, prefix=f".{name}.", suffix=".tmp")
         try:
-            with os.fdopen(fd, "wb") as out, (gzip.open(src) if src.suffix == ".gz" else open(src, "rb")) as inp:
+            with os.fdopen(fd, "wb") as out, gzip.open(src) if src.suffix == ".gz" else open(src, "rb") as inp:
                 shutil.copyfileobj(inp, out)
             os.replace(tmp, dst)
         finally:

@@ -120,6 +120,5 @@ def unflatten(
 
 
 LAYERS = {
-    f.__name__: f
-    for f in (linear, flatten, dropout, conv2d, max_pool2d, avg_pool2d, batch_norm, layer_norm, unflatten)
+    f.__name__: f for f in (linear, flatten, dropout, conv2d, max_pool2d, avg_pool2d, batch_norm, layer_norm, unflatten)
 }

@@ -8,7 +8,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from registry import aliases
+from registry import aliases, contract
 
 Reduction = Annotated[
     Literal["mean", "sum"], Field(description="how per-sample losses are combined into the scalar that is trained")
@@ -22,18 +22,21 @@ def _tensor(values: list[float] | None) -> torch.Tensor | None:
 
 
 @aliases("MSELoss")
+@contract(targets="same_as_output")
 def mse(reduction: Reduction = "mean") -> nn.Module:
     """Mean squared error, for regression."""
     return nn.MSELoss(reduction=reduction)
 
 
 @aliases("BCELoss")
+@contract(expects="unit_interval", targets="same_as_output")
 def bce(weight: Weight = None, reduction: Reduction = "mean") -> nn.Module:
     """Binary cross-entropy on probabilities in [0, 1] (put a sigmoid before it)."""
     return nn.BCELoss(weight=_tensor(weight), reduction=reduction)
 
 
 @aliases("BCEWithLogitsLoss")
+@contract(expects="scores", targets="same_as_output")
 def bce_with_logits(
     weight: Weight = None,
     pos_weight: Annotated[list[float] | None, Field(description="weight of positive examples, per class")] = None,
@@ -44,6 +47,7 @@ def bce_with_logits(
 
 
 @aliases("CrossEntropyLoss")
+@contract(expects="scores", targets="class_index")
 def cross_entropy(
     weight: Weight = None,
     ignore_index: IgnoreIndex = -100,
@@ -57,12 +61,14 @@ def cross_entropy(
 
 
 @aliases("NLLLoss")
+@contract(expects="log_probabilities", targets="class_index")
 def nll(weight: Weight = None, ignore_index: IgnoreIndex = -100, reduction: Reduction = "mean") -> nn.Module:
     """Negative log-likelihood on log-probabilities (put a log_softmax before it)."""
     return nn.NLLLoss(weight=_tensor(weight), ignore_index=ignore_index, reduction=reduction)
 
 
 @aliases("SmoothL1Loss")
+@contract(targets="same_as_output")
 def smooth_l1(
     reduction: Reduction = "mean",
     beta: Annotated[float, Field(ge=0, description="where the loss turns from quadratic to linear")] = 1.0,
@@ -72,6 +78,7 @@ def smooth_l1(
 
 
 @aliases("HuberLoss")
+@contract(targets="same_as_output")
 def huber(
     reduction: Reduction = "mean",
     delta: Annotated[float, Field(gt=0, description="where the loss turns from quadratic to linear")] = 1.0,

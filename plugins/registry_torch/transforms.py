@@ -49,9 +49,10 @@ class Normalize:
             channels = x.shape[1] if x.dim() > 1 else 1
             for label, values in (("mean", self.mean), ("std", self.std)):
                 if len(values) not in (1, channels):
+                    allowed = "1 value" if channels == 1 else f"1 value or {channels}"
                     raise ValueError(
-                        f"normalize: {label} has {len(values)} values but the input has {channels} channels "
-                        f"(shape per sample {tuple(x.shape[1:])}); give 1 or {channels} values"
+                        f"{label} has {len(values)} values but the input has {channels} "
+                        f"channel{'s' if channels != 1 else ''}; give {allowed}"
                     )
             shape = (1, -1) + (1,) * (x.dim() - 2)
             self._cache[key] = (
@@ -104,7 +105,9 @@ def normalize(
 
 
 @aliases("Resize")
-def resize(size: Annotated[ImageSize, Field(description="output (height, width), or the shorter side")]) -> _TorchvisionOp:
+def resize(
+    size: Annotated[ImageSize, Field(description="output (height, width), or the shorter side")],
+) -> _TorchvisionOp:
     """Resize images (bilinear, antialiased), with torchvision."""
     return _TorchvisionOp("resize", size=[size] if isinstance(size, int) else list(size), antialias=True)
 

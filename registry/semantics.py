@@ -1,0 +1,61 @@
+"""What a component says about its values, so the builder can check that a model and its loss fit.
+
+An activation declares what it ``produces``; a loss declares what it
+``expects`` from the model and what ``targets`` it takes. The core checks these
+words, never component names, so a plugin's components are checked exactly
+like the built-ins (``@registry.contract(...)`` on the factory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+__all__ = [
+    "CONTRACT_ATTR",
+    "Contract",
+    "Output",
+    "Targets",
+    "contract",
+    "get_contract",
+]
+
+Output = Literal["scores", "probabilities", "log_probabilities", "unit_interval"]
+"""scores: any real values (logits); probabilities: >= 0 and summing to 1 along the class
+dimension (softmax); log_probabilities: their logarithm (log_softmax); unit_interval: each
+value in [0, 1] on its own (sigmoid)."""
+
+Targets = Literal["class_index", "same_as_output"]
+"""class_index: one integer class label per sample; same_as_output: a tensor shaped like the
+model's output (regression, multi-label)."""
+
+CONTRACT_ATTR = "__registry_contract__"
+
+
+class Contract(dict[str, Any]):
+    """``produces``, ``expects`` and ``targets``, each possibly absent."""
+
+
+def contract(
+    *, produces: Output | None = None, expects: Output | None = None, targets: Targets | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare what a factory's component produces (activations) or expects (losses).
+
+    Args:
+        produces: the kind of values an activation outputs.
+        expects: the kind of model output a loss needs.
+        targets: the kind of targets a loss needs.
+    """
+
+    def mark(factory: Callable[..., Any]) -> Callable[..., Any]:
+        declared = {k: v for k, v in (("produces", produces), ("expects", expects), ("targets", targets)) if v}
+        setattr(factory, CONTRACT_ATTR, Contract(declared))
+        return factory
+
+    return mark
+
+
+def get_contract(factory: Callable[..., Any]) -> Contract:
+    """The contract declared on *factory* (empty if none)."""
+    found = getattr(factory, CONTRACT_ATTR, None)
+    return found if isinstance(found, Contract) else Contract()

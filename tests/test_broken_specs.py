@@ -1,0 +1,98 @@
+"""The corpus of broken specs: each mistake gets its exact message and exit code, and nothing is run."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+from registry.cli import main
+
+from .broken_cases import CASES
+from .broken_expected import EXPECTED
+from .conftest import QUICK
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), out=out, err=err), out.getvalue(), err.getvalue()
+
+
+def test_the_corpus_is_large_and_distinct() -> None:
+    """At least 40 cases, each a different mutation with its own expected outcome."""
+    assert len(CASES) >= 40
+    assert len({(old, new) for _, old, new in CASES}) == len(CASES)
+    assert set(EXPECTED) == {cid for cid, _, _ in CASES}
+
+
+@pytest.mark.parametrize(("cid", "old", "new"), CASES, ids=[c[0] for c in CASES])
+def test_broken_spec_message(tmp_path: Path, cid: str, old: str, new: str) -> None:
+    """`run` on the broken spec exits with the expected code and prints exactly the expected message."""
+    assert old in QUICK
+    spec = tmp_path / "spec.toml"
+    spec.write_text(QUICK.replace(old, new, 1))
+    code, out, err = run_cli("run", str(spec))
+    want_code, want_err = EXPECTED[cid]
+    assert code == want_code
+    if code == 0:  # a warning: the run goes on, and the warning is printed first
+        assert err.startswith(want_err.replace("SPEC", str(spec))) and want_err.startswith("warning: ")
+    else:
+        assert err == want_err.replace("SPEC", str(spec))
+        assert out == "" and "Traceback" not in err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.toml"]  # nothing written
+
+
+EVIL = """\
+import pathlib
+pathlib.Path(__file__).with_name("IMPORTED").write_text("the spec ran code")
+def thing(*a, **k):
+    pathlib.Path(__file__).with_name("CALLED").write_text("the spec called code")
+system = eval = thing
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('{ type = "relu" }', '{ type = "evil_mod.thing" }'),
+        ('{ type = "relu" }', '{ type = "evil_mod:thing" }'),
+        ('type = "sgd"', 'type = "evil_mod.thing"'),
+        ('dataset = "digits"', 'dataset = "evil_mod.thing"'),
+        ("seed = 0", 'seed = 0\n_target_ = "evil_mod.thing"'),
+        ('{ type = "relu" }', '{ type = "relu", class_path = "evil_mod.thing" }'),
+        ('{ type = "relu" }', '{ _target_ = "evil_mod.thing" }'),
+        ("seed = 0", 'seed = 0\nimport = "evil_mod"'),
+        ("seed = 0", 'seed = 0\ninclude = "evil_mod.py"'),
+        ('{ type = "to_tensor" }', '{ type = "builtins.eval", source = "__import__(\'evil_mod\')" }'),
+    ],
+)
+def test_no_spec_can_import_or_run_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str) -> None:
+    """A spec naming an importable module's attribute, by any key, is refused and the module is never imported."""
+    (tmp_path / "evil_mod.py").write_text(EVIL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = tmp_path / "spec.toml"
+    spec.write_text(QUICK.replace(old, new, 1))
+    code, _, err = run_cli("run", str(spec))
+    assert code == 2 and err.startswith("error: ")
+    assert "evil_mod" not in sys.modules
+    assert not (tmp_path / "IMPORTED").exists() and not (tmp_path / "CALLED").exists()
+
+
+def test_hostile_sizes_are_refused_quickly(tmp_path: Path) -> None:
+    """Nesting thousands deep, a 200 MB file, 10^12 parameters: each a clean exit 2."""
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 10000 + "]" * 10000 + "\n")
+    big = tmp_path / "big.toml"
+    with open(big, "wb") as f:
+        f.truncate(200 * 2**20)
+    huge = tmp_path / "huge.toml"
+    huge.write_text(QUICK.replace("out_features = 32 }", "out_features = 1000000000000 }"))
+    for path, message in (
+        (deep, "invalid TOML: nested too deeply"),
+        (big, "the file is 209,715,200 bytes; a spec is at most 1,000,000"),
+        (huge, "layer 1 (linear) has 65,000,000,000,000 parameters"),
+    ):
+        code, _, err = run_cli("validate", str(path))
+        assert code == 2 and message in err, err
