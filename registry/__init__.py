@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pluggy
 
-from registry.catalog import KINDS, Catalog, Component, aliases
+from registry.catalog import KINDS, Catalog, Component, aliases, replaces
 from registry.data import Dataset, DatasetSplits, Split
 from registry.errors import (
     DatasetNotFoundError,
@@ -50,4 +50,5 @@ __all__ = [
     "aliases",
     "contract",
     "hookimpl",
+    "replaces",
 ]

@@ -16,7 +16,7 @@ from typing import Any
 from registry.errors import DuplicateComponentError, PluginLoadError, UnknownComponentError
 from registry.params import ParamSchema, SchemaDerivationError, derive_params
 
-__all__ = ["KINDS", "Catalog", "Component", "KindInfo", "aliases"]
+__all__ = ["KINDS", "Catalog", "Component", "KindInfo", "aliases", "replaces"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ KINDS: Mapping[str, KindInfo] = {
 }
 
 ALIASES_ATTR = "__registry_aliases__"
+REPLACES_ATTR = "__registry_replaces__"
 
 
 def aliases(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -55,6 +56,15 @@ def aliases(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return factory
 
     return mark
+
+
+def replaces(factory: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a factory that deliberately replaces a component of the same kind and name.
+
+    Without it, a second plugin claiming a name is an error naming both plugins.
+    """
+    setattr(factory, REPLACES_ATTR, True)
+    return factory
 
 
 @dataclass(frozen=True)
@@ -91,27 +101,46 @@ class Component:
 
 
 class Catalog:
-    """Read-only index of components by kind and by every name they answer to."""
+    """Index of components by kind and by every name they answer to.
+
+    Attributes:
+        plugins: the plugins that contributed (``registry.manager.PluginInfo``).
+        failures: the plugins left out, and why (``registry.manager.PluginFailure``).
+        replaced: ``(kind, name, old plugin, new plugin)`` for each deliberate replacement.
+    """
 
     def __init__(self) -> None:
         self._by_kind: dict[str, dict[str, Component]] = {k: {} for k in KINDS}
         self._names: dict[str, dict[str, Component]] = {k: {} for k in KINDS}
+        self.plugins: tuple[Any, ...] = ()
+        self.failures: tuple[Any, ...] = ()
+        self.replaced: list[tuple[str, str, str, str]] = []
 
-    def add(self, component: Component, replace: bool = False) -> None:
+    def add(self, component: Component, replace: bool = False, describe: Callable[[str], str] = repr) -> None:
         """Add *component*; refuse a name or alias that another plugin holds.
 
+        Args:
+            component: the component.
+            replace: take over a component of the same kind and name (declared
+                by the plugin with ``@registry.replaces``).
+            describe: renders a plugin name for messages (with its distribution).
+
         Raises:
-            DuplicateComponentError: the kind already has that name (unless *replace*).
+            DuplicateComponentError: the kind already has that name or alias.
         """
         names = self._names[component.kind]
-        for n in (component.name, *component.aliases):
-            held = names.get(n)
-            if held is not None and not replace:
-                raise DuplicateComponentError(component.kind, n, held.plugin, component.plugin)
-        if replace and component.name in self._by_kind[component.kind]:
-            old = self._by_kind[component.kind].pop(component.name)
+        old = self._by_kind[component.kind].get(component.name) if replace else None
+        if old is not None:
+            self._by_kind[component.kind].pop(old.name)
             for n in (old.name, *old.aliases):
                 names.pop(n, None)
+            self.replaced.append((component.kind, component.name, old.plugin, component.plugin))
+        for n in (component.name, *component.aliases):
+            held = names.get(n)
+            if held is not None:
+                raise DuplicateComponentError(
+                    component.kind, n, held.plugin, component.plugin, describe(held.plugin), describe(component.plugin)
+                )
         self._by_kind[component.kind][component.name] = component
         for n in (component.name, *component.aliases):
             names[n] = component
@@ -136,7 +165,8 @@ class Catalog:
             close.insert(0, folded)
         suggestions = list(dict.fromkeys(canonical[n] for n in close))[:3]
         others = [k for k in KINDS if k not in kinds and name in self._names[k]]
-        raise UnknownComponentError(" or ".join(kinds), name, available, suggestions, others)
+        note = "; ".join(f"{f.render()}, so its components are missing" for f in self.failures)
+        raise UnknownComponentError(" or ".join(kinds), name, available, suggestions, others, note)
 
     def find(self, name: str) -> list[Component]:
         """Every component, of any kind, that answers to *name*."""

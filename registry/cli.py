@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     sh = sub.add_parser("show", help="a component's parameters, types, defaults and description")
     sh.add_argument("name", help="a component name or alias (e.g. leaky_relu or LeakyReLU)")
     sh.add_argument("--kind", choices=list(KINDS), help="the kind, when the name exists in several")
+    sub.add_parser("plugins", help="the loaded plugins: distribution, version, origin, and what each adds")
     sc = sub.add_parser("schema", help="write the JSON Schema of specs, covering every installed component")
     sc.add_argument("-o", "--output", help="write to this file (default: standard output)")
     return p
@@ -75,11 +76,23 @@ def _catalog() -> Catalog:
     return load_catalog()
 
 
+def _loaded_catalog(err: TextIO) -> Catalog:
+    """The catalog, with a warning on *err* for each plugin that was left out."""
+    catalog = _catalog()
+    for failure in catalog.failures:
+        print(
+            f"warning: {failure.render()}; its components are unavailable "
+            "(REGISTRY_STRICT_PLUGINS=1 makes this an error)",
+            file=err,
+        )
+    return catalog
+
+
 def _prepare(path: str, err: TextIO, with_optimizer: bool = True) -> Built:
     from registry.builder import build
     from registry.resolve import load_and_resolve
 
-    built = build(load_and_resolve(path, _catalog()), with_optimizer)
+    built = build(load_and_resolve(path, _loaded_catalog(err)), with_optimizer)
     for w in built.warnings:
         print(f"warning: {w.render(path)}", file=err)
     return built
@@ -122,7 +135,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
 
 
 def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
-    catalog = _catalog()
+    catalog = _loaded_catalog(err)
     kinds = [args.kind] if args.kind else list(KINDS)
     for kind in kinds:
         comps = catalog.list(kind)
@@ -136,7 +149,8 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
 def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry.params import describe_fields
 
-    catalog = _catalog()
+    catalog = _loaded_catalog(err)
+    plugins = {p.name: p for p in catalog.plugins}
     if args.kind:
         found = [catalog.get(args.kind, args.name)]
     else:
@@ -147,7 +161,8 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         print(f"{c.kind} {c.name}: {c.description}", file=out)
         if c.aliases:
             print(f"  also: {', '.join(c.aliases)}", file=out)
-        print(f"  from: {c.plugin}", file=out)
+        info = plugins.get(c.plugin)
+        print(f"  from: {c.plugin} ({info.describe() if info else 'registered directly'})", file=out)
         rows = describe_fields(c.schema.model)
         if not rows:
             print("  parameters: none", file=out)
@@ -157,10 +172,28 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     return ExitCode.OK
 
 
+def cmd_plugins(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    catalog = _loaded_catalog(err)
+    replaced = {(k, n): old for k, n, old, _ in catalog.replaced}
+    for info in catalog.plugins:
+        print(f"{info.name}  ({info.describe()})", file=out)
+        for kind in KINDS:
+            names = [
+                c.name + (f" (replaces {replaced[(kind, c.name)]})" if (kind, c.name) in replaced else "")
+                for c in catalog.list(kind)
+                if c.plugin == info.name
+            ]
+            if names:
+                print(f"  {kind}: {', '.join(names)}", file=out)
+    for failure in catalog.failures:
+        print(f"failed: {failure.render()}", file=out)
+    return ExitCode.OK
+
+
 def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry.schema import dump_schema
 
-    text = dump_schema(_catalog())
+    text = dump_schema(_loaded_catalog(err))
     if args.output is None:
         out.write(text)
         return ExitCode.OK
@@ -177,7 +210,14 @@ def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     return ExitCode.OK
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "list": cmd_list, "show": cmd_show, "schema": cmd_schema}
+COMMANDS = {
+    "run": cmd_run,
+    "validate": cmd_validate,
+    "list": cmd_list,
+    "show": cmd_show,
+    "plugins": cmd_plugins,
+    "schema": cmd_schema,
+}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

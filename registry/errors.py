@@ -109,7 +109,9 @@ class UnknownComponentError(RegistryError, LookupError):
         available: Sequence[str],
         suggestions: Sequence[str] = (),
         other_kinds: Sequence[str] = (),
+        note: str = "",
     ) -> None:
+        self.note = note
         self.kind = kind
         self.name = name
         self.available = tuple(available)
@@ -130,19 +132,24 @@ class UnknownComponentError(RegistryError, LookupError):
         msg += f" Available: {', '.join(self.available) or '(none)'}"
         commands = ", ".join(f"python -m registry list {k}" for k in self.kind.split(" or "))
         msg += f" (see: {commands})"
+        if self.note:
+            msg += f". Note: {self.note}"
         return msg
 
 
 class DuplicateComponentError(RegistryError, ValueError):
     """Two plugins registered the same kind and name (or alias)."""
 
-    def __init__(self, kind: str, name: str, first: str, second: str) -> None:
+    def __init__(
+        self, kind: str, name: str, first: str, second: str, first_label: str = "", second_label: str = ""
+    ) -> None:
         self.kind = kind
         self.name = name
         self.plugins = (first, second)
         super().__init__(
-            f"{kind} {name!r} is registered by both {first!r} and {second!r}; "
-            "uninstall one of them or rename the component"
+            f"{kind} {name!r} is registered by both {first_label or repr(first)} and "
+            f"{second_label or repr(second)}; uninstall one of them, or have the plugin that means to "
+            "replace the other mark its factory with @registry.replaces"
         )
 
 

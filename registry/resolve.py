@@ -18,6 +18,7 @@ from registry.catalog import Catalog, Component
 from registry.errors import Problem, SpecError, UnknownComponentError
 from registry.loader import parse_spec, problems_from, read_text, strict_validate
 from registry.locate import locate_line
+from registry.requires import check_requires
 from registry.spec import ComponentSpec, DataSpec, Spec
 
 __all__ = ["Resolved", "ResolvedSpec", "load_and_resolve", "resolve_spec"]
@@ -129,6 +130,8 @@ def resolve_spec(spec: Spec, catalog: Catalog, source: str | None = None, text: 
         SpecError: every unknown name and invalid parameter, all at once.
     """
     r = _Resolver(catalog, text)
+    lines = [locate_line(text, ("requires", "plugins", i)) if text else None for i in range(len(spec.requires.plugins))]
+    r.problems += check_requires(spec.requires.plugins, catalog, lines)
     dataset = r.data(spec.data)
     transforms = [r.component("transform", t, ("data", "transforms", i)) for i, t in enumerate(spec.data.transforms)]
     layers = [r.component(LAYER_KINDS, layer, ("model", "layers", i)) for i, layer in enumerate(spec.model.layers)]

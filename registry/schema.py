@@ -15,7 +15,7 @@ from typing import Any
 
 from registry.catalog import Catalog, Component
 from registry.resolve import LAYER_KINDS
-from registry.spec import DataSpec, ModelSpec, Spec, TrainSpec
+from registry.spec import DataSpec, ModelSpec, RequiresSpec, Spec, TrainSpec
 
 __all__ = ["SCHEMA_DRAFT", "dump_schema", "spec_schema"]
 
@@ -85,6 +85,7 @@ def spec_schema(catalog: Catalog) -> JSON:
             "loss": {**_choice(catalog.list("loss"), definitions), "description": "the loss: { type = NAME, ... }"},
             "optimizer": {**_choice(catalog.list("optimizer"), definitions), "description": "the optimizer"},
             "train": {**train, "description": TrainSpec.__doc__},
+            "requires": {**RequiresSpec.model_json_schema(ref_template=REF), "description": RequiresSpec.__doc__},
         },
         "required": ["data", "model", "loss", "optimizer"],
         "additionalProperties": False,

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-__all__ = ["ComponentSpec", "DataSpec", "ModelSpec", "Spec", "TrainSpec"]
+__all__ = ["ComponentSpec", "DataSpec", "ModelSpec", "RequiresSpec", "Spec", "TrainSpec"]
 
 Positive = Annotated[int, Field(ge=1)]
 
@@ -89,6 +89,14 @@ class TrainSpec(_Strict):
     grad_clip: Annotated[float | None, Field(gt=0, description="clip the gradient norm to this value")] = None
 
 
+class RequiresSpec(_Strict):
+    """``[requires]``: what the spec needs installed."""
+
+    plugins: Annotated[
+        list[str], Field(description="plugin distributions, as pip requirements ('registry-example-plugin>=0.1')")
+    ] = []
+
+
 class Spec(_Strict):
     """A whole spec: what to train, on what, with what, and for how long."""
 
@@ -99,3 +107,4 @@ class Spec(_Strict):
     loss: ComponentSpec
     optimizer: ComponentSpec
     train: TrainSpec = TrainSpec()
+    requires: RequiresSpec = RequiresSpec()

@@ -142,7 +142,7 @@ def test_show_by_torch_name() -> None:
     assert out.splitlines() == [
         "activation leaky_relu: Leaky ReLU: x for x >= 0, negative_slope * x otherwise.",
         "  also: LeakyReLU",
-        "  from: registry_torch",
+        "  from: registry_torch (built-in, torch-spec-registry 0.1.0)",
         "  negative_slope: float = 0.01  # slope for x < 0",
     ]
 

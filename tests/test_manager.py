@@ -1,4 +1,4 @@
-"""The plugin manager and the catalog it builds: hooks, entry points, duplicates, broken plugins."""
+"""The plugin manager and the catalog it builds: hooks, entry points, conflicts, broken plugins, switches."""
 
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ from torch import nn
 
 import registry
 from registry.errors import DuplicateComponentError, PluginLoadError
-from registry.manager import ENTRY_POINT_GROUP, build_catalog, get_plugin_manager
+from registry.manager import ENTRY_POINT_GROUP, _load_entry_points, build_catalog, get_plugin_manager, load_catalog
 
 
-def _plugin(name: str, **hooks) -> types.ModuleType:
+def make_plugin(name: str, **hooks) -> types.ModuleType:
+    """A plugin module whose hooks return the given tables."""
     mod = types.ModuleType(name)
     for hook, table in hooks.items():
+
         def impl(table=table):
             return table
+
         impl.__name__ = hook
         setattr(mod, hook, registry.hookimpl(impl))
     return mod
@@ -28,114 +31,181 @@ def swish(beta: float = 1.0) -> nn.Module:
     return nn.SiLU()
 
 
+class FakeEntryPoint:
+    def __init__(self, name: str, target, group: str = ENTRY_POINT_GROUP) -> None:
+        self.name, self.group, self.value = name, group, f"{name}_module:plugin"
+        self._target = target
+        self.loads = 0
+
+    def load(self):
+        self.loads += 1
+        if isinstance(self._target, Exception):
+            raise self._target
+        return self._target
+
+
+class FakeDist:
+    def __init__(self, name: str, version: str, *eps: FakeEntryPoint) -> None:
+        self.metadata = {"name": name}
+        self.version = version
+        self.entry_points = eps
+
+
+@pytest.fixture
+def installed(monkeypatch):
+    """Pretend these distributions are installed: importlib.metadata.distributions() returns them."""
+    dists: list[FakeDist] = []
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda: list(dists))
+    for var in ("REGISTRY_DISABLE_PLUGIN_AUTOLOAD", "REGISTRY_PLUGINS", "REGISTRY_STRICT_PLUGINS"):
+        monkeypatch.delenv(var, raising=False)
+    return dists
+
+
 def test_builtins_arrive_through_the_hooks() -> None:
     """The manager registers registry_torch by name; the catalog attributes every component to it."""
-    pm = get_plugin_manager(load_entrypoints=False)
-    assert pm.get_plugin("registry_torch") is not None
-    catalog = build_catalog(pm)
+    catalog = load_catalog(load_entrypoints=False)
     assert {c.plugin for c in catalog} == {"registry_torch"}
     assert len(catalog) == 43
+    assert [(p.name, p.source) for p in catalog.plugins] == [("registry_torch", "built-in")]
 
 
 def test_each_call_builds_a_fresh_manager() -> None:
     """No global registry: registering on one manager does not show in the next."""
     pm = get_plugin_manager(load_entrypoints=False)
-    pm.register(_plugin("extra", registry_activations={"swish2": swish}), name="extra")
+    pm.register(make_plugin("extra", registry_activations={"swish2": swish}), name="extra")
     assert build_catalog(pm).get("activation", "swish2").plugin == "extra"
-    assert build_catalog(get_plugin_manager(load_entrypoints=False)).find("swish2") == []
+    assert load_catalog(load_entrypoints=False).find("swish2") == []
 
 
-def test_a_name_claimed_twice_names_both_plugins() -> None:
-    """A second plugin registering 'relu' is refused with both plugin names, no silent override."""
-    pm = get_plugin_manager(load_entrypoints=False)
-    pm.register(_plugin("other", registry_activations={"relu": swish}), name="other")
-    with pytest.raises(DuplicateComponentError, match=r"activation 'relu' is registered by both 'registry_torch' and 'other'") as e:
-        build_catalog(pm)
-    assert e.value.plugins == ("registry_torch", "other")
-    assert (e.value.kind, e.value.name) == ("activation", "relu")
+def test_entry_point_plugin_is_loaded_once_with_its_distribution(installed) -> None:
+    """A 'registry.plugins' entry point is loaded, registered under its name with its distribution; not twice."""
+    ep = FakeEntryPoint("fancy", make_plugin("fancy", registry_activations={"fancy_swish": swish}))
+    other = FakeEntryPoint("unrelated", make_plugin("x"), group="console_scripts")
+    installed.append(FakeDist("registry-fancy", "1.2.3", ep, other))
+    pm = get_plugin_manager()
+    assert ep.loads == 1 and other.loads == 0
+    _load_entry_points(pm, pm.registry_loaded, None)  # a second pass loads nothing again
+    assert ep.loads == 1
+    catalog = build_catalog(pm)
+    assert catalog.get("activation", "fancy_swish").plugin == "fancy"
+    info = catalog.plugins[1]
+    assert (info.name, info.source, info.distribution, info.version, info.entry_point) == (
+        "fancy", "entry point", "registry-fancy", "1.2.3", "fancy = fancy_module:plugin"
+    )
+    assert len(catalog.plugins) == 2 and catalog.failures == ()
+
+
+def test_a_name_claimed_twice_names_both_distributions(installed) -> None:
+    """Two plugins registering 'relu': an error naming both plugins and distributions, no silent override."""
+    installed.append(FakeDist("registry-other", "0.1", FakeEntryPoint("other", make_plugin("o", registry_activations={"relu": swish}))))
+    with pytest.raises(DuplicateComponentError) as e:
+        load_catalog()
+    assert str(e.value) == (
+        "activation 'relu' is registered by both 'registry_torch' (torch-spec-registry) and 'other' (registry-other); "
+        "uninstall one of them, or have the plugin that means to replace the other mark its factory with @registry.replaces"
+    )
+    assert e.value.plugins == ("registry_torch", "other") and (e.value.kind, e.value.name) == ("activation", "relu")
 
 
 def test_an_alias_clash_is_a_duplicate_too() -> None:
     """A new component whose name equals a built-in's alias ('swish') is refused."""
     pm = get_plugin_manager(load_entrypoints=False)
-    pm.register(_plugin("other", registry_activations={"swish": swish}), name="other")
+    pm.register(make_plugin("other", registry_activations={"swish": swish}), name="other")
     with pytest.raises(DuplicateComponentError, match="activation 'swish' is registered by both"):
         build_catalog(pm)
 
 
-@pytest.mark.parametrize(
-    ("table", "message"),
-    [
-        ({"thing": 3}, r"plugin 'bad' registered layer 'thing' as 3, which is not callable"),
-        ({"Bad-Name": swish}, r"plugin 'bad' registered layer 'Bad-Name': names must be lower_snake_case identifiers"),
-        ({"untyped": lambda x=1: nn.ReLU()}, r"plugin 'bad', layer 'untyped': parameter 'x' has no type annotation"),
-        ({"variadic": lambda **kw: nn.ReLU()}, r"plugin 'bad', layer 'variadic': parameter 'kw' is variadic"),
-    ],
-)
-def test_unusable_registrations_are_plugin_errors(table, message) -> None:
-    """Registering a non-callable, a bad name, or an unschematic signature raises PluginLoadError naming the plugin."""
+def test_a_deliberate_replacement_is_allowed_and_recorded(installed) -> None:
+    """A factory marked @registry.replaces takes over the built-in name; the catalog records who replaced whom."""
+    better_relu = registry.replaces(registry.aliases("ReLU")(lambda: nn.ReLU6()))
+    better_relu.__doc__ = "ReLU capped at 6."
+    installed.append(FakeDist("registry-relu6", "2.0", FakeEntryPoint("relu6", make_plugin("r", registry_activations={"relu": better_relu}))))
+    catalog = load_catalog()
+    assert catalog.get("activation", "ReLU").plugin == "relu6"
+    assert isinstance(catalog.get("activation", "relu").factory(), nn.ReLU6)
+    assert catalog.replaced == [("activation", "relu", "registry_torch", "relu6")]
+
+
+BROKEN = [
+    ("import", ImportError("no module named 'torch_extras'"), "import raised ImportError(\"no module named 'torch_extras'\")"),
+    ("api", types.SimpleNamespace(REGISTRY_PLUGIN_API=2), "it targets registry plugin API 2; this registry supports 1"),
+    ("hook", "raise", "hook registry_losses() raised ZeroDivisionError('oops')"),
+    ("listy", {"registry_losses": [swish]}, "hook registry_losses() must return a mapping of name to factory, got list"),
+    ("notcallable", {"registry_layers": {"thing": 3}}, "registered layer 'thing' as 3, which is not callable"),
+    ("badname", {"registry_layers": {"Bad-Name": swish}}, "registered layer 'Bad-Name': names must be lower_snake_case identifiers"),
+]
+
+
+def _broken_target(kind, target):
+    if kind == "hook":
+        mod = types.ModuleType("boom")
+
+        @registry.hookimpl
+        def registry_losses():
+            raise ZeroDivisionError("oops")
+
+        mod.registry_losses = registry_losses
+        return mod
+    return make_plugin(kind, **target) if isinstance(target, dict) else target
+
+
+@pytest.mark.parametrize(("kind", "target", "message"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_a_broken_plugin_is_left_out_and_named(installed, kind, target, message) -> None:
+    """Each kind of broken plugin: a failure naming distribution, entry point and cause; the rest keeps working."""
+    good = FakeEntryPoint("good", make_plugin("good", registry_activations={"good_swish": swish}))
+    installed.append(FakeDist("registry-broken", "0.0.1", FakeEntryPoint("broken", _broken_target(kind, target))))
+    installed.append(FakeDist("registry-good", "1.0", good))
+    catalog = load_catalog()
+    (failure,) = catalog.failures
+    assert failure.render() == (
+        f"plugin 'broken' (distribution registry-broken, entry point 'broken = broken_module:plugin') failed: {message}"
+    )
+    assert catalog.get("activation", "good_swish").plugin == "good"
+    assert catalog.get("activation", "relu").plugin == "registry_torch"
+    assert [p.name for p in catalog.plugins] == ["registry_torch", "good"]
+    assert all(c.plugin != "broken" for c in catalog)
+
+
+@pytest.mark.parametrize(("kind", "target", "message"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_strict_switch_makes_a_broken_plugin_an_error(installed, monkeypatch, kind, target, message) -> None:
+    """REGISTRY_STRICT_PLUGINS=1 turns each failure into a PluginLoadError with the same message."""
+    installed.append(FakeDist("registry-broken", "0.0.1", FakeEntryPoint("broken", _broken_target(kind, target))))
+    monkeypatch.setenv("REGISTRY_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginLoadError) as e:
+        load_catalog()
+    assert str(e.value) == (
+        f"plugin 'broken' (distribution registry-broken, entry point 'broken = broken_module:plugin') failed: {message}"
+    )
+    assert (e.value.plugin, e.value.distribution) == ("broken", "registry-broken")
+
+
+def test_an_unschematic_signature_fails_when_used() -> None:
+    """A factory whose signature cannot become a schema: a PluginLoadError naming plugin and parameter."""
     pm = get_plugin_manager(load_entrypoints=False)
-    pm.register(_plugin("bad", registry_layers=table), name="bad")
-    with pytest.raises(PluginLoadError, match=message) as e:
-        build_catalog(pm, check_schemas=True)
-    assert e.value.plugin == "bad"
+    pm.register(make_plugin("bad", registry_layers={"untyped": lambda x=1: nn.ReLU(), "variadic": lambda **kw: nn.ReLU()}), name="bad")
+    catalog = build_catalog(pm)
+    with pytest.raises(PluginLoadError, match=r"plugin 'bad', layer 'untyped': parameter 'x' has no type annotation"):
+        _ = catalog.get("layer", "untyped").schema
+    with pytest.raises(PluginLoadError, match=r"plugin 'bad', layer 'variadic': parameter 'kw' is variadic"):
+        _ = catalog.get("layer", "variadic").schema
+    with pytest.raises(PluginLoadError, match="parameter 'x' has no type annotation"):
+        build_catalog(pm, check_schemas=True, strict=True)
 
 
-def test_a_raising_hook_is_a_plugin_error() -> None:
-    """A hook that raises is reported with the plugin, the hook and the exception, chained."""
-    mod = types.ModuleType("boom")
-
-    @registry.hookimpl
-    def registry_losses():
-        raise ZeroDivisionError("oops")
-
-    mod.registry_losses = registry_losses
-    pm = get_plugin_manager(load_entrypoints=False)
-    pm.register(mod, name="boom")
-    with pytest.raises(PluginLoadError, match=r"plugin 'boom': hook registry_losses\(\) raised ZeroDivisionError\('oops'\)") as e:
-        build_catalog(pm)
-    assert isinstance(e.value.__cause__, ZeroDivisionError)
+def test_only_the_named_plugins_load(installed, monkeypatch) -> None:
+    """REGISTRY_PLUGINS=a loads entry point 'a' (or distribution 'a') and no other."""
+    a = FakeEntryPoint("a", make_plugin("a", registry_activations={"a_act": swish}))
+    b = FakeEntryPoint("b", make_plugin("b", registry_activations={"b_act": swish}))
+    installed += [FakeDist("registry-a", "1", a), FakeDist("registry-b", "1", b)]
+    monkeypatch.setenv("REGISTRY_PLUGINS", "registry-a")
+    catalog = load_catalog()
+    assert (a.loads, b.loads) == (1, 0)
+    assert [p.name for p in catalog.plugins] == ["registry_torch", "a"]
 
 
-def test_a_hook_returning_a_list_is_refused() -> None:
-    """A hook must return a mapping; a list is reported with the type it got."""
-    pm = get_plugin_manager(load_entrypoints=False)
-    pm.register(_plugin("listy", registry_losses=[swish]), name="listy")
-    with pytest.raises(PluginLoadError, match=r"must return a mapping of name to factory, got list"):
-        build_catalog(pm)
-
-
-class _FakeDist:
-    metadata = {"name": "registry-fake-plugin"}
-    version = "1.2.3"
-    entry_points = ()
-    _normalized_name = "registry_fake_plugin"
-
-
-def test_entry_point_plugins_are_loaded_once(monkeypatch) -> None:
-    """A plugin declared in the 'registry.plugins' group is loaded, registered under its entry-point name, once."""
-    mod = _plugin("fake_mod", registry_activations={"fake_swish": swish})
-    loads = []
-
-    class EP:
-        name, group, value = "fake", ENTRY_POINT_GROUP, "fake_mod"
-
-        def load(self):
-            loads.append(1)
-            return mod
-
-    dist = _FakeDist()
-    dist.entry_points = (EP(),)
-    monkeypatch.setattr(importlib.metadata, "distributions", lambda: (dist,))
-    pm = get_plugin_manager()
-    assert pm.get_plugin("fake") is mod and len(loads) == 1
-    assert pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP) == 0  # already registered: nothing loaded again
-    assert len(loads) == 1
-    assert build_catalog(pm).get("activation", "fake_swish").plugin == "fake"
-
-
-def test_autoload_can_be_switched_off(monkeypatch) -> None:
+def test_autoload_can_be_switched_off(installed, monkeypatch) -> None:
     """REGISTRY_DISABLE_PLUGIN_AUTOLOAD=1 skips the entry-point group entirely."""
-    monkeypatch.setattr(importlib.metadata, "distributions", lambda: pytest.fail("entry points were read"))
+    ep = FakeEntryPoint("a", make_plugin("a"))
+    installed.append(FakeDist("registry-a", "1", ep))
     monkeypatch.setenv("REGISTRY_DISABLE_PLUGIN_AUTOLOAD", "1")
-    assert get_plugin_manager().get_plugins() == {get_plugin_manager(load_entrypoints=False).get_plugin("registry_torch")}
+    assert [p.name for p in load_catalog().plugins] == ["registry_torch"] and ep.loads == 0

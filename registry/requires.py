@@ -1,0 +1,62 @@
+"""A spec's ``[requires]``: the plugin distributions it needs, checked before anything is resolved.
+
+::
+
+    [requires]
+    plugins = ["registry-example-plugin>=0.1"]
+
+Each entry is a PEP 508 requirement. A missing or too old distribution, or one
+that is installed but not loaded as a plugin, is a spec problem whose message
+gives the ``pip install`` line (or the switch) that fixes it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Sequence
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from registry.catalog import Catalog
+from registry.errors import Problem
+
+__all__ = ["check_requires"]
+
+
+def _one(index: int, text: str, catalog: Catalog) -> str | None:
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as e:
+        return f"{text!r} is not a requirement such as 'registry-example-plugin>=0.1' ({e})"
+    try:
+        version = importlib.metadata.version(req.name)
+    except importlib.metadata.PackageNotFoundError:
+        return f"plugin distribution {req.name!r} is not installed; install it with: pip install '{text}'"
+    if req.specifier and not req.specifier.contains(version, prereleases=True):
+        return f"{req.name} {version} is installed, but the spec needs {text!r}; upgrade with: pip install -U '{text}'"
+    loaded = {(p.distribution or "").lower().replace("_", "-") for p in catalog.plugins}
+    if req.name.lower().replace("_", "-") not in loaded:
+        failed = [f for f in catalog.failures if (f.distribution or "").lower().replace("_", "-") == req.name.lower()]
+        if failed:
+            return failed[0].render()
+        return (
+            f"{req.name} {version} is installed but not loaded as a plugin "
+            "(is REGISTRY_DISABLE_PLUGIN_AUTOLOAD set, or REGISTRY_PLUGINS without it?)"
+        )
+    return None
+
+
+def check_requires(plugins: Sequence[str], catalog: Catalog, lines: Sequence[int | None]) -> list[Problem]:
+    """One problem per unmet requirement in ``requires.plugins``.
+
+    Args:
+        plugins: the requirement strings.
+        catalog: what is loaded.
+        lines: the line of each requirement in the spec (for messages).
+    """
+    out = []
+    for i, text in enumerate(plugins):
+        message = _one(i, text, catalog)
+        if message:
+            out.append(Problem(("requires", "plugins", i), message, lines[i] if i < len(lines) else None))
+    return out
