@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pluggy
 
-from registry.catalog import KINDS, Catalog, Component, aliases, replaces
+from registry.catalog import KINDS, Catalog, Component, aliases, example, replaces
 from registry.data import Dataset, DatasetSplits, Split
 from registry.errors import (
     DatasetNotFoundError,
@@ -49,6 +49,7 @@ __all__ = [
     "__version__",
     "aliases",
     "contract",
+    "example",
     "hookimpl",
     "replaces",
 ]

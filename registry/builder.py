@@ -34,6 +34,7 @@ __all__ = [
     "LayerPlan",
     "ModelPlan",
     "build",
+    "fill_shape_params",
     "plan_data",
     "resolve_device",
 ]
@@ -139,26 +140,37 @@ def _plan_data(rs: ResolvedSpec, problems: _Problems) -> DataPlan | None:
     return DataPlan(dataset, tuple(transforms), batch)
 
 
-def _fill_shape_params(r: Resolved, shape: tuple[int, ...], problems: _Problems) -> dict[str, Any] | None:
+def fill_shape_params(r: Resolved, shape: tuple[int, ...]) -> dict[str, Any]:
+    """The layer's keyword arguments with its inferred sizes filled in from the per-sample input *shape*.
+
+    Raises:
+        ShapeParamError: a size cannot be inferred, or an explicit one disagrees.
+    """
     kwargs = r.kwargs
     schema = r.component.schema
     for name, inferred in schema.inferred.items():
         try:
             value = inferred.rule(shape)
         except IndexError:
-            problems.add(r.loc, f"{r.component.name} cannot infer {name} from input shape {shape}")
-            return None
+            raise ShapeParamError(r.loc, f"{r.component.name} cannot infer {name} from input shape {shape}") from None
         if name in r.given and kwargs[name] != value:
-            problems.add(
+            raise ShapeParamError(
                 (*r.loc, name),
                 f"{name} = {kwargs[name]} but the input here has shape {shape}, so {name} must be {value} "
                 f"({inferred.what}); remove it to have it inferred",
             )
-            return None
         kwargs[name] = value
     if schema.input_shape:
         kwargs[schema.input_shape] = shape
     return kwargs
+
+
+class ShapeParamError(ValueError):
+    """An inferred size that cannot be filled (internal: the builder turns it into a Problem)."""
+
+    def __init__(self, loc: Loc, message: str) -> None:
+        self.loc = loc
+        super().__init__(message)
 
 
 def _count_params(r: Resolved, kwargs: dict[str, Any]) -> int:
@@ -174,8 +186,10 @@ def _build_layers(rs: ResolvedSpec, example: Tensor, problems: _Problems) -> tup
     total = 0
     for i, r in enumerate(rs.layers):
         shape = tuple(x.shape[1:])
-        kwargs = _fill_shape_params(r, shape, problems)
-        if kwargs is None:
+        try:
+            kwargs = fill_shape_params(r, shape)
+        except ShapeParamError as e:
+            problems.add(e.loc, str(e))
             return None
         try:
             n = _count_params(r, kwargs)

@@ -16,7 +16,7 @@ from typing import Any
 from registry.errors import DuplicateComponentError, PluginLoadError, UnknownComponentError
 from registry.params import ParamSchema, SchemaDerivationError, derive_params
 
-__all__ = ["KINDS", "Catalog", "Component", "KindInfo", "aliases", "replaces"]
+__all__ = ["KINDS", "Catalog", "Component", "Example", "KindInfo", "aliases", "example", "replaces"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,29 @@ KINDS: Mapping[str, KindInfo] = {
 
 ALIASES_ATTR = "__registry_aliases__"
 REPLACES_ATTR = "__registry_replaces__"
+EXAMPLE_ATTR = "__registry_example__"
+
+
+@dataclass(frozen=True)
+class Example:
+    """Parameters (and, for layers and transforms, a per-sample input shape) that a component works with."""
+
+    params: Mapping[str, Any]
+    input_shape: tuple[int, ...] | None = None
+
+
+def example(input_shape: tuple[int, ...] | None = None, **params: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a factory with example parameters: the conformance kit (``registry.testing``) builds it with them.
+
+    Needed when a parameter has no default (``out_features``), or a layer needs a particular
+    input shape (``input_shape=(3, 8, 8)`` for a convolution).
+    """
+
+    def mark(factory: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(factory, EXAMPLE_ATTR, Example(params, input_shape))
+        return factory
+
+    return mark
 
 
 def aliases(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -86,6 +109,12 @@ class Component:
     plugin: str
     aliases: tuple[str, ...]
     description: str
+
+    @property
+    def example(self) -> Example:
+        """The factory's ``@registry.example`` (defaults only, when it has none)."""
+        found = getattr(self.factory, EXAMPLE_ATTR, None)
+        return found if isinstance(found, Example) else Example({})
 
     @cached_property
     def schema(self) -> ParamSchema:

@@ -25,7 +25,7 @@ from registry.errors import (
 if TYPE_CHECKING:
     from registry.builder import Built
 
-__all__ = ["ExitCode", "main"]
+__all__ = ["ExitCode", "main", "render_list", "render_show"]
 
 
 class ExitCode(IntEnum):
@@ -134,41 +134,52 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     return ExitCode.OK
 
 
-def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
-    catalog = _loaded_catalog(err)
-    kinds = [args.kind] if args.kind else list(KINDS)
-    for kind in kinds:
-        comps = catalog.list(kind)
-        print(f"{kind} ({len(comps)}): {KINDS[kind].summary}", file=out)
+def render_list(catalog: Catalog, kind: str | None = None) -> str:
+    """What ``list [KIND]`` prints: each kind, then each name with its description and plugin."""
+    lines = []
+    for k in [kind] if kind else list(KINDS):
+        comps = catalog.list(k)
+        lines.append(f"{k} ({len(comps)}): {KINDS[k].summary}")
         width = max((len(c.name) for c in comps), default=0)
-        for c in comps:
-            print(f"  {c.name:<{width}}  {c.description}  [{c.plugin}]", file=out)
+        lines += [f"  {c.name:<{width}}  {c.description}  [{c.plugin}]" for c in comps]
+    return "\n".join(lines) + "\n"
+
+
+def render_show(catalog: Catalog, name: str, kind: str | None = None) -> str:
+    """What ``show NAME`` prints: the component's description, origin and parameters.
+
+    Raises:
+        UnknownComponentError: no component answers to *name*.
+    """
+    from registry.params import describe_fields
+
+    plugins = {p.name: p for p in catalog.plugins}
+    found = [catalog.get(kind, name)] if kind else catalog.find(name)
+    if not found:
+        catalog.get(tuple(KINDS), name)  # raises with suggestions
+    lines = []
+    for c in found:
+        lines.append(f"{c.kind} {c.name}: {c.description}")
+        if c.aliases:
+            lines.append(f"  also: {', '.join(c.aliases)}")
+        info = plugins.get(c.plugin)
+        lines.append(f"  from: {c.plugin} ({info.describe() if info else 'registered directly'})")
+        rows = describe_fields(c.schema.model)
+        if not rows:
+            lines.append("  parameters: none")
+        for pname, tname, default, desc in rows:
+            inferred = " (inferred)" if pname in c.schema.inferred else ""
+            lines.append(f"  {pname}: {tname} = {default}{inferred}{'  # ' + desc if desc else ''}")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    out.write(render_list(_loaded_catalog(err), args.kind))
     return ExitCode.OK
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
-    from registry.params import describe_fields
-
-    catalog = _loaded_catalog(err)
-    plugins = {p.name: p for p in catalog.plugins}
-    if args.kind:
-        found = [catalog.get(args.kind, args.name)]
-    else:
-        found = catalog.find(args.name)
-        if not found:
-            catalog.get(tuple(KINDS), args.name)  # raises with suggestions
-    for c in found:
-        print(f"{c.kind} {c.name}: {c.description}", file=out)
-        if c.aliases:
-            print(f"  also: {', '.join(c.aliases)}", file=out)
-        info = plugins.get(c.plugin)
-        print(f"  from: {c.plugin} ({info.describe() if info else 'registered directly'})", file=out)
-        rows = describe_fields(c.schema.model)
-        if not rows:
-            print("  parameters: none", file=out)
-        for name, tname, default, desc in rows:
-            inferred = " (inferred)" if name in c.schema.inferred else ""
-            print(f"  {name}: {tname} = {default}{inferred}{'  # ' + desc if desc else ''}", file=out)
+    out.write(render_show(_loaded_catalog(err), args.name, args.kind))
     return ExitCode.OK
 
 

@@ -38,7 +38,7 @@ def _one(index: int, text: str, catalog: Catalog) -> str | None:
     if req.name.lower().replace("_", "-") not in loaded:
         failed = [f for f in catalog.failures if (f.distribution or "").lower().replace("_", "-") == req.name.lower()]
         if failed:
-            return failed[0].render()
+            return str(failed[0].render())
         return (
             f"{req.name} {version} is installed but not loaded as a plugin "
             "(is REGISTRY_DISABLE_PLUGIN_AUTOLOAD set, or REGISTRY_PLUGINS without it?)"

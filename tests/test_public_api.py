@@ -16,7 +16,7 @@ def test_all_is_pinned() -> None:
         "CHANNELS", "FEATURES", "KINDS", "Catalog", "Component", "Dataset", "DatasetNotFoundError",
         "DatasetSplits", "DuplicateComponentError", "Inferred", "InputShape", "PluginLoadError", "Problem",
         "RegistryError", "SpecError", "Split", "TrainingError", "UnknownComponentError", "__version__",
-        "aliases", "contract", "hookimpl", "replaces",
+        "aliases", "contract", "example", "hookimpl", "replaces",
     ]  # fmt: skip
     assert all(hasattr(registry, name) for name in registry.__all__)
 

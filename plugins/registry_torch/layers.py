@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 from torch import nn
 
-from registry import CHANNELS, FEATURES, InputShape, aliases
+from registry import CHANNELS, FEATURES, InputShape, aliases, example
 
 Size = Annotated[int, Field(ge=1)]
 Size2 = int | tuple[int, int]
@@ -17,6 +17,7 @@ Shape = Annotated[tuple[int, ...], InputShape()]
 
 
 @aliases("Linear")
+@example(out_features=4)
 def linear(
     out_features: Annotated[int, Field(ge=1, description="number of outputs")],
     in_features: InFeatures = None,
@@ -43,6 +44,7 @@ def dropout(p: Annotated[float, Field(ge=0, le=1, description="probability of ze
 
 
 @aliases("Conv2d")
+@example(input_shape=(3, 8, 8), out_channels=4, kernel_size=3)
 def conv2d(
     out_channels: Annotated[int, Field(ge=1, description="number of output channels")],
     kernel_size: Annotated[Size2, Field(description="kernel height and width")],
@@ -59,6 +61,7 @@ def conv2d(
 
 
 @aliases("MaxPool2d")
+@example(input_shape=(3, 8, 8), kernel_size=2)
 def max_pool2d(
     kernel_size: Annotated[Size2, Field(description="window height and width")],
     stride: Annotated[Size2 | None, Field(description="defaults to kernel_size")] = None,
@@ -71,6 +74,7 @@ def max_pool2d(
 
 
 @aliases("AvgPool2d")
+@example(input_shape=(3, 8, 8), kernel_size=2)
 def avg_pool2d(
     kernel_size: Annotated[Size2, Field(description="window height and width")],
     stride: Annotated[Size2 | None, Field(description="defaults to kernel_size")] = None,
@@ -83,6 +87,7 @@ def avg_pool2d(
 
 
 @aliases("BatchNorm", "BatchNorm1d", "BatchNorm2d")
+@example(input_shape=(3, 8, 8))
 def batch_norm(
     input_shape: Shape,
     num_features: InChannels = None,
@@ -111,6 +116,7 @@ def layer_norm(
 
 
 @aliases("Unflatten")
+@example(input_shape=(12,), sizes=[3, 4])
 def unflatten(
     sizes: Annotated[tuple[int, ...], Field(min_length=1, description="the new shape of dim (e.g. [1, 28, 28])")],
     dim: Annotated[int, Field(description="the dimension to unflatten (0 is the batch)")] = 1,

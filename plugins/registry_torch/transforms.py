@@ -13,7 +13,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from registry import aliases
+from registry import aliases, example
 
 PositiveFloats = Annotated[list[float], Field(min_length=1)]
 ImageSize = Annotated[int, Field(ge=1)] | tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]]
@@ -96,6 +96,7 @@ def to_tensor() -> ToTensor:
 
 
 @aliases("Normalize")
+@example(mean=[0.5], std=[0.25])
 def normalize(
     mean: Annotated[PositiveFloats, Field(description="per-channel mean (1 value or one per channel)")],
     std: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1, description="per-channel std, > 0")],
@@ -105,6 +106,7 @@ def normalize(
 
 
 @aliases("Resize")
+@example(size=4)
 def resize(
     size: Annotated[ImageSize, Field(description="output (height, width), or the shorter side")],
 ) -> _TorchvisionOp:
@@ -113,12 +115,14 @@ def resize(
 
 
 @aliases("CenterCrop")
+@example(size=4)
 def center_crop(size: Annotated[ImageSize, Field(description="output (height, width), or one side")]) -> _TorchvisionOp:
     """Crop the centre of images, with torchvision."""
     return _TorchvisionOp("center_crop", output_size=[size] if isinstance(size, int) else list(size))
 
 
 @aliases("Pad")
+@example(padding=1)
 def pad(
     padding: Annotated[int, Field(ge=0, description="pixels added on every side")],
     fill: Annotated[float, Field(description="value of the added pixels")] = 0.0,

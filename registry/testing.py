@@ -1,0 +1,183 @@
+"""Conformance kit for plugin authors: check every component a plugin registers.
+
+In a plugin's own tests::
+
+    import pytest
+    from registry.testing import check_component, plugin_components
+
+    @pytest.mark.parametrize("component", plugin_components("my_plugin"), ids=str)
+    def test_component_conforms(component):
+        check_component(component)
+
+``plugin_components`` loads the installed plugins the way the CLI does and
+returns the components of the named plugin (its entry-point name).
+``check_component`` builds the component from its defaults, or from the
+parameters of its ``@registry.example``, runs it once on CPU (a forward and
+backward pass for a layer, activation, loss or transform, an optimizer step on
+a small model, a load for a dataset), checks that the results are finite and
+have the right shape, and that the component has a description and appears in
+``list``, ``show`` and the JSON Schema. It raises ``AssertionError`` with the
+component's name and what failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from registry.builder import fill_shape_params
+from registry.catalog import Catalog, Component
+from registry.data import Dataset, DatasetSplits
+from registry.loader import strict_validate
+from registry.resolve import Resolved
+from registry.semantics import get_contract
+
+__all__ = ["check_component", "plugin_catalog", "plugin_components"]
+
+DEFAULT_SHAPE = (6,)
+DEFAULT_IMAGE = (1, 8, 8)
+
+
+def plugin_catalog(strict: bool = True) -> Catalog:
+    """The catalog of the installed plugins; a plugin that fails to load is an error here."""
+    from registry.manager import load_catalog
+
+    return load_catalog(strict=strict)
+
+
+def plugin_components(plugin: str, catalog: Catalog | None = None) -> list[Component]:
+    """Every component registered by *plugin* (its entry-point or module name).
+
+    Raises:
+        AssertionError: the plugin is not loaded, or registers nothing.
+    """
+    catalog = catalog or plugin_catalog()
+    found = [c for c in catalog if c.plugin == plugin]
+    loaded = sorted(p.name for p in catalog.plugins)
+    assert found, f"plugin {plugin!r} registers no component (loaded plugins: {', '.join(loaded)})"
+    return found
+
+
+def _resolved(c: Component) -> Resolved:
+    params = strict_validate(c.schema.model, dict(c.example.params))
+    return Resolved(c, params, (c.kind, c.name))
+
+
+def _check_finite(c: Component, what: str, t: torch.Tensor) -> None:
+    assert torch.isfinite(t).all(), f"{c.kind} {c.name}: {what} is not finite"
+
+
+def _check_layer(c: Component) -> None:
+    shape = c.example.input_shape or DEFAULT_SHAPE
+    module = c.factory(**fill_shape_params(_resolved(c), shape))
+    assert isinstance(module, nn.Module), f"{c.kind} {c.name}: returned {type(module).__name__}, not an nn.Module"
+    x = torch.randn(4, *shape, requires_grad=True)
+    out = module(x)
+    assert isinstance(out, torch.Tensor) and out.shape[0] == 4, f"{c.kind} {c.name}: output is not a batch of 4"
+    _check_finite(c, "the output", out)
+    out.float().sum().backward()
+    assert x.grad is not None, f"{c.kind} {c.name}: no gradient reaches the input"
+    _check_finite(c, "the input gradient", x.grad)
+
+
+def _loss_inputs(c: Component) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    contract = get_contract(c.factory)
+    logits = torch.randn(4, 3, requires_grad=True)
+    out = {
+        "log_probabilities": lambda: logits.log_softmax(1),
+        "probabilities": lambda: logits.softmax(1),
+        "unit_interval": lambda: logits.sigmoid(),
+    }.get(contract.get("expects", "scores"), lambda: logits)()
+    target = torch.tensor([0, 2, 1, 0]) if contract.get("targets") == "class_index" else torch.rand(4, 3)
+    return logits, out, target
+
+
+def _check_loss(c: Component) -> None:
+    logits, out, target = _loss_inputs(c)
+    loss = c.factory(**_resolved(c).kwargs)(out, target)
+    assert isinstance(loss, torch.Tensor) and loss.shape == (), f"loss {c.name}: does not return a scalar"
+    _check_finite(c, "the loss", loss)
+    loss.backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0, f"loss {c.name}: gives no gradient"
+
+
+def _check_optimizer(c: Component) -> None:
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    before = [p.detach().clone() for p in model.parameters()]
+    opt = c.factory(model.parameters(), **_resolved(c).kwargs)
+    assert isinstance(opt, torch.optim.Optimizer), f"optimizer {c.name}: returned {type(opt).__name__}"
+    model(torch.randn(8, 3)).pow(2).mean().backward()
+    opt.step()
+    after = list(model.parameters())
+    for p in after:
+        _check_finite(c, "a parameter after a step", p)
+    assert any(not torch.equal(a, b) for a, b in zip(before, after)), f"optimizer {c.name}: a step changed nothing"
+
+
+def _check_dataset(c: Component, load: bool) -> None:
+    ds = c.factory(**_resolved(c).kwargs)
+    assert isinstance(ds, Dataset), f"dataset {c.name}: returned {type(ds).__name__}, not registry.Dataset"
+    if not load:
+        return
+    splits = ds.load()
+    assert isinstance(splits, DatasetSplits), f"dataset {c.name}: load() returned {type(splits).__name__}"
+    for label, split in (("train", splits.train), ("test", splits.test)):
+        assert len(split) > 0, f"dataset {c.name}: the {label} split is empty"
+        got = tuple(split.inputs.shape[1:])
+        assert got == ds.sample_shape, f"dataset {c.name}: {label} samples are {got}, declared {ds.sample_shape}"
+        assert split.inputs.dtype == ds.sample_dtype, f"dataset {c.name}: {label} dtype {split.inputs.dtype}"
+        if ds.classes:
+            t = split.targets
+            assert t.dtype == torch.long, f"dataset {c.name}: class targets must be int64, got {t.dtype}"
+            assert 0 <= int(t.min()) and int(t.max()) < ds.num_classes, f"dataset {c.name}: {label} labels out of range"
+
+
+def _check_transform(c: Component) -> None:
+    shape = c.example.input_shape or DEFAULT_IMAGE
+    fn = c.factory(**_resolved(c).kwargs)
+    assert callable(fn), f"transform {c.name}: returned {type(fn).__name__}, which is not callable"
+    out = fn(torch.rand(4, *shape))
+    assert isinstance(out, torch.Tensor) and out.shape[0] == 4, f"transform {c.name}: output is not a batch of 4"
+    _check_finite(c, "the output", out)
+
+
+def _check_listed(c: Component, catalog: Catalog) -> None:
+    from registry.cli import render_list, render_show
+    from registry.schema import dump_schema
+
+    assert c.description, f"{c.kind} {c.name}: no description (give the factory a docstring)"
+    assert f"  {c.name} " in render_list(catalog, c.kind), f"{c.kind} {c.name}: missing from `list`"
+    assert render_show(catalog, c.name, c.kind).startswith(f"{c.kind} {c.name}: "), f"{c.name}: `show` fails"
+    assert f'"{c.name}"' in dump_schema(catalog), f"{c.kind} {c.name}: missing from the JSON Schema"
+
+
+def check_component(component: Component, catalog: Catalog | None = None, load_datasets: bool = True) -> None:
+    """Check that *component* builds, runs on CPU with finite results, and is listed, shown and in the schema.
+
+    Args:
+        component: from ``plugin_components``.
+        catalog: the catalog it came from (default: the installed plugins).
+        load_datasets: also load a dataset's data and check its splits (turn off for
+            datasets that need files or a network).
+
+    Raises:
+        AssertionError: naming the component and what is wrong.
+    """
+    catalog = catalog or plugin_catalog()
+    c = component
+    _ = c.schema  # its signature must give a schema
+    checks: dict[str, Any] = {
+        "layer": _check_layer,
+        "activation": _check_layer,
+        "loss": _check_loss,
+        "optimizer": _check_optimizer,
+        "transform": _check_transform,
+    }
+    if c.kind == "dataset":
+        _check_dataset(c, load_datasets)
+    else:
+        checks[c.kind](c)
+    _check_listed(c, catalog)

@@ -1,0 +1,114 @@
+"""The example plugin, installed for real with pip, used through the CLI like a user would."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, SPECS
+
+PLUGIN = ROOT / "plugins" / "registry-example-plugin"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pip-install the example plugin (a copy, so no build files land in the repo) into a folder of its own."""
+    work = tmp_path_factory.mktemp("plugin")
+    shutil.copytree(PLUGIN, work / "src", ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    target = work / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+         "--target", str(target), str(work / "src")],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return target
+
+
+def registry_cli(*args: str, path: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(path) if path else "", environ.get("PYTHONPATH", "")) if p)
+    return subprocess.run(
+        [sys.executable, "-m", "registry", *args], capture_output=True, text=True, cwd=ROOT, env={**environ, **env}
+    )
+
+
+def test_installed_plugin_is_listed_with_its_distribution(site: Path) -> None:
+    """`plugins` shows the entry point, the distribution and version, and the five components by kind."""
+    proc = registry_cli("plugins", path=site)
+    assert proc.returncode == 0, proc.stderr
+    block = proc.stdout[proc.stdout.index("example  ("):]
+    assert block.splitlines() == [
+        "example  (entry point 'example = registry_example_plugin', registry-example-plugin 0.1.0)",
+        "  layer: gaussian_noise",
+        "  activation: squareplus",
+        "  loss: focal",
+        "  optimizer: lion",
+        "  dataset: spirals",
+    ]
+    shown = registry_cli("show", "lion", path=site).stdout
+    assert "  from: example (entry point 'example = registry_example_plugin', registry-example-plugin 0.1.0)" in shown
+
+
+def test_spec_using_the_plugin_trains_to_the_end(site: Path) -> None:
+    """The plugin's spec (its dataset, layer, activation, loss and optimizer) trains through the CLI."""
+    proc = registry_cli("run", str(PLUGIN / "spirals.toml"), path=site)
+    assert proc.returncode == 0, proc.stderr
+    m = re.search(r"Done: 20 epochs in [\d.]+ s; test loss [\d.]+, accuracy (\d+)/3000", proc.stdout)
+    assert m and int(m.group(1)) / 3000 >= 0.85
+
+
+def test_plugin_passes_its_own_conformance_tests(site: Path) -> None:
+    """The plugin's tests (registry.testing over each component) pass against the installed plugin."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env["PYTHONPATH"] = str(site)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(PLUGIN), str(PLUGIN / "tests")],
+        capture_output=True, text=True, env=env, cwd=PLUGIN,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^6 passed", proc.stdout.splitlines()[-1])
+
+
+def test_a_missing_required_plugin_says_how_to_install_it() -> None:
+    """Without the plugin installed, [requires] names the distribution and the pip line; exit 2."""
+    proc = registry_cli("validate", str(PLUGIN / "spirals.toml"))
+    assert proc.returncode == 2
+    assert (
+        f"  {PLUGIN / 'spirals.toml'}:8: requires.plugins[0]: plugin distribution 'registry-example-plugin' is not "
+        "installed; install it with: pip install 'registry-example-plugin>=0.1'"
+    ) in proc.stderr.splitlines()
+
+
+@pytest.fixture
+def broken_site(tmp_path: Path) -> Path:
+    """An installed distribution whose plugin module raises on import."""
+    (tmp_path / "broken_mod.py").write_text("raise ImportError('needs torch_extras')\n")
+    info = tmp_path / "registry_broken-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: registry-broken\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[registry.plugins]\nbroken = broken_mod\n")
+    return tmp_path
+
+
+def test_a_broken_plugin_warns_and_other_specs_still_run(broken_site: Path) -> None:
+    """A plugin whose import raises: a warning naming it, and the quickstart still trains (exit 0)."""
+    proc = registry_cli("run", str(SPECS / "quickstart.toml"), path=broken_site)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines()[0] == (
+        "warning: plugin 'broken' (distribution registry-broken, entry point 'broken = broken_mod') failed: "
+        "import raised ImportError('needs torch_extras'); its components are unavailable "
+        "(REGISTRY_STRICT_PLUGINS=1 makes this an error)"
+    )
+
+
+def test_strict_switch_turns_the_warning_into_exit_3(broken_site: Path) -> None:
+    """REGISTRY_STRICT_PLUGINS=1: the same plugin failure stops the command with exit code 3."""
+    proc = registry_cli("run", str(SPECS / "quickstart.toml"), path=broken_site, REGISTRY_STRICT_PLUGINS="1")
+    assert proc.returncode == 3 and proc.stdout == ""
+    assert proc.stderr.startswith("error: plugin 'broken' (distribution registry-broken, entry point 'broken = broken_mod') failed: import raised")

@@ -1,0 +1,67 @@
+"""The conformance kit: the built-ins pass it, and it catches what a broken component gets wrong."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+import torch
+from torch import nn
+
+import registry
+from registry.manager import build_catalog, get_plugin_manager, load_catalog
+from registry.testing import check_component, plugin_components
+
+CATALOG = load_catalog(load_entrypoints=False)
+
+
+@pytest.mark.parametrize("component", plugin_components("registry_torch", CATALOG), ids=lambda c: f"{c.kind}-{c.name}")
+def test_builtin_conforms(component) -> None:
+    """Every built-in component passes the kit that plugin authors run (datasets needing files are not loaded)."""
+    check_component(component, CATALOG, load_datasets=component.name == "digits")
+
+
+def _catalog_with(**hooks):
+    pm = get_plugin_manager(load_entrypoints=False)
+    mod = types.ModuleType("mine")
+    for hook, table in hooks.items():
+        setattr(mod, hook, registry.hookimpl(lambda table=table: table))
+        getattr(mod, hook).__name__ = hook
+    pm.register(mod, name="mine")
+    return build_catalog(pm)
+
+
+def nan_layer() -> nn.Module:
+    """Gives NaN."""
+    return nn.Threshold(0.0, float("nan"))
+
+
+def undocumented() -> nn.Module:
+    return nn.Identity()
+
+
+def frozen_optimizer(params, lr: float = 0.1) -> torch.optim.Optimizer:
+    """Never moves."""
+    return torch.optim.SGD(params, lr=0.0)
+
+
+@pytest.mark.parametrize(
+    ("hook", "name", "factory", "message"),
+    [
+        ("registry_layers", "nan_layer", nan_layer, "layer nan_layer: the output is not finite"),
+        ("registry_layers", "undocumented", undocumented, "layer undocumented: no description"),
+        ("registry_optimizers", "frozen", frozen_optimizer, "optimizer frozen: a step changed nothing"),
+    ],
+)
+def test_the_kit_names_what_is_wrong(hook, name, factory, message) -> None:
+    """A component that gives NaN, lacks a docstring, or does not step fails with its name and the reason."""
+    catalog = _catalog_with(**{hook: {name: factory}})
+    (component,) = plugin_components("mine", catalog)
+    with pytest.raises(AssertionError, match=message):
+        check_component(component, catalog)
+
+
+def test_unknown_plugin_is_reported() -> None:
+    """Asking for a plugin that is not loaded names the loaded ones."""
+    with pytest.raises(AssertionError, match=r"plugin 'nope' registers no component \(loaded plugins: registry_torch\)"):
+        plugin_components("nope", CATALOG)
