@@ -215,7 +215,7 @@ def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         print(f"error: cannot write {args.output}: {e.strerror}", file=err)
         return ExitCode.USAGE
     print(
-        f"wrote {args.output}: add '#:schema {args.output}' (a path relative to the spec) as a spec's first line",
+        f"wrote {args.output}; point a spec at it with the first line '#:schema PATH', PATH relative to the spec",
         file=out,
     )
     return ExitCode.OK

@@ -12,7 +12,9 @@ else that escapes is a bug and keeps its traceback.
     ├── DuplicateComponentError (ValueError)   two plugins claim one kind and name
     ├── PluginLoadError (ImportError)          a plugin failed to import, hook or declare
     ├── DatasetNotFoundError (FileNotFoundError) data files missing and not downloadable
-    └── TrainingError (RuntimeError)           the run itself failed (non-finite loss, ...)
+    ├── CheckpointError (ValueError)           a checkpoint or run directory is unusable, or cannot be written
+    ├── TrainingError (RuntimeError)           the run itself failed (non-finite loss, ...)
+    └── Interrupted (KeyboardInterrupt-like)   SIGINT/SIGTERM: stopped after a checkpoint
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "CheckpointError",
     "DatasetNotFoundError",
     "DuplicateComponentError",
+    "Interrupted",
     "PluginLoadError",
     "Problem",
     "RegistryError",
@@ -177,3 +181,19 @@ class DatasetNotFoundError(RegistryError, FileNotFoundError):
 
 class TrainingError(RegistryError, RuntimeError):
     """The run started but could not go on (a non-finite loss, say)."""
+
+
+class CheckpointError(RegistryError, ValueError):
+    """A checkpoint is missing, truncated, malformed or unsafe; or a run directory cannot be written."""
+
+
+class Interrupted(RegistryError):
+    """SIGINT or SIGTERM stopped the run; a checkpoint was written first.
+
+    Attributes:
+        signal_name: "SIGINT" or "SIGTERM".
+    """
+
+    def __init__(self, message: str, signal_name: str) -> None:
+        self.signal_name = signal_name
+        super().__init__(message)

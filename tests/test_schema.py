@@ -85,4 +85,4 @@ def test_schema_command_writes_the_file(tmp_path) -> None:
     code2, out, _ = cli("schema", "-o", str(target))
     assert code == code2 == 0
     assert json.loads(target.read_text()) == json.loads(printed)
-    assert out == f"wrote {target}: add '#:schema {target}' (a path relative to the spec) as a spec's first line\n"
+    assert out == f"wrote {target}; point a spec at it with the first line '#:schema PATH', PATH relative to the spec\n"

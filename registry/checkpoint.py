@@ -1,0 +1,282 @@
+"""Checkpoints: weights and optimizer tensors in safetensors, everything else in JSON; nothing unpickled.
+
+A checkpoint is a folder ``checkpoints/ckpt-e0003-b000000/`` holding
+``model.safetensors``, ``tensors.safetensors`` (optimizer state and RNG states)
+and ``state.json`` (progress, metrics history, optimizer hyperparameters,
+Python's and numpy's RNG states as plain numbers). It is written under a
+temporary name, every file fsynced, then renamed; only then does the
+``latest`` pointer (and ``best``, when it improved) move to it, atomically.
+Rotation runs after that, so the last good checkpoint is never deleted before
+the new one is complete.
+
+Loading treats the folder as untrusted: each safetensors file is checked
+structurally first (``registry.safetensors_check``), JSON is size-limited and
+refused on duplicate keys, and weights must be finite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from registry.atomic import TMP_MARK, fsync_dir, remove_leftovers, write_text
+from registry.errors import CheckpointError
+from registry.safetensors_check import MalformedError, check_safetensors
+
+__all__ = ["FORMAT", "Checkpoint", "Progress", "apply_checkpoint", "load_checkpoint", "save_checkpoint"]
+
+FORMAT = 1
+NAME = re.compile(r"ckpt-e\d{4}-b\d{6}")
+MAX_JSON_BYTES = 50 * 2**20
+
+
+@dataclass
+class Progress:
+    """Where training stands: the epoch in progress, batches done in it, its running loss, past epochs' metrics."""
+
+    epoch: int = 1
+    batch: int = 0
+    loss_total: float = 0.0
+    seen: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded checkpoint, validated, ready to apply."""
+
+    path: Path
+    progress: Progress
+    spec_hash: str
+    model: dict[str, Tensor]
+    tensors: dict[str, Tensor]
+    state: dict[str, Any]
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _tag(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return {"__tuple__": [_tag(v) for v in value]}
+    if isinstance(value, list):
+        return [_tag(v) for v in value]
+    return value
+
+
+def _untag(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"__tuple__"}:
+        return tuple(_untag(v) for v in value["__tuple__"])
+    if isinstance(value, list):
+        return [_untag(v) for v in value]
+    return value
+
+
+def _optimizer_parts(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    sd = optimizer.state_dict()
+    tensors: dict[str, Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, entry in sd["state"].items():
+        for key, value in entry.items():
+            if isinstance(value, Tensor):
+                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(index), {})[key] = _tag(value)
+    groups = [{k: _tag(v) for k, v in g.items()} for g in sd["param_groups"]]
+    return tensors, {"param_groups": groups, "scalars": scalars}
+
+
+def _rng_parts(generator: torch.Generator, epoch_start: Tensor) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    tensors = {"rng.torch": torch.get_rng_state(), "rng.data": generator.get_state(), "rng.data_epoch_start": epoch_start}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    tensors["rng.numpy_keys"] = torch.from_numpy(np.asarray(keys, dtype=np.int64))
+    version, internal, gauss = random.getstate()
+    plain = {"numpy": [kind, int(pos), int(has_gauss), float(cached)], "python": [version, list(internal), gauss]}
+    return tensors, plain
+
+
+def save_checkpoint(
+    folder: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    epoch_start: Tensor,
+    progress: Progress,
+    spec_hash: str,
+) -> Path:
+    """Write a complete checkpoint into *folder* (the run's ``checkpoints/``) and point ``latest`` at it.
+
+    Raises:
+        OSError: a write failed (the previous checkpoint and ``latest`` are untouched).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"ckpt-e{progress.epoch:04d}-b{progress.batch:06d}"
+    tmp = folder / f"{name}{TMP_MARK}{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(weights, str(tmp / "model.safetensors"))
+        opt_tensors, opt_plain = _optimizer_parts(optimizer)
+        rng_tensors, rng_plain = _rng_parts(generator, epoch_start)
+        save_file({**opt_tensors, **rng_tensors}, str(tmp / "tensors.safetensors"))
+        state = {"format": FORMAT, "spec_hash": spec_hash, "progress": asdict(progress), "optimizer": opt_plain,
+                 "rng": rng_plain}  # fmt: skip
+        (tmp / "state.json").write_text(json.dumps(state, allow_nan=False))
+        for f in tmp.iterdir():
+            _fsync(f)
+        fsync_dir(tmp)
+        final = folder / name
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+        fsync_dir(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    write_text(folder / "latest", name + "\n")
+    return final
+
+
+def promote_best(folder: Path, path: Path) -> None:
+    """Point ``best`` at the checkpoint *path* (atomically)."""
+    write_text(folder / "best", path.name + "\n")
+
+
+def rotate(folder: Path, keep_last: int) -> list[str]:
+    """Delete checkpoints beyond the newest *keep_last*, never ``latest`` or ``best``; return the deleted names."""
+    remove_leftovers(folder)
+    names = sorted(p.name for p in folder.iterdir() if p.is_dir() and NAME.fullmatch(p.name))
+    pinned = {_pointer(folder, "latest"), _pointer(folder, "best")}
+    doomed = [n for n in names[:-keep_last] if n not in pinned] if keep_last else []
+    for n in doomed:
+        shutil.rmtree(folder / n)
+    return doomed
+
+
+def _pointer(folder: Path, which: str) -> str | None:
+    p = folder / which
+    if not p.is_file():
+        return None
+    name = p.read_text(encoding="utf-8", errors="replace").strip()
+    return name if NAME.fullmatch(name) else None
+
+
+def _load_tensors(path: Path) -> dict[str, Tensor]:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing")
+    try:
+        check_safetensors(path)
+        return load_file(str(path))
+    except (MalformedError, SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a valid safetensors file: {e}") from None
+
+
+def _no_dup(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if len({k for k, _ in pairs}) != len(pairs):
+        raise ValueError("duplicate keys")
+    return dict(pairs)
+
+
+def _load_state(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing")
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise CheckpointError(f"{path}: larger than {MAX_JSON_BYTES:,} bytes")
+    try:
+        state = json.loads(path.read_bytes(), object_pairs_hook=_no_dup)
+        progress = Progress(**state["progress"])
+        if state["format"] != FORMAT:
+            raise ValueError(f"format {state['format']!r}, this registry reads {FORMAT}")
+        if not isinstance(state["spec_hash"], str) or not isinstance(progress.history, list):
+            raise ValueError("bad types")
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: not a valid checkpoint state ({e})") from None
+    state["progress"] = progress
+    return state  # type: ignore[no-any-return]
+
+
+def resolve_checkpoint(path: Path, which: str = "latest") -> Path:
+    """The checkpoint folder meant by *path*: a run directory (its ``latest`` or ``best``), or a checkpoint folder.
+
+    Raises:
+        CheckpointError: there is none.
+    """
+    if NAME.fullmatch(path.name) and path.is_dir():
+        return path
+    folder = path / "checkpoints"
+    name = _pointer(folder, which)
+    if name is None or not (folder / name).is_dir():
+        raise CheckpointError(f"{path}: no complete checkpoint ({which!r} pointer missing or broken in {folder})")
+    return folder / name
+
+
+def load_checkpoint(path: Path, which: str = "latest") -> Checkpoint:
+    """Load and validate the checkpoint at *path* (a run directory or a checkpoint folder).
+
+    Raises:
+        CheckpointError: missing, truncated, malformed, or holding non-finite weights.
+    """
+    ckpt = resolve_checkpoint(path, which)
+    model = _load_tensors(ckpt / "model.safetensors")
+    bad = [k for k, v in model.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{ckpt}: non-finite weights in {', '.join(bad[:5])}")
+    tensors = _load_tensors(ckpt / "tensors.safetensors")
+    state = _load_state(ckpt / "state.json")
+    return Checkpoint(ckpt, state["progress"], state["spec_hash"], model, tensors, state)
+
+
+def _optimizer_state(ckpt: Checkpoint) -> dict[str, Any]:
+    plain = ckpt.state["optimizer"]
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in ckpt.tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    for index, scalars in plain["scalars"].items():
+        state.setdefault(int(index), {}).update({k: _untag(v) for k, v in scalars.items()})
+    groups = [{k: _untag(v) for k, v in g.items()} for g in plain["param_groups"]]
+    return {"state": state, "param_groups": groups}
+
+
+def apply_checkpoint(
+    ckpt: Checkpoint, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator
+) -> Tensor:
+    """Load weights, optimizer state and every RNG state; return the data generator's state at the epoch's start.
+
+    Raises:
+        CheckpointError: the checkpoint does not fit this model or optimizer.
+    """
+    try:
+        model.load_state_dict(ckpt.model, strict=True)
+        optimizer.load_state_dict(_optimizer_state(ckpt))
+        t = ckpt.tensors
+        torch.set_rng_state(t["rng.torch"])
+        generator.set_state(t["rng.data"])
+        cuda = [t[k] for k in sorted(t) if k.startswith("rng.cuda.")]
+        if cuda and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(cuda)
+        kind, pos, has_gauss, cached = ckpt.state["rng"]["numpy"]
+        np.random.set_state((kind, t["rng.numpy_keys"].numpy().astype(np.uint32), pos, has_gauss, cached))
+        version, internal, gauss = ckpt.state["rng"]["python"]
+        random.setstate((version, tuple(internal), gauss))
+        return t["rng.data_epoch_start"]
+    except (RuntimeError, KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{ckpt.path}: does not fit this model and optimizer: {e}") from None
