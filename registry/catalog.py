@@ -54,7 +54,9 @@ class Example:
     input_shape: tuple[int, ...] | None = None
 
 
-def example(input_shape: tuple[int, ...] | None = None, **params: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def example(
+    input_shape: tuple[int, ...] | None = None, **params: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a factory with example parameters: the conformance kit (``registry.testing``) builds it with them.
 
     Needed when a parameter has no default (``out_features``), or a layer needs a particular

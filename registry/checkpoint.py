@@ -1,6 +1,7 @@
 """Checkpoints: weights and optimizer tensors in safetensors, everything else in JSON; nothing unpickled.
 
-A checkpoint is a folder ``checkpoints/ckpt-e0003-b000000/`` holding
+A checkpoint is a folder ``checkpoints/ckpt-e0003-b000000/`` (3 epochs done, 0 batches into the
+4th) holding
 ``model.safetensors``, ``tensors.safetensors`` (optimizer state and RNG states)
 and ``state.json`` (progress, metrics history, optimizer hyperparameters,
 Python's and numpy's RNG states as plain numbers). It is written under a
@@ -101,7 +102,11 @@ def _optimizer_parts(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor
 
 
 def _rng_parts(generator: torch.Generator, epoch_start: Tensor) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    tensors = {"rng.torch": torch.get_rng_state(), "rng.data": generator.get_state(), "rng.data_epoch_start": epoch_start}
+    tensors = {
+        "rng.torch": torch.get_rng_state(),
+        "rng.data": generator.get_state(),
+        "rng.data_epoch_start": epoch_start,
+    }
     if torch.cuda.is_available():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng.cuda.{i}"] = s
@@ -127,7 +132,8 @@ def save_checkpoint(
         OSError: a write failed (the previous checkpoint and ``latest`` are untouched).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"ckpt-e{progress.epoch:04d}-b{progress.batch:06d}"
+    # Named by work done: epochs finished, then batches into the next one (sorts chronologically).
+    name = f"ckpt-e{progress.epoch - 1:04d}-b{progress.batch:06d}"
     tmp = folder / f"{name}{TMP_MARK}{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()

@@ -8,15 +8,21 @@ is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
 import sys
 from collections.abc import Sequence
 from enum import IntEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from registry.catalog import KINDS, Catalog
 from registry.errors import (
+    CheckpointError,
     DatasetNotFoundError,
     DuplicateComponentError,
+    Interrupted,
     PluginLoadError,
     RegistryError,
     TrainingError,
@@ -24,6 +30,9 @@ from registry.errors import (
 
 if TYPE_CHECKING:
     from registry.builder import Built
+    from registry.checkpoint import Checkpoint
+    from registry.rundir import RunDir
+    from registry.runner import RunResult
 
 __all__ = ["ExitCode", "main", "render_list", "render_show"]
 
@@ -36,6 +45,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     PLUGIN = 3
     DATA = 4
+    CHECKPOINT = 5
     INTERRUPTED = 130
 
 
@@ -46,6 +56,10 @@ def _exit_code(error: RegistryError) -> ExitCode:
         return ExitCode.DATA
     if isinstance(error, TrainingError):
         return ExitCode.RUN_FAILED
+    if isinstance(error, CheckpointError):
+        return ExitCode.CHECKPOINT
+    if isinstance(error, Interrupted):
+        return ExitCode.INTERRUPTED
     return ExitCode.USAGE
 
 
@@ -56,7 +70,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     r = sub.add_parser("run", help="build everything, train, and test after each epoch")
-    r.add_argument("spec", help="path to a TOML spec")
+    r.add_argument("spec", nargs="?", help="path to a TOML spec (with --resume: checked against the run's)")
+    r.add_argument("--out", help="the run directory (default: runs/<name>-<date>-<time>)")
+    r.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its latest checkpoint")
+    ev = sub.add_parser("evaluate", help="test metrics of a run's checkpoint")
+    ev.add_argument("run_dir", metavar="DIR", help="a run directory (or one of its checkpoint folders)")
+    ev.add_argument("--checkpoint", choices=["latest", "best"], default="latest")
+    pr = sub.add_parser("predict", help="run a trained model on inputs from a .npy or .safetensors file")
+    pr.add_argument("run_dir", metavar="DIR", help="a run directory (or one of its checkpoint folders)")
+    pr.add_argument("inputs", help="raw inputs shaped like the dataset's samples, with a batch dimension first")
+    pr.add_argument("--checkpoint", choices=["latest", "best"], default="latest")
     v = sub.add_parser("validate", help="check a spec and build the model, without loading data or training")
     v.add_argument("spec", help="path to a TOML spec")
     ls = sub.add_parser("list", help="list registered components with a one-line description")
@@ -120,17 +143,92 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode
     return ExitCode.OK
 
 
+def _summary(result: RunResult) -> str:
+    final = result.final.test
+    line = f"Done: {len(result.epochs)} epochs in {result.seconds:.1f} s; test loss {final.loss:.4f}"
+    if final.accuracy is not None:
+        line += f", accuracy {final.correct}/{final.total} ({100 * final.accuracy:.2f}%)"
+    return line
+
+
+def _resume_target(args: argparse.Namespace, err: TextIO) -> tuple[Built, RunDir, Checkpoint]:
+    from registry.checkpoint import load_checkpoint
+    from registry.rundir import RunDir
+    from registry.specdiff import refuse_incompatible
+
+    rundir = RunDir.open(Path(args.resume))
+    saved = rundir.path / "spec.toml"
+    built = _prepare(str(args.spec or saved), err)
+    ckpt = load_checkpoint(rundir.path)
+    if ckpt.spec_hash != rundir.info().get("spec_hash"):
+        raise CheckpointError(f"{ckpt.path}: made by another run (its spec hash differs from {rundir.path}/run.json)")
+    refuse_incompatible(_prepare(str(saved), io.StringIO(), with_optimizer=False).resolved, built.resolved, ckpt)
+    return built, rundir, ckpt
+
+
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry.resolve import resolved_dict
+    from registry.rundir import RunDir, default_run_path
     from registry.runner import run
 
-    built = _prepare(args.spec, err)
+    if args.resume:
+        built, rundir, ckpt = _resume_target(args, err)
+        digest = rundir.info()["spec_hash"]
+        p = ckpt.progress
+        print(f"resuming {rundir.path} from {ckpt.path.name}: epoch {p.epoch}, batch {p.batch}", file=out)
+    elif args.spec:
+        built, ckpt = _prepare(args.spec, err), None
+        resolved = resolved_dict(built.resolved)
+        rundir = RunDir.create(Path(args.out) if args.out else default_run_path(resolved.get("name"), args.spec))
+        digest = rundir.start(resolved, args.spec, built.resolved.catalog.plugins)
+    else:
+        print("error: run needs a SPEC, or --resume DIR", file=err)
+        return ExitCode.USAGE
     print(built.model, file=out)
-    result = run(built, log=lambda line: print(line, file=out, flush=True))
-    final = result.final.test
-    summary = f"Done: {len(result.epochs)} epochs in {result.seconds:.1f} s; test loss {final.loss:.4f}"
-    if final.accuracy is not None:
-        summary += f", accuracy {final.correct}/{final.total} ({100 * final.accuracy:.2f}%)"
-    print(summary, file=out)
+    try:
+        result = run(built, lambda line: print(line, file=out, flush=True), rundir, ckpt, digest)
+    except RegistryError as e:
+        status = "interrupted" if isinstance(e, Interrupted) else "failed"
+        with contextlib.suppress(RegistryError):
+            rundir.set_status(status, error=str(e))
+        raise
+    rundir.set_status("completed", final=result.final.test.__dict__)
+    print(_summary(result), file=out)
+    print(f"Run directory: {rundir.path}", file=out)
+    return ExitCode.OK
+
+
+def _trained(run_dir: str, which: str, err: TextIO) -> tuple[Built, Checkpoint]:
+    from registry.checkpoint import load_checkpoint, resolve_checkpoint
+
+    ckpt_path = resolve_checkpoint(Path(run_dir), which)
+    spec = (ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else Path(run_dir)) / "spec.toml"
+    built = _prepare(str(spec), err, with_optimizer=False)
+    ckpt = load_checkpoint(ckpt_path)
+    try:
+        built.model.load_state_dict(ckpt.model, strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"{ckpt.path}: does not fit the run's model: {e}") from None
+    return built, ckpt
+
+
+def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry.runner import evaluate, format_test, load_data
+
+    built, ckpt = _trained(args.run_dir, args.checkpoint, err)
+    result = evaluate(built, load_data(built).test)
+    done = ckpt.progress.epoch - 1
+    print(f"{ckpt.path}: {done} epochs done, {ckpt.progress.batch} batches into the next", file=out)
+    print(format_test(result).strip("\n"), file=out)
+    return ExitCode.OK
+
+
+def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry.predict import predict_file
+
+    built, _ = _trained(args.run_dir, args.checkpoint, err)
+    for row in predict_file(built, Path(args.inputs)):
+        print(json.dumps(row), file=out)
     return ExitCode.OK
 
 
@@ -223,6 +321,8 @@ def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
 
 COMMANDS = {
     "run": cmd_run,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
     "validate": cmd_validate,
     "list": cmd_list,
     "show": cmd_show,

@@ -98,14 +98,17 @@ def iter_batches(
     batch_size: int,
     generator: torch.Generator | None,
     transforms: Sequence[Transform] = (),
+    start_batch: int = 0,
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """Yield ``(inputs, targets)`` batches, shuffled with *generator* (in order when None).
 
-    Each batch is an index slice of the resident split; *transforms* are applied to it on its device.
+    Each batch is an index slice of the resident split; *transforms* are applied to it on its
+    device. The permutation is drawn in full even when *start_batch* skips the first batches, so a
+    resumed epoch sees exactly the batches an uninterrupted one would.
     """
     n = len(split)
     order = None if generator is None else torch.randperm(n, generator=generator).to(split.inputs.device)
-    for start in range(0, n, batch_size):
+    for start in range(start_batch * batch_size, n, batch_size):
         if order is None:
             x, y = split.inputs[start : start + batch_size], split.targets[start : start + batch_size]
         else:

@@ -21,7 +21,7 @@ from registry.locate import locate_line
 from registry.requires import check_requires
 from registry.spec import ComponentSpec, DataSpec, Spec
 
-__all__ = ["Resolved", "ResolvedSpec", "load_and_resolve", "resolve_spec"]
+__all__ = ["Resolved", "ResolvedSpec", "load_and_resolve", "resolve_spec", "resolved_dict"]
 
 Loc = tuple[str | int, ...]
 LAYER_KINDS = ("layer", "activation")
@@ -70,6 +70,39 @@ def _unknown_param(comp: Component, key: str, extra: Sequence[str]) -> str:
     if extra:
         msg += f"; beside them [data] takes: {', '.join(sorted(extra))}" if "dataset" in extra else ""
     return msg
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def _entry(r: Resolved, key: str = "type") -> dict[str, Any]:
+    return {key: r.component.name, **_plain(r.kwargs)}
+
+
+def resolved_dict(rs: ResolvedSpec) -> dict[str, Any]:
+    """The spec with every name canonical and every default filled in, as plain TOML-able data.
+
+    Inferred sizes the spec left out stay out (they are inferred again); TOML has no null.
+    """
+    spec = rs.spec
+    data = {**_entry(rs.dataset, "dataset"), **_plain(spec.data.model_dump(exclude={"dataset", "transforms"}))}
+    data["transforms"] = [_entry(t) for t in rs.transforms]
+    out = {
+        "seed": spec.seed,
+        "name": spec.name,
+        "data": data,
+        "model": {"layers": [_entry(layer) for layer in rs.layers]},
+        "loss": _entry(rs.loss),
+        "optimizer": _entry(rs.optimizer),
+        "train": spec.train.model_dump(),
+        "requires": spec.requires.model_dump(),
+    }
+    return _plain(out)  # type: ignore[no-any-return]
 
 
 class _Resolver:

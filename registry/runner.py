@@ -5,17 +5,24 @@ The log lines are the notebook's own, character for character.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from registry.builder import Built
+from registry.checkpoint import Checkpoint, Progress, apply_checkpoint, promote_best, rotate, save_checkpoint
 from registry.data import DatasetSplits, Split, Transform, apply_transforms, iter_batches
-from registry.errors import PluginLoadError, TrainingError
+from registry.errors import CheckpointError, Interrupted, PluginLoadError, TrainingError
+from registry.rundir import RunDir
 
 __all__ = [
     "EpochResult",
@@ -96,42 +103,91 @@ def _summed(loss_fn: nn.Module) -> bool:
     return getattr(loss_fn, "reduction", "mean") == "sum"
 
 
-def train_epoch(built: Built, train: Split, epoch: int, generator: torch.Generator, log: Log) -> float:
-    """One pass over *train* in a fresh seeded order; returns the mean training loss."""
+class _StopFlag:
+    """Set by SIGINT/SIGTERM; the loop finishes its step, checkpoints, and stops."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.signal_name = signal.Signals(signum).name
+
+
+@contextlib.contextmanager
+def _catch_signals(enabled: bool) -> Iterator[_StopFlag]:
+    flag = _StopFlag()
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = {s: signal.signal(s, flag) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _check_finite(value: float, model: nn.Module, epoch: int, batch_idx: int) -> None:
+    if not math.isfinite(value):
+        raise TrainingError(
+            f"epoch {epoch}, batch {batch_idx}: the loss is {value}; lower optimizer.lr, "
+            "or check that the loss fits the model's output (e.g. nll needs a final log_softmax)"
+        )
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if grads and not torch.isfinite(nn.utils.get_total_norm(grads)):
+        raise TrainingError(
+            f"epoch {epoch}, batch {batch_idx}: a gradient is not finite (the loss was {value:.6g}); "
+            "lower optimizer.lr or set train.grad_clip"
+        )
+
+
+def train_epoch(
+    built: Built,
+    train: Split,
+    epoch: int,
+    generator: torch.Generator,
+    log: Log,
+    progress: Progress | None = None,
+    after_step: Callable[[Progress], None] | None = None,
+) -> float:
+    """One pass over *train* in a fresh seeded order, from ``progress.batch`` on; returns the mean training loss.
+
+    *progress* is updated after every step (batches done, running loss), and
+    *after_step* is called with it: that is where checkpoints and signals are handled.
+    """
     model, loss_fn, optimizer = built.model, built.loss, built.optimizer
     assert optimizer is not None, "built without an optimizer"
     cfg = built.resolved.spec.train
     batch_size = built.resolved.spec.data.batch_size
+    p = progress or Progress(epoch=epoch)
     n = len(train)
     num_batches = math.ceil(n / batch_size)
-    model.train()
-    total = 0.0
-    seen = 0
     summed = _summed(loss_fn)
-    for batch_idx, (data, target) in enumerate(iter_batches(train, batch_size, generator, batch_transforms(built))):
+    model.train()
+    batches = iter_batches(train, batch_size, generator, batch_transforms(built), start_batch=p.batch)
+    for batch_idx, (data, target) in enumerate(batches, start=p.batch):
         if cfg.max_steps_per_epoch is not None and batch_idx >= cfg.max_steps_per_epoch:
             break
         optimizer.zero_grad()
         output = model(data)
         loss = loss_fn(output, target)
         value = loss.item()
-        if not math.isfinite(value):
-            raise TrainingError(
-                f"epoch {epoch}, batch {batch_idx}: the loss is {value}; lower optimizer.lr, "
-                "or check that the loss fits the model's output (e.g. nll needs a final log_softmax)"
-            )
         loss.backward()
+        _check_finite(value, model, epoch, batch_idx)
         if cfg.grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
-        total += value * (1 if summed else len(data))
-        seen += len(data)
+        p.loss_total += value * (1 if summed else len(data))
+        p.seen += len(data)
+        p.batch = batch_idx + 1
         if batch_idx % cfg.log_interval == 0:
             log(
                 f"Train Epoch: {epoch} [{batch_idx * len(data)}/{n} "
                 f"({100.0 * batch_idx / num_batches:.0f}%)]\tLoss: {value:.6f}"
             )
-    return total / max(seen, 1)
+        if after_step is not None:
+            after_step(p)
+    return p.loss_total / max(p.seen, 1)
 
 
 def _correct(output: Tensor, target: Tensor) -> int | None:
@@ -164,22 +220,127 @@ def format_test(result: EvalResult) -> str:
     return line + "\n"
 
 
-def run(built: Built, log: Log = print) -> RunResult:
+@dataclass
+class _Checkpointer:
+    """Writes the run's checkpoints and metrics; a no-op without a run directory."""
+
+    built: Built
+    rundir: RunDir | None
+    spec_hash: str
+    generator: torch.Generator
+    epoch_start: Tensor
+
+    def save(self, progress: Progress) -> Path | None:
+        if self.rundir is None:
+            return None
+        assert self.built.optimizer is not None
+        folder = self.rundir.checkpoints
+        try:
+            return save_checkpoint(
+                folder, self.built.model, self.built.optimizer, self.generator, self.epoch_start, progress,
+                self.spec_hash,
+            )  # fmt: skip
+        except OSError as e:
+            raise CheckpointError(
+                f"{folder}: writing a checkpoint failed: {e.strerror or e}; the previous checkpoint is intact"
+            ) from None
+
+    def end_epoch(self, progress: Progress) -> None:
+        path = self.save(progress)
+        if self.rundir is None or path is None:
+            return
+        spec = self.built.resolved.spec.train
+        key = "test_accuracy" if spec.best_metric == "accuracy" else "test_loss"
+        values = [row[key] for row in progress.history if row.get(key) is not None]
+        if values and values[-1] == (max(values) if key == "test_accuracy" else min(values)):
+            promote_best(self.rundir.checkpoints, path)
+        rotate(self.rundir.checkpoints, spec.keep_checkpoints)
+        self.rundir.write_metrics(progress.history)
+
+
+def _epoch_row(
+    built: Built, epoch: int, progress: Progress, result: EvalResult, t0: float, t1: float
+) -> dict[str, Any]:
+    assert built.optimizer is not None
+    return {
+        "epoch": epoch,
+        "train_loss": progress.loss_total / max(progress.seen, 1),
+        "test_loss": result.loss,
+        "test_accuracy": result.accuracy,
+        "test_correct": result.correct,
+        "test_total": result.total,
+        "lr": built.optimizer.param_groups[0]["lr"],
+        "train_seconds": t1 - t0,
+        "seconds": time.perf_counter() - t0,
+        "samples_per_second": progress.seen / max(t1 - t0, 1e-9),
+    }
+
+
+def run(
+    built: Built,
+    log: Log = print,
+    rundir: RunDir | None = None,
+    resume: Checkpoint | None = None,
+    spec_hash: str = "",
+) -> RunResult:
     """Train for ``train.epochs`` epochs, testing after each; return every epoch's metrics.
 
+    Args:
+        built: the built spec.
+        log: receives each log line.
+        rundir: where checkpoints and metrics go (none: nothing is written).
+        resume: a checkpoint to continue from, exactly where it stopped.
+        spec_hash: the resolved spec's hash, stored in each checkpoint.
+
     Raises:
-        TrainingError: the loss became non-finite.
+        TrainingError: the loss or a gradient became non-finite (the last checkpoint stays as it was).
+        Interrupted: SIGINT/SIGTERM arrived; a checkpoint of the current step was written first.
+        CheckpointError: a checkpoint could not be written.
         DatasetNotFoundError: the data could not be loaded.
     """
     start = time.perf_counter()
     splits = load_data(built)
     generator = torch.Generator().manual_seed(built.resolved.spec.seed)
-    epochs = []
-    for epoch in range(1, built.resolved.spec.train.epochs + 1):
-        t0 = time.perf_counter()
-        train_loss = train_epoch(built, splits.train, epoch, generator, log)
-        t1 = time.perf_counter()
-        result = evaluate(built, splits.test)
-        log(format_test(result))
-        epochs.append(EpochResult(epoch, train_loss, result, t1 - t0, time.perf_counter() - t0))
-    return RunResult(tuple(epochs), time.perf_counter() - start)
+    progress = Progress()
+    epoch_start = generator.get_state()
+    if resume is not None:
+        assert built.optimizer is not None
+        epoch_start = apply_checkpoint(resume, built.model, built.optimizer, generator)
+        progress = resume.progress
+    ckpt = _Checkpointer(built, rundir, spec_hash, generator, epoch_start)
+    results = [_from_row(row) for row in progress.history]
+    with _catch_signals(rundir is not None) as stop:
+
+        def after_step(p: Progress) -> None:
+            every = built.resolved.spec.train.checkpoint_every
+            if stop.signal_name is not None:
+                path = ckpt.save(p)
+                raise Interrupted(
+                    f"interrupted by {stop.signal_name} at epoch {p.epoch}, batch {p.batch}; checkpoint saved in "
+                    f"{path}; resume with: python -m registry run --resume {rundir.path if rundir else 'DIR'}",
+                    stop.signal_name,
+                )
+            if every and p.batch % every == 0:
+                ckpt.save(p)
+
+        for epoch in range(progress.epoch, built.resolved.spec.train.epochs + 1):
+            if progress.batch == 0:
+                ckpt.epoch_start = generator.get_state()
+            else:  # resumed mid-epoch: draw this epoch's permutation again
+                generator.set_state(ckpt.epoch_start)
+            t0 = time.perf_counter()
+            train_epoch(built, splits.train, epoch, generator, log, progress, after_step)
+            t1 = time.perf_counter()
+            result = evaluate(built, splits.test)
+            log(format_test(result))
+            row = _epoch_row(built, epoch, progress, result, t0, t1)
+            progress.history.append(row)
+            results.append(_from_row(row))
+            progress.epoch, progress.batch, progress.loss_total, progress.seen = epoch + 1, 0, 0.0, 0
+            ckpt.end_epoch(progress)
+    return RunResult(tuple(results), time.perf_counter() - start)
+
+
+def _from_row(row: dict[str, Any]) -> EpochResult:
+    test = EvalResult(row["test_loss"], row["test_correct"], row["test_total"])
+    return EpochResult(row["epoch"], row["train_loss"], test, row["train_seconds"], row["seconds"])

@@ -11,7 +11,7 @@ the dataset's parameters.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -87,6 +87,13 @@ class TrainSpec(_Strict):
         Positive | None, Field(description="stop each epoch after this many batches (smoke tests)")
     ] = None
     grad_clip: Annotated[float | None, Field(gt=0, description="clip the gradient norm to this value")] = None
+    checkpoint_every: Annotated[
+        int, Field(ge=0, description="also checkpoint every this many batches (0: only at the end of each epoch)")
+    ] = 0
+    keep_checkpoints: Annotated[Positive, Field(description="keep this many recent checkpoints (and the best)")] = 2
+    best_metric: Annotated[
+        Literal["accuracy", "loss"], Field(description="the test metric that picks the best checkpoint")
+    ] = "accuracy"
 
 
 class RequiresSpec(_Strict):
