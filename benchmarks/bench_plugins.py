@@ -73,8 +73,9 @@ def main() -> None:
         rows = []
         for n, site in sites.items():
             env = {**base, "PYTHONPATH": str(site)}
-            listed = subprocess.run([sys.executable, "-m", "registry", "list", "activation"], env=env,
-                                    capture_output=True, text=True).stdout
+            listed = subprocess.run(
+                [sys.executable, "-m", "registry", "list", "activation"], env=env, capture_output=True, text=True
+            ).stdout
             assert listed.count("  act_") == n, f"expected {n} plugin activations"
             off, on = timed_pair(env, args.repeat)
             rows.append((n, off, on))

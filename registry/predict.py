@@ -35,6 +35,12 @@ def _read(path: Path) -> torch.Tensor:
     raise SpecError([Problem(("inputs",), "give a .npy or .safetensors file")], str(path))
 
 
+def _probabilities(row: torch.Tensor, produces: str) -> torch.Tensor:
+    if produces == "log_probabilities":
+        return row.exp()
+    return row if produces == "probabilities" else row.softmax(0)
+
+
 def predict_file(built: Built, path: Path) -> Iterator[dict[str, Any]]:
     """Yield one record per input: the predicted class (name and index) and its probability, or the raw output."""
     x = _read(path)
@@ -50,10 +56,9 @@ def predict_file(built: Built, path: Path) -> Iterator[dict[str, Any]]:
         out = built.model(x)
     classes = built.data.dataset.classes
     produces = get_contract(built.resolved.layers[-1].component.factory).get("produces", "scores")
-    to_probs = {"log_probabilities": torch.exp, "probabilities": lambda t: t}.get(produces, lambda t: t.softmax(0))
     for row in out:
         if classes and row.dim() == 1 and len(row) == len(classes):
-            probs = to_probs(row)
+            probs = _probabilities(row, produces)
             i = int(row.argmax())
             yield {"class": i, "label": classes[i], "probability": round(float(probs[i]), 6)}
         else:

@@ -42,9 +42,13 @@ def spec_hash(resolved: dict[str, Any]) -> str:
 
 
 def default_run_path(name: str | None, source: str | None) -> Path:
-    """``runs/<spec name or file stem>-<YYYYmmdd-HHMMSS>``."""
-    stem = name or (Path(source).stem if source else "run")
-    return Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """``runs/<spec name or file stem>-<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``... if that is taken."""
+    stem = f"{name or (Path(source).stem if source else 'run')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = Path("runs") / stem, 1
+    while path.exists():
+        n += 1
+        path = Path("runs") / f"{stem}-{n}"
+    return path
 
 
 class RunDir:

@@ -19,7 +19,7 @@ def diff_dicts(a: Any, b: Any, path: tuple[str | int, ...] = ()) -> list[tuple[t
     if isinstance(a, dict) and isinstance(b, dict):
         return [d for k in sorted(set(a) | set(b)) for d in diff_dicts(a.get(k), b.get(k), (*path, k))]
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in diff_dicts(x, y, (*path, i))]
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in diff_dicts(x, y, (*path, i))]
     return [] if a == b else [(path, a, b)]
 
 

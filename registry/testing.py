@@ -77,7 +77,7 @@ def _check_layer(c: Component) -> None:
     out = module(x)
     assert isinstance(out, torch.Tensor) and out.shape[0] == 4, f"{c.kind} {c.name}: output is not a batch of 4"
     _check_finite(c, "the output", out)
-    out.float().sum().backward()
+    out.float().sum().backward()  # type: ignore[no-untyped-call]
     assert x.grad is not None, f"{c.kind} {c.name}: no gradient reaches the input"
     _check_finite(c, "the input gradient", x.grad)
 
@@ -99,7 +99,7 @@ def _check_loss(c: Component) -> None:
     loss = c.factory(**_resolved(c).kwargs)(out, target)
     assert isinstance(loss, torch.Tensor) and loss.shape == (), f"loss {c.name}: does not return a scalar"
     _check_finite(c, "the loss", loss)
-    loss.backward()
+    loss.backward()  # type: ignore[no-untyped-call]
     assert logits.grad is not None and logits.grad.abs().sum() > 0, f"loss {c.name}: gives no gradient"
 
 
@@ -114,7 +114,9 @@ def _check_optimizer(c: Component) -> None:
     after = list(model.parameters())
     for p in after:
         _check_finite(c, "a parameter after a step", p)
-    assert any(not torch.equal(a, b) for a, b in zip(before, after)), f"optimizer {c.name}: a step changed nothing"
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True)), (
+        f"optimizer {c.name}: a step changed nothing"
+    )
 
 
 def _check_dataset(c: Component, load: bool) -> None:

@@ -79,3 +79,9 @@ def write_idx(folder: Path, n_train: int = 20, n_test: int = 10, gz: bool = Fals
                 (folder / name).write_bytes(payload)
         tensors[f"{prefix}_images"], tensors[f"{prefix}_labels"] = images, labels.long()
     return tensors
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run each test from its own empty folder, so default run directories (runs/...) never land in the repo."""
+    monkeypatch.chdir(tmp_path)

@@ -251,7 +251,7 @@ CORRUPTIONS = {
     "duplicate keys": (lambda p: _raw_header(p, b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype": "F32"}}', bytes(4)),
                        "duplicate keys in the header: a"),
     "non-finite weights": (lambda p: save_file({k: torch.full_like(v, float("nan")) for k, v in load_file(str(p)).items()}, str(p)),
-                           "non-finite weights in 0.weight"),
+                           "non-finite weights in 1.bias, 1.weight, 4.bias, 4.weight"),
 }  # fmt: skip
 
 

@@ -29,7 +29,8 @@ def test_quickstart_reaches_90_percent() -> None:
     assert len(tests) == 10
     correct = int(tests[-1][1])
     assert correct / 359 >= 0.90
-    assert out.rstrip().splitlines()[-1].startswith("Done: 10 epochs in ")
+    assert out.rstrip().splitlines()[-2].startswith("Done: 10 epochs in ")
+    assert out.rstrip().splitlines()[-1].startswith("Run directory: runs/quickstart-")
 
 
 def test_run_prints_the_notebooks_log_lines(write_spec) -> None:

@@ -31,10 +31,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def registry_cli(*args: str, path: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    """python -m registry ARGS in a subprocess, from the current (temporary) folder, with *path* importable."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
     environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(path) if path else "", environ.get("PYTHONPATH", "")) if p)
     return subprocess.run(
-        [sys.executable, "-m", "registry", *args], capture_output=True, text=True, cwd=ROOT, env={**environ, **env}
+        [sys.executable, "-m", "registry", *args], capture_output=True, text=True, env={**environ, **env}
     )
 
 

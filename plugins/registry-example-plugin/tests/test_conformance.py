@@ -14,6 +14,9 @@ def test_component_conforms(component):
 
 def test_all_five_components_are_registered():
     assert sorted((c.kind, c.name) for c in plugin_components("example", CATALOG)) == [
-        ("activation", "squareplus"), ("dataset", "spirals"), ("layer", "gaussian_noise"),
-        ("loss", "focal"), ("optimizer", "lion"),
+        ("activation", "squareplus"),
+        ("dataset", "spirals"),
+        ("layer", "gaussian_noise"),
+        ("loss", "focal"),
+        ("optimizer", "lion"),
     ]

@@ -25,7 +25,9 @@ class Squareplus(nn.Module):
         return f"b={self.b}"
 
 
-def squareplus(b: Annotated[float, Field(gt=0, description="smoothness near 0 (4 matches softplus closely)")] = 4.0) -> nn.Module:
+def squareplus(
+    b: Annotated[float, Field(gt=0, description="smoothness near 0 (4 matches softplus closely)")] = 4.0,
+) -> nn.Module:
     """Squareplus (x + sqrt(x^2 + b)) / 2: a softplus made of arithmetic only."""
     return Squareplus(b)
 
@@ -66,7 +68,9 @@ def focal(gamma: Annotated[float, Field(ge=0, description="focusing: 0 is cross-
 class Lion(torch.optim.Optimizer):
     """Lion (Chen et al. 2023): the sign of an interpolated momentum, with decoupled weight decay."""
 
-    def __init__(self, params: Iterable[nn.Parameter], lr: float, betas: tuple[float, float], weight_decay: float) -> None:
+    def __init__(
+        self, params: Iterable[nn.Parameter], lr: float, betas: tuple[float, float], weight_decay: float
+    ) -> None:
         super().__init__(params, {"lr": lr, "betas": betas, "weight_decay": weight_decay})
 
     @torch.no_grad()
