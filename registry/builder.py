@@ -230,10 +230,15 @@ def plan_data(rs: ResolvedSpec) -> DataPlan:
     return data
 
 
-def resolve_device(name: str) -> torch.device:
-    """Turn the spec's ``train.device`` into a device; ``auto`` takes CUDA where present."""
+def resolve_device(name: str, cuda_index: int | None = None) -> torch.device:
+    """Turn the spec's ``train.device`` into a device; ``auto`` takes CUDA where present.
+
+    *cuda_index* (a torchrun process's local rank) picks the GPU when the spec names none.
+    """
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and cuda_index is not None and torch.cuda.is_available():
+        name = f"cuda:{cuda_index}"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise SpecError([Problem(("train", "device"), f"{name!r} asked for, but CUDA is not available here")])
     if name == "mps" and not torch.backends.mps.is_available():
@@ -241,7 +246,7 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build(rs: ResolvedSpec, with_optimizer: bool = True) -> Built:
+def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None = None) -> Built:
     """Build the data plan, then the model (seeded), the loss and the optimizer; the runner loads the data.
 
     Args:
@@ -249,13 +254,14 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True) -> Built:
         with_optimizer: construct the optimizer too. ``validate`` passes False: its
             parameters are already validated, and torch's first optimizer costs
             about 3 s of imports (torch._dynamo).
+        cuda_index: the GPU for ``device = "auto"``/``"cuda"`` (torchrun's local rank).
 
     Raises:
         SpecError: shape problems, a model too large, or parameters the component itself refuses.
     """
     data = plan_data(rs)
     try:
-        device = resolve_device(rs.spec.train.device)
+        device = resolve_device(rs.spec.train.device, cuda_index)
     except SpecError as e:
         raise e.with_source(rs.source or "<spec>") from None
     problems = _Problems(rs)

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import sys
 from collections.abc import Sequence
 from enum import IntEnum
@@ -31,6 +32,7 @@ from registry.errors import (
 if TYPE_CHECKING:
     from registry.builder import Built
     from registry.checkpoint import Checkpoint
+    from registry.distributed import Ranks
     from registry.rundir import RunDir
     from registry.runner import RunResult
 
@@ -111,11 +113,11 @@ def _loaded_catalog(err: TextIO) -> Catalog:
     return catalog
 
 
-def _prepare(path: str, err: TextIO, with_optimizer: bool = True) -> Built:
+def _prepare(path: str, err: TextIO, with_optimizer: bool = True, cuda_index: int | None = None) -> Built:
     from registry.builder import build
     from registry.resolve import load_and_resolve
 
-    built = build(load_and_resolve(path, _loaded_catalog(err)), with_optimizer)
+    built = build(load_and_resolve(path, _loaded_catalog(err)), with_optimizer, cuda_index)
     for w in built.warnings:
         print(f"warning: {w.render(path)}", file=err)
     return built
@@ -151,14 +153,14 @@ def _summary(result: RunResult) -> str:
     return line
 
 
-def _resume_target(args: argparse.Namespace, err: TextIO) -> tuple[Built, RunDir, Checkpoint]:
+def _resume_target(args: argparse.Namespace, err: TextIO, ranks: Ranks | None) -> tuple[Built, RunDir, Checkpoint]:
     from registry.checkpoint import load_checkpoint
     from registry.rundir import RunDir
     from registry.specdiff import refuse_incompatible
 
-    rundir = RunDir.open(Path(args.resume))
+    rundir = RunDir.open(Path(args.resume), clean=ranks is None or ranks.is_main)
     saved = rundir.path / "spec.toml"
-    built = _prepare(str(args.spec or saved), err)
+    built = _prepare(str(args.spec or saved), err, cuda_index=ranks.local_rank if ranks else None)
     ckpt = load_checkpoint(rundir.path)
     if ckpt.spec_hash != rundir.info().get("spec_hash"):
         raise CheckpointError(f"{ckpt.path}: made by another run (its spec hash differs from {rundir.path}/run.json)")
@@ -166,35 +168,75 @@ def _resume_target(args: argparse.Namespace, err: TextIO) -> tuple[Built, RunDir
     return built, rundir, ckpt
 
 
-def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+def _start(
+    args: argparse.Namespace, out: TextIO, err: TextIO, ranks: Ranks | None
+) -> tuple[Built, RunDir | None, Checkpoint | None, str]:
+    """Build the run, and (on the main process) make or open its run directory."""
     from registry.resolve import resolved_dict
-    from registry.rundir import RunDir, default_run_path
-    from registry.runner import run
+    from registry.rundir import RunDir, default_run_path, spec_hash
 
+    main = ranks is None or ranks.is_main
     if args.resume:
-        built, rundir, ckpt = _resume_target(args, err)
-        digest = rundir.info()["spec_hash"]
+        built, rundir, ckpt = _resume_target(args, err, ranks)
         p = ckpt.progress
         print(f"resuming {rundir.path} from {ckpt.path.name}: epoch {p.epoch}, batch {p.batch}", file=out)
-    elif args.spec:
-        built, ckpt = _prepare(args.spec, err), None
-        resolved = resolved_dict(built.resolved)
-        rundir = RunDir.create(Path(args.out) if args.out else default_run_path(resolved.get("name"), args.spec))
-        digest = rundir.start(resolved, args.spec, built.resolved.catalog.plugins)
-    else:
+        return built, rundir if main else None, ckpt, rundir.info()["spec_hash"]
+    built = _prepare(args.spec, err, cuda_index=ranks.local_rank if ranks else None)
+    resolved = resolved_dict(built.resolved)
+    if not main:
+        return built, None, None, spec_hash(resolved)
+    rundir = RunDir.create(Path(args.out) if args.out else default_run_path(resolved.get("name"), args.spec))
+    return built, rundir, None, rundir.start(resolved, args.spec, built.resolved.catalog.plugins)
+
+
+def _run_ranked(
+    built: Built, out: TextIO, rundir: RunDir | None, ckpt: Checkpoint | None, digest: str, ranks: Ranks | None
+) -> RunResult:
+    from registry.runner import run
+
+    log = lambda line: print(line, file=out, flush=True)  # noqa: E731
+    if ranks is None:
+        return run(built, log, rundir, ckpt, digest)
+    try:
+        return run(built, log, rundir, ckpt, digest, ranks)
+    except RegistryError:
+        raise
+    except RuntimeError as e:  # a collective failed: a peer died or the process group timed out
+        raise TrainingError(f"the process group broke (another rank failed or timed out): {e}") from e
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry import distributed
+
+    if not (args.spec or args.resume):
         print("error: run needs a SPEC, or --resume DIR", file=err)
         return ExitCode.USAGE
+    ranks = distributed.from_env()
+    if ranks is not None and not ranks.is_main:
+        out = io.StringIO()  # only rank 0 prints
+    built, rundir, ckpt, digest = _start(args, out, err, ranks)
+    if ranks is not None:
+        cfg = built.resolved.spec.train
+        distributed.init_process_group(ranks, cfg.backend, built.device, cfg.dist_timeout)
+        if ranks.is_main:
+            batch = built.resolved.spec.data.batch_size
+            print(f"data-parallel: {ranks.world_size} processes, global batch {batch}", file=out)
+            for why in distributed.result_warnings(built.model, built.loss, ranks):
+                print(f"warning: the result will differ from a single-process run: {why}", file=err)
     print(built.model, file=out)
     try:
-        result = run(built, lambda line: print(line, file=out, flush=True), rundir, ckpt, digest)
+        result = _run_ranked(built, out, rundir, ckpt, digest, ranks)
     except RegistryError as e:
-        status = "interrupted" if isinstance(e, Interrupted) else "failed"
-        with contextlib.suppress(RegistryError):
-            rundir.set_status(status, error=str(e))
+        if rundir is not None:
+            with contextlib.suppress(RegistryError):
+                rundir.set_status("interrupted" if isinstance(e, Interrupted) else "failed", error=str(e))
         raise
-    rundir.set_status("completed", final=result.final.test.__dict__)
-    print(_summary(result), file=out)
-    print(f"Run directory: {rundir.path}", file=out)
+    finally:
+        distributed.shutdown(ranks)
+    if rundir is not None:
+        rundir.set_status("completed", final=result.final.test.__dict__)
+        print(_summary(result), file=out)
+        print(f"Run directory: {rundir.path}", file=out)
     return ExitCode.OK
 
 
@@ -331,6 +373,10 @@ COMMANDS = {
 }
 
 
+def _rank_prefix() -> str:
+    return f"[rank {os.environ['RANK']}] " if "RANK" in os.environ and "WORLD_SIZE" in os.environ else ""
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the command line; return the exit code.
 
@@ -348,7 +394,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     try:
         return COMMANDS[args.command](args, out, err)
     except RegistryError as e:
-        print(f"error: {e}", file=err)
+        print(f"error: {_rank_prefix()}{e}", file=err)
         return _exit_code(e)
     except KeyboardInterrupt:
         print("interrupted", file=err)

@@ -99,21 +99,24 @@ def iter_batches(
     generator: torch.Generator | None,
     transforms: Sequence[Transform] = (),
     start_batch: int = 0,
-) -> Iterator[tuple[Tensor, Tensor]]:
+    share: Callable[[Tensor], Tensor] | None = None,
+) -> Iterator[tuple[Tensor, Tensor, int]]:
     """Yield ``(inputs, targets)`` batches, shuffled with *generator* (in order when None).
 
     Each batch is an index slice of the resident split; *transforms* are applied to it on its
     device. The permutation is drawn in full even when *start_batch* skips the first batches, so a
-    resumed epoch sees exactly the batches an uninterrupted one would.
+    resumed epoch sees exactly the batches an uninterrupted one would. With *share* (data-parallel
+    runs) each process keeps its share of every batch; the third item is the whole batch's size.
     """
     n = len(split)
-    order = None if generator is None else torch.randperm(n, generator=generator).to(split.inputs.device)
+    device = split.inputs.device
+    order = torch.arange(n, device=device) if generator is None else torch.randperm(n, generator=generator).to(device)
     for start in range(start_batch * batch_size, n, batch_size):
-        if order is None:
-            x, y = split.inputs[start : start + batch_size], split.targets[start : start + batch_size]
-        else:
-            idx = order[start : start + batch_size]
-            x, y = split.inputs.index_select(0, idx), split.targets.index_select(0, idx)
+        idx = order[start : start + batch_size]
+        whole = len(idx)
+        if share is not None:
+            idx = share(idx)
+        x, y = split.inputs.index_select(0, idx), split.targets.index_select(0, idx)
         for t in transforms:
             x = t(x)
-        yield x, y
+        yield x, y, whole

@@ -76,7 +76,7 @@ class RunDir:
         return cls(path)
 
     @classmethod
-    def open(cls, path: Path) -> RunDir:
+    def open(cls, path: Path, clean: bool = True) -> RunDir:
         """An existing run directory (for resume, evaluate, predict).
 
         Raises:
@@ -85,8 +85,9 @@ class RunDir:
         if not (path / "run.json").is_file() or not (path / "spec.toml").is_file():
             raise CheckpointError(f"{path}: not a run directory (no run.json and spec.toml)")
         rd = cls(path)
-        remove_leftovers(path)
-        remove_leftovers(rd.checkpoints)
+        if clean:  # only the process that writes tidies up
+            remove_leftovers(path)
+            remove_leftovers(rd.checkpoints)
         return rd
 
     def _guard(self, what: str, write: Any) -> None:

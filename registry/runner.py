@@ -6,6 +6,7 @@ The log lines are the notebook's own, character for character.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import signal
 import threading
@@ -21,6 +22,7 @@ from torch import Tensor, nn
 from registry.builder import Built
 from registry.checkpoint import Checkpoint, Progress, apply_checkpoint, promote_best, rotate, save_checkpoint
 from registry.data import DatasetSplits, Split, Transform, apply_transforms, iter_batches
+from registry.distributed import Ranks, all_sum, shard
 from registry.errors import CheckpointError, Interrupted, PluginLoadError, TrainingError
 from registry.rundir import RunDir
 
@@ -149,13 +151,19 @@ def train_epoch(
     log: Log,
     progress: Progress | None = None,
     after_step: Callable[[Progress], None] | None = None,
+    ranks: Ranks | None = None,
+    model: nn.Module | None = None,
 ) -> float:
     """One pass over *train* in a fresh seeded order, from ``progress.batch`` on; returns the mean training loss.
 
     *progress* is updated after every step (batches done, running loss), and
     *after_step* is called with it: that is where checkpoints and signals are handled.
+    Under torchrun (*ranks*), *model* is the DDP-wrapped model and each rank trains on
+    its share of every batch; the loss is scaled by that share so that DDP's average
+    of the ranks' gradients is the whole batch's gradient.
     """
-    model, loss_fn, optimizer = built.model, built.loss, built.optimizer
+    loss_fn, optimizer = built.loss, built.optimizer
+    model = model or built.model
     assert optimizer is not None, "built without an optimizer"
     cfg = built.resolved.spec.train
     batch_size = built.resolved.spec.data.batch_size
@@ -164,15 +172,17 @@ def train_epoch(
     num_batches = math.ceil(n / batch_size)
     summed = _summed(loss_fn)
     model.train()
-    batches = iter_batches(train, batch_size, generator, batch_transforms(built), start_batch=p.batch)
-    for batch_idx, (data, target) in enumerate(batches, start=p.batch):
+    share = (lambda idx: shard(idx, ranks)) if ranks else None
+    batches = iter_batches(train, batch_size, generator, batch_transforms(built), p.batch, share)
+    for batch_idx, (data, target, whole) in enumerate(batches, start=p.batch):
         if cfg.max_steps_per_epoch is not None and batch_idx >= cfg.max_steps_per_epoch:
             break
         optimizer.zero_grad()
         output = model(data)
-        loss = loss_fn(output, target)
+        loss = loss_fn(output, target) if len(data) else output.sum() * 0.0
         value = loss.item()
-        loss.backward()
+        scale = len(data) * ranks.world_size / whole if ranks and not summed else 1.0
+        (loss * scale if scale != 1.0 else loss).backward()
         _check_finite(value, model, epoch, batch_idx)
         if cfg.grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -181,13 +191,18 @@ def train_epoch(
         p.seen += len(data)
         p.batch = batch_idx + 1
         if batch_idx % cfg.log_interval == 0:
+            shown = value
+            if ranks:  # the whole batch's loss, as one process would print it
+                total, count = all_sum([value * (1 if summed else len(data)), len(data)], built.device, ranks)
+                shown = total if summed else total / max(count, 1)
             log(
-                f"Train Epoch: {epoch} [{batch_idx * len(data)}/{n} "
-                f"({100.0 * batch_idx / num_batches:.0f}%)]\tLoss: {value:.6f}"
+                f"Train Epoch: {epoch} [{batch_idx * whole}/{n} "
+                f"({100.0 * batch_idx / num_batches:.0f}%)]\tLoss: {shown:.6f}"
             )
         if after_step is not None:
             after_step(p)
-    return p.loss_total / max(p.seen, 1)
+    total, seen = all_sum([p.loss_total, p.seen], built.device, ranks)
+    return total / max(seen, 1)
 
 
 def _correct(output: Tensor, target: Tensor) -> int | None:
@@ -196,20 +211,28 @@ def _correct(output: Tensor, target: Tensor) -> int | None:
     return None
 
 
-def evaluate(built: Built, test: Split) -> EvalResult:
-    """The mean loss over *test* and, for class targets, how many argmax predictions are right."""
+def evaluate(built: Built, test: Split, ranks: Ranks | None = None) -> EvalResult:
+    """The mean loss over *test* and, for class targets, how many argmax predictions are right.
+
+    Under torchrun each rank evaluates its share of every batch and the sums are added up.
+    """
     model, loss_fn = built.model, built.loss
     model.eval()
     total = 0.0
     correct: int | None = 0
+    share = (lambda idx: shard(idx, ranks)) if ranks else None
+    size = built.resolved.spec.data.test_batch_size
     with torch.no_grad():
-        for data, target in iter_batches(test, built.resolved.spec.data.test_batch_size, None, batch_transforms(built)):
+        for data, target, _ in iter_batches(test, size, None, batch_transforms(built), share=share):
+            if not len(data):
+                continue
             output = model(data)
             loss = loss_fn(output, target).item()
             total += loss if _summed(loss_fn) else loss * len(data)
             c = _correct(output, target)
             correct = None if c is None or correct is None else correct + c
-    return EvalResult(total / len(test), correct, len(test))
+    total, right = all_sum([total, -1.0 if correct is None else float(correct)], built.device, ranks)
+    return EvalResult(total / len(test), None if correct is None else round(right), len(test))
 
 
 def format_test(result: EvalResult) -> str:
@@ -229,8 +252,12 @@ class _Checkpointer:
     spec_hash: str
     generator: torch.Generator
     epoch_start: Tensor
+    ranks: Ranks | None = None
 
     def save(self, progress: Progress) -> Path | None:
+        if self.ranks is not None and progress.batch:  # mid-epoch: store the whole run's running loss
+            total, seen = all_sum([progress.loss_total, progress.seen], self.built.device, self.ranks)
+            progress = dataclasses.replace(progress, loss_total=total, seen=int(seen))
         if self.rundir is None:
             return None
         assert self.built.optimizer is not None
@@ -258,6 +285,15 @@ class _Checkpointer:
         self.rundir.write_metrics(progress.history)
 
 
+def _ddp(built: Built, ranks: Ranks | None) -> nn.Module:
+    if ranks is None:
+        return built.model
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [built.device.index] if built.device.type == "cuda" else None
+    return DistributedDataParallel(built.model, device_ids=ids)
+
+
 def _epoch_row(
     built: Built, epoch: int, progress: Progress, result: EvalResult, t0: float, t1: float
 ) -> dict[str, Any]:
@@ -282,6 +318,7 @@ def run(
     rundir: RunDir | None = None,
     resume: Checkpoint | None = None,
     spec_hash: str = "",
+    ranks: Ranks | None = None,
 ) -> RunResult:
     """Train for ``train.epochs`` epochs, testing after each; return every epoch's metrics.
 
@@ -291,6 +328,7 @@ def run(
         rundir: where checkpoints and metrics go (none: nothing is written).
         resume: a checkpoint to continue from, exactly where it stopped.
         spec_hash: the resolved spec's hash, stored in each checkpoint.
+        ranks: under torchrun, this process's rank (the process group is already set up).
 
     Raises:
         TrainingError: the loss or a gradient became non-finite (the last checkpoint stays as it was).
@@ -307,12 +345,17 @@ def run(
         assert built.optimizer is not None
         epoch_start = apply_checkpoint(resume, built.model, built.optimizer, generator)
         progress = resume.progress
-    ckpt = _Checkpointer(built, rundir, spec_hash, generator, epoch_start)
+        if ranks and not ranks.is_main:  # the saved running loss is the whole run's: count it once
+            progress.loss_total, progress.seen = 0.0, 0
+    ckpt = _Checkpointer(built, rundir, spec_hash, generator, epoch_start, ranks)
+    model = _ddp(built, ranks)
     results = [_from_row(row) for row in progress.history]
     with _catch_signals(rundir is not None) as stop:
 
         def after_step(p: Progress) -> None:
             every = built.resolved.spec.train.checkpoint_every
+            if ranks and all_sum([1.0 if stop.signal_name else 0.0], built.device, ranks)[0]:
+                stop.signal_name = stop.signal_name or "SIGTERM"  # another rank was signalled
             if stop.signal_name is not None:
                 path = ckpt.save(p)
                 raise Interrupted(
@@ -329,10 +372,12 @@ def run(
             else:  # resumed mid-epoch: draw this epoch's permutation again
                 generator.set_state(ckpt.epoch_start)
             t0 = time.perf_counter()
-            train_epoch(built, splits.train, epoch, generator, log, progress, after_step)
+            train_epoch(built, splits.train, epoch, generator, log, progress, after_step, ranks, model)
             t1 = time.perf_counter()
-            result = evaluate(built, splits.test)
+            result = evaluate(built, splits.test, ranks)
             log(format_test(result))
+            total, seen = all_sum([progress.loss_total, progress.seen], built.device, ranks)
+            progress.loss_total, progress.seen = total, int(seen)
             row = _epoch_row(built, epoch, progress, result, t0, t1)
             progress.history.append(row)
             results.append(_from_row(row))

@@ -91,6 +91,13 @@ class TrainSpec(_Strict):
         int, Field(ge=0, description="also checkpoint every this many batches (0: only at the end of each epoch)")
     ] = 0
     keep_checkpoints: Annotated[Positive, Field(description="keep this many recent checkpoints (and the best)")] = 2
+    backend: Annotated[
+        Literal["auto", "gloo", "nccl"],
+        Field(description="process-group backend under torchrun: 'auto' is nccl on CUDA, gloo on the CPU"),
+    ] = "auto"
+    dist_timeout: Annotated[
+        int, Field(ge=10, description="seconds before a rank waiting on a dead or stuck one gives up (torchrun)")
+    ] = 300
     best_metric: Annotated[
         Literal["accuracy", "loss"], Field(description="the test metric that picks the best checkpoint")
     ] = "accuracy"
