@@ -50,6 +50,7 @@ class DataPlan:
     dataset: Dataset
     transforms: tuple[Transform, ...]
     example: Tensor
+    augment: tuple[Transform, ...] = ()
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -137,7 +138,23 @@ def _plan_data(rs: ResolvedSpec, problems: _Problems) -> DataPlan | None:
             problems.add(t.loc, f"{t.component.name} cannot take inputs of shape {tuple(batch.shape[1:])}: {e}")
             return None
         transforms.append(fn)
-    return DataPlan(dataset, tuple(transforms), batch)
+    augment = []
+    for t in rs.augment:
+        fn = _call(t)
+        try:
+            out = fn(batch)
+        except (ValueError, RuntimeError, TypeError) as e:
+            problems.add(t.loc, f"{t.component.name} cannot take inputs of shape {tuple(batch.shape[1:])}: {e}")
+            return None
+        if out.shape != batch.shape:
+            problems.add(
+                t.loc,
+                f"{t.component.name} changes the sample shape {tuple(batch.shape[1:])} -> {tuple(out.shape[1:])}; "
+                "an augmentation must keep it (the test split is not augmented): put shape changes in transforms",
+            )
+            return None
+        augment.append(fn)
+    return DataPlan(dataset, tuple(transforms), batch, tuple(augment))
 
 
 def fill_shape_params(r: Resolved, shape: tuple[int, ...]) -> dict[str, Any]:

@@ -128,7 +128,7 @@ class Component:
         try:
             return derive_params(self.factory, f"{self.kind} {self.name}", KINDS[self.kind].injected)
         except SchemaDerivationError as e:
-            raise PluginLoadError(f"plugin {self.plugin!r}, {self.kind} {self.name!r}: {e}", self.plugin) from e
+            raise PluginLoadError(f"{self.kind} {self.name!r}: {e}", self.plugin) from e
 
 
 class Catalog:

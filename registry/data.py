@@ -109,14 +109,25 @@ def iter_batches(
     runs) each process keeps its share of every batch; the third item is the whole batch's size.
     """
     n = len(split)
-    device = split.inputs.device
-    order = torch.arange(n, device=device) if generator is None else torch.randperm(n, generator=generator).to(device)
+    inputs, targets = split.inputs, split.targets
+    order = None
+    if generator is not None:
+        order = torch.randperm(n, generator=generator).to(inputs.device)
+        if share is None:  # one gather per epoch: every batch is then a contiguous view
+            inputs, targets, order = inputs.index_select(0, order), targets.index_select(0, order), None
     for start in range(start_batch * batch_size, n, batch_size):
-        idx = order[start : start + batch_size]
-        whole = len(idx)
-        if share is not None:
-            idx = share(idx)
-        x, y = split.inputs.index_select(0, idx), split.targets.index_select(0, idx)
+        if order is None and share is None:
+            x, y = inputs[start : start + batch_size], targets[start : start + batch_size]
+            whole = len(x)
+        else:
+            idx = (
+                order[start : start + batch_size]
+                if order is not None
+                else torch.arange(start, min(start + batch_size, n), device=inputs.device)
+            )
+            whole = len(idx)
+            idx = share(idx) if share is not None else idx
+            x, y = inputs.index_select(0, idx), targets.index_select(0, idx)
         for t in transforms:
             x = t(x)
         yield x, y, whole

@@ -53,6 +53,7 @@ class ResolvedSpec:
     spec: Spec
     dataset: Resolved
     transforms: tuple[Resolved, ...]
+    augment: tuple[Resolved, ...]
     layers: tuple[Resolved, ...]
     loss: Resolved
     optimizer: Resolved
@@ -90,8 +91,12 @@ def resolved_dict(rs: ResolvedSpec) -> dict[str, Any]:
     Inferred sizes the spec left out stay out (they are inferred again); TOML has no null.
     """
     spec = rs.spec
-    data = {**_entry(rs.dataset, "dataset"), **_plain(spec.data.model_dump(exclude={"dataset", "transforms"}))}
+    data = {
+        **_entry(rs.dataset, "dataset"),
+        **_plain(spec.data.model_dump(exclude={"dataset", "transforms", "augment"})),
+    }
     data["transforms"] = [_entry(t) for t in rs.transforms]
+    data["augment"] = [_entry(t) for t in rs.augment]
     out = {
         "seed": spec.seed,
         "name": spec.name,
@@ -167,6 +172,7 @@ def resolve_spec(spec: Spec, catalog: Catalog, source: str | None = None, text: 
     r.problems += check_requires(spec.requires.plugins, catalog, lines)
     dataset = r.data(spec.data)
     transforms = [r.component("transform", t, ("data", "transforms", i)) for i, t in enumerate(spec.data.transforms)]
+    augment = [r.component("transform", t, ("data", "augment", i)) for i, t in enumerate(spec.data.augment)]
     layers = [r.component(LAYER_KINDS, layer, ("model", "layers", i)) for i, layer in enumerate(spec.model.layers)]
     loss = r.component("loss", spec.loss, ("loss",))
     optimizer = r.component("optimizer", spec.optimizer, ("optimizer",))
@@ -177,6 +183,7 @@ def resolve_spec(spec: Spec, catalog: Catalog, source: str | None = None, text: 
         spec,
         dataset,
         tuple(t for t in transforms if t),
+        tuple(t for t in augment if t),
         tuple(layer for layer in layers if layer),
         loss,
         optimizer,
@@ -195,10 +202,11 @@ def _raw_components(raw: Mapping[str, Any]) -> list[tuple[str | tuple[str, ...],
 
     data = raw.get("data")
     if isinstance(data, Mapping):
-        transforms = data.get("transforms")
-        for i, t in enumerate(transforms if isinstance(transforms, list) else []):
-            if table(t):
-                found.append(("transform", t, ("data", "transforms", i)))
+        for key in ("transforms", "augment"):
+            items = data.get(key)
+            for i, t in enumerate(items if isinstance(items, list) else []):
+                if table(t):
+                    found.append(("transform", t, ("data", key, i)))
     model = raw.get("model")
     layers = model.get("layers") if isinstance(model, Mapping) else None
     for i, layer in enumerate(layers if isinstance(layers, list) else []):

@@ -129,17 +129,21 @@ def _catch_signals(enabled: bool) -> Iterator[_StopFlag]:
             signal.signal(s, handler)
 
 
-def _check_finite(value: float, model: nn.Module, epoch: int, batch_idx: int) -> None:
+def _check_finite(value: float, epoch: int, batch_idx: int, grad_norm: Tensor | None = None) -> None:
+    """Stop on a non-finite loss, or gradient norm when clipping computed it anyway.
+
+    Without clipping, gradients are not inspected on every step (that costs a norm over all
+    parameters): a non-finite gradient makes the next step's loss non-finite, which stops the
+    run one step later, before any checkpoint of the damaged weights is written.
+    """
     if not math.isfinite(value):
         raise TrainingError(
             f"epoch {epoch}, batch {batch_idx}: the loss is {value}; lower optimizer.lr, "
             "or check that the loss fits the model's output (e.g. nll needs a final log_softmax)"
         )
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
-    if grads and not torch.isfinite(nn.utils.get_total_norm(grads)):
+    if grad_norm is not None and not math.isfinite(float(grad_norm)):
         raise TrainingError(
-            f"epoch {epoch}, batch {batch_idx}: a gradient is not finite (the loss was {value:.6g}); "
-            "lower optimizer.lr or set train.grad_clip"
+            f"epoch {epoch}, batch {batch_idx}: a gradient is not finite (the loss was {value:.6g}); lower optimizer.lr"
         )
 
 
@@ -173,7 +177,8 @@ def train_epoch(
     summed = _summed(loss_fn)
     model.train()
     share = (lambda idx: shard(idx, ranks)) if ranks else None
-    batches = iter_batches(train, batch_size, generator, batch_transforms(built), p.batch, share)
+    steps = (*batch_transforms(built), *built.data.augment)
+    batches = iter_batches(train, batch_size, generator, steps, p.batch, share)
     for batch_idx, (data, target, whole) in enumerate(batches, start=p.batch):
         if cfg.max_steps_per_epoch is not None and batch_idx >= cfg.max_steps_per_epoch:
             break
@@ -183,9 +188,8 @@ def train_epoch(
         value = loss.item()
         scale = len(data) * ranks.world_size / whole if ranks and not summed else 1.0
         (loss * scale if scale != 1.0 else loss).backward()
-        _check_finite(value, model, epoch, batch_idx)
-        if cfg.grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        norm = None if cfg.grad_clip is None else nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        _check_finite(value, epoch, batch_idx, norm)
         optimizer.step()
         p.loss_total += value * (1 if summed else len(data))
         p.seen += len(data)

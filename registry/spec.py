@@ -46,6 +46,10 @@ class DataSpec(BaseModel):
     batch_size: Annotated[Positive, Field(description="training batch size")] = 64
     test_batch_size: Annotated[Positive, Field(description="evaluation batch size")] = 1000
     transforms: Annotated[list[ComponentSpec], Field(description="applied in order to every input")] = []
+    augment: Annotated[
+        list[ComponentSpec],
+        Field(description="random transforms applied to each training batch only, after `transforms`"),
+    ] = []
     precompute: Annotated[
         bool,
         Field(

@@ -188,7 +188,7 @@ EXPECTED = {
     ),
     "dataset_unknown_param": (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:4: data.rooot: dataset 'digits' takes no parameter 'rooot'. Its parameters: split_seed, test_fraction; beside them [data] takes: batch_size, dataset, precompute, test_batch_size, transforms\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:4: data.rooot: dataset 'digits' takes no parameter 'rooot'. Its parameters: split_seed, test_fraction; beside them [data] takes: augment, batch_size, dataset, precompute, test_batch_size, transforms\n",
     ),
     "dataset_param_type": (
         2,
@@ -196,7 +196,7 @@ EXPECTED = {
     ),
     "transform_unknown": (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:5: data.transforms[0].type: unknown transform 'to_tensr'; did you mean 'to_tensor'? Available: center_crop, normalize, pad, resize, to_tensor (see: python -m registry list transform)\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:5: data.transforms[0].type: unknown transform 'to_tensr'; did you mean 'to_tensor'? Available: center_crop, normalize, pad, random_crop, random_horizontal_flip, resize, to_tensor (see: python -m registry list transform)\n",
     ),
     "normalize_three_means": (
         2,

@@ -124,7 +124,7 @@ def test_list_shows_every_kind_with_descriptions() -> None:
     """list prints each kind with its count, and each name with its description and plugin."""
     code, out, _ = cli("list")
     assert code == 0
-    for head in ("layer (9):", "activation (13):", "loss (7):", "optimizer (6):", "dataset (3):", "transform (5):"):
+    for head in ("layer (9):", "activation (13):", "loss (7):", "optimizer (6):", "dataset (3):", "transform (7):"):
         assert head in out
     assert re.search(r"^  leaky_relu +Leaky ReLU: x for x >= 0, negative_slope \* x otherwise\.  \[registry_torch\]$", out, re.M)
 

@@ -63,9 +63,8 @@ class Normalize:
 
     def __call__(self, x: Tensor) -> Tensor:
         mean, std = self._stats(x)
-        if len(mean.view(-1)) not in (1, x.shape[1]):
-            raise ValueError(f"normalize: {len(self.mean)} values for {x.shape[1]} channels")
-        return x.sub(mean).div(std)
+        out = x.sub(mean)
+        return out.div_(std)  # in place on the fresh result of sub: one allocation, same arithmetic
 
     def __repr__(self) -> str:
         return f"Normalize(mean={self.mean}, std={self.std})"
@@ -132,3 +131,61 @@ def pad(
 
 
 TRANSFORMS = {f.__name__: f for f in (to_tensor, normalize, resize, center_crop, pad)}
+
+
+class RandomCrop:
+    """Pad each image, then crop it back to its size at a random offset (one offset per sample)."""
+
+    def __init__(self, padding: int) -> None:
+        self.padding = padding
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if x.dim() != 4:
+            raise ValueError("random_crop needs image batches (N, C, H, W); put to_tensor before it")
+        n, _, h, w = x.shape
+        p = self.padding
+        padded = torch.nn.functional.pad(x, (p, p, p, p))
+        dy = torch.randint(0, 2 * p + 1, (n, 1), device=x.device)
+        dx = torch.randint(0, 2 * p + 1, (n, 1), device=x.device)
+        rows = (dy + torch.arange(h, device=x.device))[:, None, :, None]  # (N, 1, H, 1)
+        cols = (dx + torch.arange(w, device=x.device))[:, None, None, :]  # (N, 1, 1, W)
+        batch = torch.arange(n, device=x.device)[:, None, None, None]
+        chans = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+        return padded[batch, chans, rows, cols]
+
+    def __repr__(self) -> str:
+        return f"RandomCrop(padding={self.padding})"
+
+
+class RandomHorizontalFlip:
+    """Mirror each image left-right with probability p (drawn per sample)."""
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def __call__(self, x: Tensor) -> Tensor:
+        flip = torch.rand(x.shape[0], device=x.device) < self.p
+        return torch.where(flip.view(-1, *([1] * (x.dim() - 1))), x.flip(-1), x)
+
+    def __repr__(self) -> str:
+        return f"RandomHorizontalFlip(p={self.p})"
+
+
+@aliases("RandomCrop")
+@example(padding=2)
+def random_crop(
+    padding: Annotated[int, Field(ge=1, description="pixels of zero padding on every side")] = 4,
+) -> RandomCrop:
+    """Random translation: pad by `padding`, crop back at a random offset per image (for data.augment)."""
+    return RandomCrop(padding)
+
+
+@aliases("RandomHorizontalFlip")
+def random_horizontal_flip(
+    p: Annotated[float, Field(ge=0, le=1, description="probability of flipping each image")] = 0.5,
+) -> RandomHorizontalFlip:
+    """Mirror images left-right at random, per image (for data.augment)."""
+    return RandomHorizontalFlip(p)
+
+
+TRANSFORMS.update({f.__name__: f for f in (random_crop, random_horizontal_flip)})
