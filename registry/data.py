@@ -12,13 +12,17 @@ the whole split when ``data.precompute`` is set.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
+from torch.utils.data import DataLoader
+from torch.utils.data import Dataset as TorchDataset
 
-__all__ = ["Dataset", "DatasetSplits", "Split", "apply_transforms", "iter_batches"]
+__all__ = ["Dataset", "DatasetSplits", "Split", "apply_transforms", "iter_batches", "split_len"]
 
 Transform = Callable[[Tensor], Tensor]
 
@@ -43,10 +47,15 @@ class Split:
 
 @dataclass(frozen=True)
 class DatasetSplits:
-    """The train and test splits of a dataset, as tensors."""
+    """The train and test splits of a dataset.
 
-    train: Split
-    test: Split
+    Each is a ``Split`` (tensors held in memory: the fast path), or, for data that does not
+    fit in memory, any map-style ``torch.utils.data.Dataset`` whose items are
+    ``(input tensor, target)``: it is read through a ``DataLoader`` in the same seeded order.
+    """
+
+    train: Split | TorchDataset[Any]
+    test: Split | TorchDataset[Any]
 
 
 @dataclass(frozen=True)
@@ -93,13 +102,50 @@ def apply_transforms(x: Tensor, transforms: Sequence[Transform], chunk: int = 81
     return out
 
 
+def split_len(split: Split | TorchDataset[Any]) -> int:
+    """Number of samples of a split, held in memory or not (a map-style Dataset must define __len__)."""
+    return len(split)  # type: ignore[arg-type]
+
+
+def loader_workers() -> int:
+    """DataLoader worker processes: one core is left to the training process (0 on a single core)."""
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
+
+
+def _loader_batches(
+    dataset: TorchDataset[Any],
+    batch_size: int,
+    generator: torch.Generator | None,
+    transforms: Sequence[Transform],
+    start_batch: int,
+    share: Callable[[Tensor], Tensor] | None,
+    device: torch.device,
+) -> Iterator[tuple[Tensor, Tensor, int]]:
+    n = split_len(dataset)
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    batches = [order[s : s + batch_size] for s in range(start_batch * batch_size, n, batch_size)]
+    wholes = [len(b) for b in batches]
+    chosen = [(share(b) if share is not None else b).tolist() for b in batches]
+    workers = loader_workers()
+    loader = DataLoader(
+        dataset, batch_sampler=chosen, num_workers=workers, pin_memory=device.type == "cuda",
+        persistent_workers=False, prefetch_factor=4 if workers else None,
+    )  # fmt: skip
+    for (x, y), whole in zip(loader, wholes, strict=True):
+        x, y = x.to(device, non_blocking=True), torch.as_tensor(y).to(device, non_blocking=True)
+        for t in transforms:
+            x = t(x)
+        yield x, y, whole
+
+
 def iter_batches(
-    split: Split,
+    split: Split | TorchDataset[Any],
     batch_size: int,
     generator: torch.Generator | None,
     transforms: Sequence[Transform] = (),
     start_batch: int = 0,
     share: Callable[[Tensor], Tensor] | None = None,
+    device: torch.device | None = None,
 ) -> Iterator[tuple[Tensor, Tensor, int]]:
     """Yield ``(inputs, targets)`` batches, shuffled with *generator* (in order when None).
 
@@ -108,6 +154,10 @@ def iter_batches(
     resumed epoch sees exactly the batches an uninterrupted one would. With *share* (data-parallel
     runs) each process keeps its share of every batch; the third item is the whole batch's size.
     """
+    if not isinstance(split, Split):  # a Dataset that is not held in memory: read it through a DataLoader
+        target = device or torch.device("cpu")
+        yield from _loader_batches(split, batch_size, generator, transforms, start_batch, share, target)
+        return
     n = len(split)
     inputs, targets = split.inputs, split.targets
     order = None

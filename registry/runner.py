@@ -18,10 +18,11 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.utils.data import Dataset as TorchDataset
 
 from registry.builder import Built
 from registry.checkpoint import Checkpoint, Progress, apply_checkpoint, promote_best, rotate, save_checkpoint
-from registry.data import DatasetSplits, Split, Transform, apply_transforms, iter_batches
+from registry.data import DatasetSplits, Split, Transform, apply_transforms, iter_batches, split_len
 from registry.distributed import Ranks, all_sum, shard
 from registry.errors import CheckpointError, Interrupted, PluginLoadError, TrainingError
 from registry.rundir import RunDir
@@ -87,7 +88,9 @@ def load_data(built: Built) -> DatasetSplits:
             f"dataset {c.name!r}: load() returned {type(splits).__name__}, not DatasetSplits", c.plugin
         )
 
-    def prepare(split: Split) -> Split:
+    def prepare(split: Split | TorchDataset[Any]) -> Split | TorchDataset[Any]:
+        if not isinstance(split, Split):  # streamed through a DataLoader, batch by batch
+            return split
         moved = split.to(built.device)
         if built.resolved.spec.data.precompute:
             return Split(apply_transforms(moved.inputs, built.data.transforms), moved.targets)
@@ -96,9 +99,10 @@ def load_data(built: Built) -> DatasetSplits:
     return DatasetSplits(prepare(splits.train), prepare(splits.test))
 
 
-def batch_transforms(built: Built) -> tuple[Transform, ...]:
+def batch_transforms(built: Built, split: Split | TorchDataset[Any] | None = None) -> tuple[Transform, ...]:
     """The transforms still to apply to each batch (none when they were precomputed)."""
-    return () if built.resolved.spec.data.precompute else built.data.transforms
+    precomputed = built.resolved.spec.data.precompute and (split is None or isinstance(split, Split))
+    return () if precomputed else built.data.transforms
 
 
 def _summed(loss_fn: nn.Module) -> bool:
@@ -149,7 +153,7 @@ def _check_finite(value: float, epoch: int, batch_idx: int, grad_norm: Tensor | 
 
 def train_epoch(
     built: Built,
-    train: Split,
+    train: Split | TorchDataset[Any],
     epoch: int,
     generator: torch.Generator,
     log: Log,
@@ -172,13 +176,13 @@ def train_epoch(
     cfg = built.resolved.spec.train
     batch_size = built.resolved.spec.data.batch_size
     p = progress or Progress(epoch=epoch)
-    n = len(train)
+    n = split_len(train)
     num_batches = math.ceil(n / batch_size)
     summed = _summed(loss_fn)
     model.train()
     share = (lambda idx: shard(idx, ranks)) if ranks else None
-    steps = (*batch_transforms(built), *built.data.augment)
-    batches = iter_batches(train, batch_size, generator, steps, p.batch, share)
+    steps = (*batch_transforms(built, train), *built.data.augment)
+    batches = iter_batches(train, batch_size, generator, steps, p.batch, share, built.device)
     for batch_idx, (data, target, whole) in enumerate(batches, start=p.batch):
         if cfg.max_steps_per_epoch is not None and batch_idx >= cfg.max_steps_per_epoch:
             break
@@ -215,7 +219,7 @@ def _correct(output: Tensor, target: Tensor) -> int | None:
     return None
 
 
-def evaluate(built: Built, test: Split, ranks: Ranks | None = None) -> EvalResult:
+def evaluate(built: Built, test: Split | TorchDataset[Any], ranks: Ranks | None = None) -> EvalResult:
     """The mean loss over *test* and, for class targets, how many argmax predictions are right.
 
     Under torchrun each rank evaluates its share of every batch and the sums are added up.
@@ -227,7 +231,9 @@ def evaluate(built: Built, test: Split, ranks: Ranks | None = None) -> EvalResul
     share = (lambda idx: shard(idx, ranks)) if ranks else None
     size = built.resolved.spec.data.test_batch_size
     with torch.no_grad():
-        for data, target, _ in iter_batches(test, size, None, batch_transforms(built), share=share):
+        for data, target, _ in iter_batches(
+            test, size, None, batch_transforms(built, test), share=share, device=built.device
+        ):
             if not len(data):
                 continue
             output = model(data)
@@ -236,7 +242,7 @@ def evaluate(built: Built, test: Split, ranks: Ranks | None = None) -> EvalResul
             c = _correct(output, target)
             correct = None if c is None or correct is None else correct + c
     total, right = all_sum([total, -1.0 if correct is None else float(correct)], built.device, ranks)
-    return EvalResult(total / len(test), None if correct is None else round(right), len(test))
+    return EvalResult(total / split_len(test), None if correct is None else round(right), split_len(test))
 
 
 def format_test(result: EvalResult) -> str:

@@ -29,7 +29,7 @@ from torch import nn
 
 from registry.builder import fill_shape_params
 from registry.catalog import Catalog, Component
-from registry.data import Dataset, DatasetSplits
+from registry.data import Dataset, DatasetSplits, Split
 from registry.loader import strict_validate
 from registry.resolve import Resolved
 from registry.semantics import get_contract
@@ -119,6 +119,12 @@ def _check_optimizer(c: Component) -> None:
     )
 
 
+def _first_items(dataset: Any, n: int = 8) -> Split:
+    """The first items of a map-style dataset, stacked the way the DataLoader collates them."""
+    items = [dataset[i] for i in range(min(n, len(dataset)))]
+    return Split(torch.stack([x for x, _ in items]), torch.as_tensor([y for _, y in items]))
+
+
 def _check_dataset(c: Component, load: bool) -> None:
     ds = c.factory(**_resolved(c).kwargs)
     assert isinstance(ds, Dataset), f"dataset {c.name}: returned {type(ds).__name__}, not registry.Dataset"
@@ -126,7 +132,8 @@ def _check_dataset(c: Component, load: bool) -> None:
         return
     splits = ds.load()
     assert isinstance(splits, DatasetSplits), f"dataset {c.name}: load() returned {type(splits).__name__}"
-    for label, split in (("train", splits.train), ("test", splits.test)):
+    for label, stored in (("train", splits.train), ("test", splits.test)):
+        split = stored if isinstance(stored, Split) else _first_items(stored)
         assert len(split) > 0, f"dataset {c.name}: the {label} split is empty"
         got = tuple(split.inputs.shape[1:])
         assert got == ds.sample_shape, f"dataset {c.name}: {label} samples are {got}, declared {ds.sample_shape}"

@@ -127,3 +127,21 @@ def test_single_process_sets_up_nothing(monkeypatch: pytest.MonkeyPatch, tmp_pat
     spec.write_text(QUICK)
     assert main(["run", str(spec), "--out", str(tmp_path / "r")], out=io.StringIO(), err=io.StringIO()) == 0
     assert not dist.is_initialized()
+
+
+def test_resume_under_torchrun_continues_exactly(tmp_path: Path) -> None:
+    """A 2-rank run stopped after epoch 1 and resumed under torchrun ends like an uninterrupted 2-rank run."""
+    two = tmp_path / "two.toml"
+    two.write_text(SPEC)
+    one = tmp_path / "one.toml"
+    one.write_text(SPEC.replace("epochs = 2", "epochs = 1"))
+    assert torchrun("run", str(two), "--out", str(tmp_path / "full")).returncode == 0
+    assert torchrun("run", str(one), "--out", str(tmp_path / "part")).returncode == 0
+    resumed = torchrun("run", str(two), "--resume", str(tmp_path / "part"))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.stdout.count("resuming ") == 1  # rank 0 alone speaks
+    a, b = load_checkpoint(tmp_path / "full").model, load_checkpoint(tmp_path / "part").model
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    rows = [[json.loads(x) for x in (tmp_path / d / "metrics.jsonl").read_text().splitlines()] for d in ("full", "part")]
+    keep = ("epoch", "train_loss", "test_loss", "test_correct")
+    assert [{k: r[k] for k in keep} for r in rows[0]] == [{k: r[k] for k in keep} for r in rows[1]]
