@@ -5,10 +5,11 @@ The names below are the public surface, for spec users and plugin authors.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import pluggy
 
 from registry.catalog import KINDS, Catalog, Component, aliases, example, replaces
-from registry.data import Dataset, DatasetSplits, Split
 from registry.errors import (
     DatasetNotFoundError,
     DuplicateComponentError,
@@ -22,7 +23,21 @@ from registry.errors import (
 from registry.params import CHANNELS, FEATURES, Inferred, InputShape
 from registry.semantics import contract
 
+if TYPE_CHECKING:
+    from registry.data import Dataset, DatasetSplits, Split
+
 __version__ = "0.1.0"
+
+_LAZY = {"Dataset", "DatasetSplits", "Split"}  # they import torch: `--help` and `list` start faster without it
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from registry import data
+
+        return getattr(data, name)
+    raise AttributeError(f"module 'registry' has no attribute {name!r}")
+
 
 hookimpl = pluggy.HookimplMarker("registry")
 """Marker for plugin hook implementations: ``@registry.hookimpl``."""

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from registry.builder import Built
     from registry.checkpoint import Checkpoint
     from registry.distributed import Ranks
+    from registry.report import Reporter
     from registry.rundir import RunDir
     from registry.runner import RunResult
 
@@ -65,6 +66,16 @@ def _exit_code(error: RegistryError) -> ExitCode:
     return ExitCode.USAGE
 
 
+def _add_set(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="change a value of the spec (a TOML literal), e.g. --set optimizer.lr=3e-4 (repeatable)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="registry",
@@ -73,6 +84,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     r = sub.add_parser("run", help="build everything, train, and test after each epoch")
     r.add_argument("spec", nargs="?", help="path to a TOML spec (with --resume: checked against the run's)")
+    _add_set(r)
+    r.add_argument("--quiet", action="store_true", help="no per-batch lines or progress bar: the test lines only")
+    r.add_argument(
+        "--log-format",
+        choices=["auto", "plain", "json"],
+        default="auto",
+        help="auto: a progress bar on a terminal, the notebook's plain lines otherwise; json: one object per line",
+    )
     r.add_argument("--out", help="the run directory (default: runs/<name>-<date>-<time>)")
     r.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its latest checkpoint")
     ev = sub.add_parser("evaluate", help="test metrics of a run's checkpoint")
@@ -84,6 +103,22 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--checkpoint", choices=["latest", "best"], default="latest")
     v = sub.add_parser("validate", help="check a spec and build the model, without loading data or training")
     v.add_argument("spec", help="path to a TOML spec")
+    _add_set(v)
+    pc = sub.add_parser("print-config", help="the fully resolved spec, every default filled in, as TOML")
+    pc.add_argument("spec", help="path to a TOML spec")
+    _add_set(pc)
+    rs = sub.add_parser("runs", help="the runs in a folder: name, status, best accuracy, time")
+    rs.add_argument("folder", nargs="?", default="runs", help="where the run directories are (default: runs)")
+    df = sub.add_parser("diff", help="what changed between two runs: resolved spec and final metrics")
+    df.add_argument("run_a", metavar="RUN_A")
+    df.add_argument("run_b", metavar="RUN_B")
+    pl = sub.add_parser("plot", help="draw a run's loss and accuracy curves and confusion matrix (PNG)")
+    pl.add_argument("run_dir", metavar="DIR")
+    it = sub.add_parser("init", help="write a ready spec (and its JSON Schema) that runs offline")
+    it.add_argument("--example", default="quickstart", help="which example (default: quickstart)")
+    it.add_argument("--output", default="spec.toml", help="the spec file to write (default: spec.toml)")
+    cp = sub.add_parser("completion", help="print a shell completion script (bash or zsh)")
+    cp.add_argument("shell", choices=["bash", "zsh"])
     ls = sub.add_parser("list", help="list registered components with a one-line description")
     ls.add_argument("kind", nargs="?", choices=list(KINDS), help="only this kind")
     sh = sub.add_parser("show", help="a component's parameters, types, defaults and description")
@@ -113,11 +148,19 @@ def _loaded_catalog(err: TextIO) -> Catalog:
     return catalog
 
 
-def _prepare(path: str, err: TextIO, with_optimizer: bool = True, cuda_index: int | None = None) -> Built:
+def _prepare(
+    path: str,
+    err: TextIO,
+    with_optimizer: bool = True,
+    cuda_index: int | None = None,
+    sets: Sequence[str] = (),
+) -> Built:
     from registry.builder import build
+    from registry.overrides import parse_override
     from registry.resolve import load_and_resolve
 
-    built = build(load_and_resolve(path, _loaded_catalog(err)), with_optimizer, cuda_index)
+    overrides = [parse_override(text) for text in sets]
+    built = build(load_and_resolve(path, _loaded_catalog(err), overrides), with_optimizer, cuda_index)
     for w in built.warnings:
         print(f"warning: {w.render(path)}", file=err)
     return built
@@ -139,7 +182,7 @@ def _describe(built: Built, out: TextIO) -> None:
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
-    built = _prepare(args.spec, err, with_optimizer=False)
+    built = _prepare(args.spec, err, with_optimizer=False, sets=args.set)
     print(f"{args.spec}: valid", file=out)
     _describe(built, out)
     return ExitCode.OK
@@ -160,7 +203,7 @@ def _resume_target(args: argparse.Namespace, err: TextIO, ranks: Ranks | None) -
 
     rundir = RunDir.open(Path(args.resume), clean=ranks is None or ranks.is_main)
     saved = rundir.path / "spec.toml"
-    built = _prepare(str(args.spec or saved), err, cuda_index=ranks.local_rank if ranks else None)
+    built = _prepare(str(args.spec or saved), err, cuda_index=ranks.local_rank if ranks else None, sets=args.set)
     ckpt = load_checkpoint(rundir.path)
     if ckpt.spec_hash != rundir.info().get("spec_hash"):
         raise CheckpointError(f"{ckpt.path}: made by another run (its spec hash differs from {rundir.path}/run.json)")
@@ -181,7 +224,7 @@ def _start(
         p = ckpt.progress
         print(f"resuming {rundir.path} from {ckpt.path.name}: epoch {p.epoch}, batch {p.batch}", file=out)
         return built, rundir if main else None, ckpt, rundir.info()["spec_hash"]
-    built = _prepare(args.spec, err, cuda_index=ranks.local_rank if ranks else None)
+    built = _prepare(args.spec, err, cuda_index=ranks.local_rank if ranks else None, sets=args.set)
     resolved = resolved_dict(built.resolved)
     if not main:
         return built, None, None, spec_hash(resolved)
@@ -190,11 +233,10 @@ def _start(
 
 
 def _run_ranked(
-    built: Built, out: TextIO, rundir: RunDir | None, ckpt: Checkpoint | None, digest: str, ranks: Ranks | None
+    built: Built, log: Reporter, rundir: RunDir | None, ckpt: Checkpoint | None, digest: str, ranks: Ranks | None
 ) -> RunResult:
     from registry.runner import run
 
-    log = lambda line: print(line, file=out, flush=True)  # noqa: E731
     if ranks is None:
         return run(built, log, rundir, ckpt, digest)
     try:
@@ -207,6 +249,7 @@ def _run_ranked(
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry import distributed
+    from registry.report import make_reporter
 
     if not (args.spec or args.resume):
         print("error: run needs a SPEC, or --resume DIR", file=err)
@@ -223,9 +266,11 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
             print(f"data-parallel: {ranks.world_size} processes, global batch {batch}", file=out)
             for why in distributed.result_warnings(built.model, built.loss, ranks):
                 print(f"warning: the result will differ from a single-process run: {why}", file=err)
-    print(built.model, file=out)
+    if not args.quiet and args.log_format != "json":
+        print(built.model, file=out)
+    report = make_reporter(args.log_format, args.quiet, out, built.resolved.spec.train.epochs)
     try:
-        result = _run_ranked(built, out, rundir, ckpt, digest, ranks)
+        result = _run_ranked(built, report, rundir, ckpt, digest, ranks)
     except RegistryError as e:
         if rundir is not None:
             with contextlib.suppress(RegistryError):
@@ -237,7 +282,18 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         rundir.set_status("completed", final=result.final.test.__dict__)
         print(_summary(result), file=out)
         print(f"Run directory: {rundir.path}", file=out)
+        _draw(rundir, out)
     return ExitCode.OK
+
+
+def _draw(rundir: RunDir, out: TextIO) -> None:
+    from registry.plots import has_matplotlib, plot_run
+
+    if has_matplotlib():
+        names = ", ".join(p.name for p in plot_run(rundir.path))
+        print(f"Plots: {names}", file=out)
+    else:
+        print("Plots: none (pip install 'torch-spec-registry[plots]', then python -m registry plot DIR)", file=out)
 
 
 def _trained(run_dir: str, which: str, err: TextIO) -> tuple[Built, Checkpoint]:
@@ -361,6 +417,71 @@ def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     return ExitCode.OK
 
 
+def cmd_print_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    import tomli_w
+
+    from registry.resolve import resolved_dict
+
+    built = _prepare(args.spec, err, with_optimizer=False, sets=args.set)
+    out.write(tomli_w.dumps(resolved_dict(built.resolved)))
+    return ExitCode.OK
+
+
+def cmd_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry.runs import describe_runs
+
+    out.write(describe_runs(Path(args.folder)))
+    return ExitCode.OK
+
+
+def cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry.runs import diff_runs
+
+    out.write(diff_runs(Path(args.run_a), Path(args.run_b)))
+    return ExitCode.OK
+
+
+def cmd_plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry.plots import has_matplotlib, plot_run
+    from registry.rundir import RunDir
+
+    rundir = RunDir.open(Path(args.run_dir), clean=False)
+    if not has_matplotlib():
+        print("error: plots need matplotlib: pip install 'torch-spec-registry[plots]'", file=err)
+        return ExitCode.USAGE
+    for path in plot_run(rundir.path):
+        print(f"wrote {path}", file=out)
+    return ExitCode.OK
+
+
+def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from importlib.resources import files
+
+    from registry.schema import dump_schema
+
+    examples = sorted(p.name[: -len(".toml")] for p in files("registry_specs").iterdir() if p.name.endswith(".toml"))
+    if args.example not in examples:
+        print(f"error: no example {args.example!r}; choose one of: {', '.join(examples)}", file=err)
+        return ExitCode.USAGE
+    target = Path(args.output)
+    schema = target.with_name("spec.schema.json")
+    if target.exists():
+        print(f"error: {target} exists; choose another --output", file=err)
+        return ExitCode.USAGE
+    target.write_text(files("registry_specs").joinpath(f"{args.example}.toml").read_text())
+    schema.write_text(dump_schema(_loaded_catalog(err)))
+    print(f"wrote {target} (and {schema.name}, which editors use to check it); run it with:", file=out)
+    print(f"  python -m registry run {target}", file=out)
+    return ExitCode.OK
+
+
+def cmd_completion(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry.completion import script
+
+    out.write(script(args.shell, list(COMMANDS), list(KINDS)))
+    return ExitCode.OK
+
+
 COMMANDS = {
     "run": cmd_run,
     "evaluate": cmd_evaluate,
@@ -370,6 +491,12 @@ COMMANDS = {
     "show": cmd_show,
     "plugins": cmd_plugins,
     "schema": cmd_schema,
+    "print-config": cmd_print_config,
+    "runs": cmd_runs,
+    "diff": cmd_diff,
+    "plot": cmd_plot,
+    "init": cmd_init,
+    "completion": cmd_completion,
 }
 
 

@@ -18,6 +18,7 @@ from registry.catalog import Catalog, Component
 from registry.errors import Problem, SpecError, UnknownComponentError
 from registry.loader import parse_spec, problems_from, read_text, strict_validate
 from registry.locate import locate_line
+from registry.overrides import Override, apply_overrides
 from registry.requires import check_requires
 from registry.spec import ComponentSpec, DataSpec, Spec
 
@@ -230,21 +231,39 @@ def _raw_problems(raw: Mapping[str, Any], catalog: Catalog, text: str) -> list[P
     return r.problems
 
 
-def load_and_resolve(path: str | Path, catalog: Catalog) -> ResolvedSpec:
-    """Read, parse, validate and resolve the spec at *path*, reporting every problem of every stage at once.
+def _blame_overrides(problems: Sequence[Problem], overrides: Sequence[Override]) -> list[Problem]:
+    """Problems at (or under) an overridden key come from the command line, not from the file's line."""
+    out = []
+    for p in problems:
+        o = next((o for o in overrides if p.loc[: len(o.loc)] == o.loc or o.loc[: len(p.loc)] == p.loc), None)
+        out.append(p if o is None else Problem(p.loc, f"{p.message} (from the command line: --set {o.text})", None))
+    return out
+
+
+def load_and_resolve(path: str | Path, catalog: Catalog, overrides: Sequence[Override] = ()) -> ResolvedSpec:
+    """Read, parse, override, validate and resolve the spec at *path*, reporting every problem at once.
 
     When the spec's structure is invalid, the component tables that are
     well-formed enough are still resolved, so that a wrong key and a mistyped
     name in one file are reported together.
 
+    Args:
+        path: the spec file.
+        catalog: the loaded components.
+        overrides: ``--set`` values, applied to the parsed file before validation.
+
     Raises:
-        SpecError: all the problems, in file order.
+        SpecError: all the problems, in file order; those of overridden keys say so.
     """
     src = str(path)
     text = read_text(path)
-    raw = parse_spec(text, src)
+    raw = apply_overrides(parse_spec(text, src), overrides)
     try:
         spec = strict_validate(Spec, raw)
     except ValidationError as e:
-        raise SpecError(problems_from(e, text) + _raw_problems(raw, catalog, text), src) from None
-    return resolve_spec(spec, catalog, src, text)
+        problems = problems_from(e, text) + _raw_problems(raw, catalog, text)
+        raise SpecError(_blame_overrides(problems, overrides), src) from None
+    try:
+        return resolve_spec(spec, catalog, src, text)
+    except SpecError as e:
+        raise SpecError(_blame_overrides(e.problems, overrides), src) from None

@@ -128,6 +128,12 @@ class RunDir:
         info = {**self.info(), "status": status, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **extra}
         self._guard("run.json", lambda: write_json(self.path / "run.json", info))
 
+    def write_confusion(self, counts: list[list[int]], classes: list[str]) -> None:
+        """confusion.json: test-split counts[true][predicted] and the class names."""
+        self._guard(
+            "confusion.json", lambda: write_json(self.path / "confusion.json", {"classes": classes, "counts": counts})
+        )
+
     def write_metrics(self, history: Sequence[dict[str, Any]]) -> None:
         """Rewrite metrics.jsonl and metrics.csv from *history* (one row per finished epoch)."""
         lines = "".join(json.dumps(row, sort_keys=True) + "\n" for row in history)

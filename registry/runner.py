@@ -25,6 +25,7 @@ from registry.checkpoint import Checkpoint, Progress, apply_checkpoint, promote_
 from registry.data import DatasetSplits, Split, Transform, apply_transforms, iter_batches, split_len
 from registry.distributed import Ranks, all_sum, shard
 from registry.errors import CheckpointError, Interrupted, PluginLoadError, TrainingError
+from registry.report import PlainReporter, Reporter
 from registry.rundir import RunDir
 
 __all__ = [
@@ -156,7 +157,7 @@ def train_epoch(
     train: Split | TorchDataset[Any],
     epoch: int,
     generator: torch.Generator,
-    log: Log,
+    log: Log | Reporter,
     progress: Progress | None = None,
     after_step: Callable[[Progress], None] | None = None,
     ranks: Ranks | None = None,
@@ -172,6 +173,7 @@ def train_epoch(
     """
     loss_fn, optimizer = built.loss, built.optimizer
     model = model or built.model
+    report = _reporter(log)
     assert optimizer is not None, "built without an optimizer"
     cfg = built.resolved.spec.train
     batch_size = built.resolved.spec.data.batch_size
@@ -198,15 +200,12 @@ def train_epoch(
         p.loss_total += value * (1 if summed else len(data))
         p.seen += len(data)
         p.batch = batch_idx + 1
-        if batch_idx % cfg.log_interval == 0:
-            shown = value
-            if ranks:  # the whole batch's loss, as one process would print it
-                total, count = all_sum([value * (1 if summed else len(data)), len(data)], built.device, ranks)
-                shown = total if summed else total / max(count, 1)
-            log(
-                f"Train Epoch: {epoch} [{batch_idx * whole}/{n} "
-                f"({100.0 * batch_idx / num_batches:.0f}%)]\tLoss: {shown:.6f}"
-            )
+        due = batch_idx % cfg.log_interval == 0
+        shown = value
+        if due and ranks:  # the whole batch's loss, as one process would print it
+            total, count = all_sum([value * (1 if summed else len(data)), len(data)], built.device, ranks)
+            shown = total if summed else total / max(count, 1)
+        report.train_step(epoch, batch_idx, num_batches, batch_idx * whole, n, shown, due)
         if after_step is not None:
             after_step(p)
     total, seen = all_sum([p.loss_total, p.seen], built.device, ranks)
@@ -322,9 +321,13 @@ def _epoch_row(
     }
 
 
+def _reporter(log: Log | Reporter) -> Reporter:
+    return log if isinstance(log, Reporter) else PlainReporter(log)
+
+
 def run(
     built: Built,
-    log: Log = print,
+    log: Log | Reporter = print,
     rundir: RunDir | None = None,
     resume: Checkpoint | None = None,
     spec_hash: str = "",
@@ -334,7 +337,7 @@ def run(
 
     Args:
         built: the built spec.
-        log: receives each log line.
+        log: a Reporter, or a function that receives the notebook's plain log lines.
         rundir: where checkpoints and metrics go (none: nothing is written).
         resume: a checkpoint to continue from, exactly where it stopped.
         spec_hash: the resolved spec's hash, stored in each checkpoint.
@@ -357,6 +360,7 @@ def run(
         progress = resume.progress
         if ranks and not ranks.is_main:  # the saved running loss is the whole run's: count it once
             progress.loss_total, progress.seen = 0.0, 0
+    report = _reporter(log)
     ckpt = _Checkpointer(built, rundir, spec_hash, generator, epoch_start, ranks)
     model = _ddp(built, ranks)
     results = [_from_row(row) for row in progress.history]
@@ -382,18 +386,35 @@ def run(
             else:  # resumed mid-epoch: draw this epoch's permutation again
                 generator.set_state(ckpt.epoch_start)
             t0 = time.perf_counter()
-            train_epoch(built, splits.train, epoch, generator, log, progress, after_step, ranks, model)
+            train_epoch(built, splits.train, epoch, generator, report, progress, after_step, ranks, model)
             t1 = time.perf_counter()
             result = evaluate(built, splits.test, ranks)
-            log(format_test(result))
             total, seen = all_sum([progress.loss_total, progress.seen], built.device, ranks)
             progress.loss_total, progress.seen = total, int(seen)
             row = _epoch_row(built, epoch, progress, result, t0, t1)
+            report.test(epoch, format_test(result), row)
             progress.history.append(row)
             results.append(_from_row(row))
             progress.epoch, progress.batch, progress.loss_total, progress.seen = epoch + 1, 0, 0.0, 0
             ckpt.end_epoch(progress)
+    report.close()
+    if rundir is not None and built.data.dataset.classes and isinstance(splits.test, Split):
+        rundir.write_confusion(_confusion(built, splits.test), list(built.data.dataset.classes))
     return RunResult(tuple(results), time.perf_counter() - start)
+
+
+def _confusion(built: Built, test: Split) -> list[list[int]]:
+    """counts[true class][predicted class] on the test split (argmax of the model's output)."""
+    k = built.data.dataset.num_classes
+    counts = torch.zeros(k * k, dtype=torch.long, device=built.device)
+    built.model.eval()
+    with torch.no_grad():
+        for data, target, _ in iter_batches(
+            test, built.resolved.spec.data.test_batch_size, None, batch_transforms(built, test)
+        ):
+            predicted = built.model(data).argmax(dim=1)
+            counts += torch.bincount(target * k + predicted, minlength=k * k)
+    return counts.view(k, k).tolist()
 
 
 def _from_row(row: dict[str, Any]) -> EpochResult:

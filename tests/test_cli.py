@@ -29,8 +29,9 @@ def test_quickstart_reaches_90_percent() -> None:
     assert len(tests) == 10
     correct = int(tests[-1][1])
     assert correct / 359 >= 0.90
-    assert out.rstrip().splitlines()[-2].startswith("Done: 10 epochs in ")
-    assert out.rstrip().splitlines()[-1].startswith("Run directory: runs/quickstart-")
+    assert out.rstrip().splitlines()[-3].startswith("Done: 10 epochs in ")
+    assert out.rstrip().splitlines()[-2].startswith("Run directory: runs/quickstart-")
+    assert out.rstrip().splitlines()[-1] == "Plots: loss.png, accuracy.png, confusion.png"
 
 
 def test_run_prints_the_notebooks_log_lines(write_spec) -> None:

@@ -1,0 +1,114 @@
+"""``--set key.path=value``: command-line changes to a spec, applied before it is validated.
+
+The value is a TOML literal (``3e-4``, ``true``, ``[1, 2]``, ``"text"``); a bare word that is not
+one (``mnist``) is taken as a string, as Hydra does. Problems with an override say that it came
+from the command line.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from registry.errors import Problem, SpecError, format_loc
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["Override", "apply_overrides", "parse_override"]
+
+SOURCE = "command line"
+_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class Override:
+    """One ``--set``: the key path and the parsed value."""
+
+    text: str
+    loc: tuple[str | int, ...]
+    value: Any
+
+
+def _path(text: str, key: str) -> tuple[str | int, ...]:
+    loc: list[str | int] = []
+    pos = 0
+    while pos < len(key):
+        if key[pos] == "." and loc and pos + 1 < len(key):
+            pos += 1
+        m = _TOKEN.match(key, pos)
+        if m is None:
+            raise SpecError([Problem((), f"--set {text}: cannot read the key path {key!r} (write a.b[2].c)")], SOURCE)
+        loc.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+        pos = m.end()
+    if not loc or not isinstance(loc[0], str):
+        raise SpecError([Problem((), f"--set {text}: the key path must start with a name")], SOURCE)
+    return tuple(loc)
+
+
+def parse_override(text: str) -> Override:
+    """Parse ``key.path=value``.
+
+    Raises:
+        SpecError: no ``=``, or an unreadable key path.
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise SpecError([Problem((), f"--set {text}: expected KEY.PATH=VALUE")], SOURCE)
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()  # a bare word: a string
+    return Override(text, _path(text, key.strip()), value)
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[Override]) -> dict[str, Any]:
+    """Set each override's value in the parsed spec *data* (in place); return it.
+
+    Raises:
+        SpecError: a path that runs through a value that is not a table or list, or an index out of range.
+    """
+    problems = []
+    for o in overrides:
+        node: Any = data
+        for i, part in enumerate(o.loc[:-1]):
+            nxt = o.loc[i + 1]
+            if isinstance(part, int):
+                ok = isinstance(node, list) and part < len(node)
+                if not ok:
+                    problems.append(_out_of_range(o, o.loc[: i + 1], node))
+                    break
+                node = node[part]
+            else:
+                if not isinstance(node, dict):
+                    problems.append(Problem(o.loc[:i], f"is not a table, so --set {o.text} cannot go into it", None))
+                    break
+                node = node.setdefault(part, [] if isinstance(nxt, int) else {})
+        else:
+            last = o.loc[-1]
+            if isinstance(last, int):
+                if not isinstance(node, list) or last > len(node):
+                    problems.append(_out_of_range(o, o.loc, node))
+                    continue
+                if last == len(node):
+                    node.append(o.value)
+                else:
+                    node[last] = o.value
+            elif isinstance(node, dict):
+                node[last] = o.value
+            else:
+                problems.append(Problem(o.loc[:-1], f"is not a table, so --set {o.text} cannot go into it", None))
+    if problems:
+        raise SpecError(problems, SOURCE)
+    return data
+
+
+def _out_of_range(o: Override, loc: tuple[str | int, ...], node: Any) -> Problem:
+    size = len(node) if isinstance(node, list) else 0
+    where = format_loc(loc[:-1])
+    return Problem(loc, f"--set {o.text}: {where} has {size} items (indexes 0 to {size - 1})", None)

@@ -1,0 +1,108 @@
+"""Pictures of a run: loss and accuracy curves, and the confusion matrix, as PNG (matplotlib, Agg).
+
+matplotlib is an optional extra (``pip install 'torch-spec-registry[plots]'``); without it the run
+still writes its metrics and says how to get the pictures.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["PLOTS", "confusion_matrix", "has_matplotlib", "plot_run"]
+
+PLOTS = ("loss.png", "accuracy.png", "confusion.png")
+
+
+def has_matplotlib() -> bool:
+    """Whether the optional plotting extra is installed."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def confusion_matrix(predicted: list[int], actual: list[int], classes: int) -> list[list[int]]:
+    """counts[true][predicted]."""
+    counts = [[0] * classes for _ in range(classes)]
+    for p, t in zip(predicted, actual, strict=True):
+        counts[t][p] += 1
+    return counts
+
+
+def _figure() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _curves(rows: list[dict[str, Any]], title: str, out: Path, loss_name: str = "loss") -> list[Path]:
+    plt = _figure()
+    epochs = [r["epoch"] for r in rows]
+    written = []
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+    ax.plot(epochs, [r["train_loss"] for r in rows], marker="o", label="train (mean over the epoch)")
+    ax.plot(epochs, [r["test_loss"] for r in rows], marker="s", label="test")
+    ax.set(xlabel="epoch", ylabel=f"loss ({loss_name})", title=f"{title}: loss per epoch")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "loss.png")
+    plt.close(fig)
+    written.append(out / "loss.png")
+    if all(r.get("test_accuracy") is not None for r in rows):
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+        ax.plot(epochs, [100 * r["test_accuracy"] for r in rows], marker="o", color="tab:green")
+        ax.set(xlabel="epoch", ylabel="test accuracy (%)", title=f"{title}: test accuracy per epoch")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / "accuracy.png")
+        plt.close(fig)
+        written.append(out / "accuracy.png")
+    return written
+
+
+def _confusion(data: dict[str, Any], title: str, out: Path) -> Path:
+    plt = _figure()
+    counts, labels = data["counts"], data["classes"]
+    n = len(labels)
+    size = max(4.8, 0.55 * n + 2)
+    fig, ax = plt.subplots(figsize=(size, size), dpi=100)
+    image = ax.imshow(counts, cmap="Blues")
+    ax.set_xticks(range(n), labels=labels, rotation=45, ha="right")
+    ax.set_yticks(range(n), labels=labels)
+    peak = max(max(row) for row in counts) or 1
+    for i in range(n):
+        for j in range(n):
+            color = "white" if counts[i][j] > peak / 2 else "black"
+            ax.text(j, i, counts[i][j], ha="center", va="center", color=color, fontsize=8)
+    ax.set(xlabel="predicted class", ylabel="true class", title=f"{title}: confusion matrix (test split, counts)")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="test samples")
+    fig.tight_layout()
+    fig.savefig(out / "confusion.png")
+    plt.close(fig)
+    return out / "confusion.png"
+
+
+def plot_run(run_dir: Path) -> list[Path]:
+    """Draw the pictures of the run in *run_dir* from its metrics.jsonl (and confusion.json); return the files."""
+    info = json.loads((run_dir / "run.json").read_text())
+    title = info.get("name") or run_dir.name
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    spec = run_dir / "spec.toml"
+    loss_name = str(tomllib.loads(spec.read_text()).get("loss", {}).get("type", "loss")) if spec.is_file() else "loss"
+    written = _curves(rows, title, run_dir, loss_name) if rows else []
+    if (run_dir / "confusion.json").is_file():
+        written.append(_confusion(json.loads((run_dir / "confusion.json").read_text()), title, run_dir))
+    return written
