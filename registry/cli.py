@@ -25,7 +25,9 @@ from registry.errors import (
     DuplicateComponentError,
     Interrupted,
     PluginLoadError,
+    Problem,
     RegistryError,
+    SpecError,
     TrainingError,
 )
 
@@ -269,6 +271,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     if not args.quiet and args.log_format != "json":
         print(built.model, file=out)
     report = make_reporter(args.log_format, args.quiet, out, built.resolved.spec.train.epochs)
+    if built.resolved.spec.train.tensorboard and rundir is not None:
+        report = _with_tensorboard(report, rundir)
     try:
         result = _run_ranked(built, report, rundir, ckpt, digest, ranks)
     except RegistryError as e:
@@ -284,6 +288,17 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         print(f"Run directory: {rundir.path}", file=out)
         _draw(rundir, out)
     return ExitCode.OK
+
+
+def _with_tensorboard(report: Reporter, rundir: RunDir) -> Reporter:
+    from registry.report import TensorBoardReporter
+
+    try:
+        return TensorBoardReporter(report, str(rundir.path / "tensorboard"))
+    except ImportError:
+        raise SpecError(
+            [Problem(("train", "tensorboard"), "needs TensorBoard: pip install 'torch-spec-registry[tensorboard]'")]
+        ) from None
 
 
 def _draw(rundir: RunDir, out: TextIO) -> None:

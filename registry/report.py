@@ -108,6 +108,34 @@ class BarReporter(Reporter):
             self.bar.close()
 
 
+class TensorBoardReporter(Reporter):
+    """Passes everything to *inner*, and writes each epoch's metrics as TensorBoard scalars."""
+
+    def __init__(self, inner: Reporter, folder: str) -> None:
+        from torch.utils.tensorboard import SummaryWriter  # needs the optional `tensorboard` package
+
+        self.inner = inner
+        self.writer = SummaryWriter(folder)
+
+    def train_step(
+        self, epoch: int, batch: int, num_batches: int, seen: int, total: int, loss: float, due: bool
+    ) -> None:
+        self.inner.train_step(epoch, batch, num_batches, seen, total, loss, due)
+        if due:
+            self.writer.add_scalar("train/batch_loss", loss, (epoch - 1) * num_batches + batch)
+
+    def test(self, epoch: int, line: str, row: dict[str, Any]) -> None:
+        self.inner.test(epoch, line, row)
+        for key in ("train_loss", "test_loss", "test_accuracy", "lr", "samples_per_second"):
+            if row.get(key) is not None:
+                self.writer.add_scalar(f"epoch/{key}", row[key], epoch)
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.inner.close()
+        self.writer.close()
+
+
 def make_reporter(fmt: str, quiet: bool, out: TextIO, epochs: int) -> Reporter:
     """The reporter for ``--log-format`` and ``--quiet``: a bar on a terminal, plain lines otherwise."""
     log: Log = lambda line: print(line, file=out, flush=True)  # noqa: E731

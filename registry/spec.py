@@ -102,6 +102,9 @@ class TrainSpec(_Strict):
     dist_timeout: Annotated[
         int, Field(ge=10, description="seconds before a rank waiting on a dead or stuck one gives up (torchrun)")
     ] = 300
+    tensorboard: Annotated[
+        bool, Field(description="also write TensorBoard event files to <run>/tensorboard (needs the tensorboard extra)")
+    ] = False
     best_metric: Annotated[
         Literal["accuracy", "loss"], Field(description="the test metric that picks the best checkpoint")
     ] = "accuracy"

@@ -167,3 +167,17 @@ def test_help_does_not_import_torch() -> None:
     code = "import sys; from registry.cli import main; main(['--help']); print('torch' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_tensorboard_event_files(spec, tmp_path) -> None:
+    """train.tensorboard = true writes event files whose scalars are the epochs' metrics."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "r"
+    assert cli("run", str(spec), "--out", str(run), "--set", "train.tensorboard=true")[0] == 0
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    accuracy = [e.value for e in events.Scalars("epoch/test_accuracy")]
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert accuracy == pytest.approx([r["test_accuracy"] for r in rows])
+    assert [e.step for e in events.Scalars("epoch/train_loss")] == [1, 2]
