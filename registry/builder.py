@@ -120,6 +120,16 @@ def _call(r: Resolved, *args: Any, **overrides: Any) -> Any:
     return r.component.factory(*args, **{**r.kwargs, **overrides})
 
 
+def _try(t: Resolved, batch: Tensor, problems: _Problems) -> tuple[Transform, Tensor] | None:
+    """Build transform *t* and apply it to the dry-run *batch*; None (and a problem) if it cannot take it."""
+    fn = _call(t)
+    try:
+        return fn, fn(batch)
+    except (ValueError, RuntimeError, TypeError) as e:
+        problems.add(t.loc, f"{t.component.name} cannot take inputs of shape {tuple(batch.shape[1:])}: {e}")
+        return None
+
+
 def _plan_data(rs: ResolvedSpec, problems: _Problems) -> DataPlan | None:
     dataset = _call(rs.dataset)
     if not isinstance(dataset, Dataset):
@@ -131,29 +141,25 @@ def _plan_data(rs: ResolvedSpec, problems: _Problems) -> DataPlan | None:
     batch = dataset.example_batch()
     transforms = []
     for t in rs.transforms:
-        fn = _call(t)
-        try:
-            batch = fn(batch)
-        except (ValueError, RuntimeError, TypeError) as e:
-            problems.add(t.loc, f"{t.component.name} cannot take inputs of shape {tuple(batch.shape[1:])}: {e}")
+        tried = _try(t, batch, problems)
+        if tried is None:
             return None
+        fn, batch = tried
         transforms.append(fn)
     augment = []
     for t in rs.augment:
-        fn = _call(t)
-        try:
-            out = fn(batch)
-        except (ValueError, RuntimeError, TypeError) as e:
-            problems.add(t.loc, f"{t.component.name} cannot take inputs of shape {tuple(batch.shape[1:])}: {e}")
+        tried = _try(t, batch, problems)
+        if tried is None:
             return None
-        if out.shape != batch.shape:
+        if tried[1].shape != batch.shape:
             problems.add(
                 t.loc,
-                f"{t.component.name} changes the sample shape {tuple(batch.shape[1:])} -> {tuple(out.shape[1:])}; "
-                "an augmentation must keep it (the test split is not augmented): put shape changes in transforms",
+                f"{t.component.name} changes the sample shape {tuple(batch.shape[1:])} -> "
+                f"{tuple(tried[1].shape[1:])}; an augmentation must keep it (the test split is not augmented): "
+                "put shape changes in transforms",
             )
             return None
-        augment.append(fn)
+        augment.append(tried[0])
     return DataPlan(dataset, tuple(transforms), batch, tuple(augment))
 
 
