@@ -200,6 +200,7 @@ def _summary(result: RunResult) -> str:
 
 def _resume_target(args: argparse.Namespace, err: TextIO, ranks: Ranks | None) -> tuple[Built, RunDir, Checkpoint]:
     from registry.checkpoint import load_checkpoint
+    from registry.resolve import load_and_resolve
     from registry.rundir import RunDir
     from registry.specdiff import refuse_incompatible
 
@@ -209,7 +210,8 @@ def _resume_target(args: argparse.Namespace, err: TextIO, ranks: Ranks | None) -
     ckpt = load_checkpoint(rundir.path)
     if ckpt.spec_hash != rundir.info().get("spec_hash"):
         raise CheckpointError(f"{ckpt.path}: made by another run (its spec hash differs from {rundir.path}/run.json)")
-    refuse_incompatible(_prepare(str(saved), io.StringIO(), with_optimizer=False).resolved, built.resolved, ckpt)
+    # The run's own spec only needs resolving (against the catalog already loaded), not building.
+    refuse_incompatible(load_and_resolve(saved, built.resolved.catalog), built.resolved, ckpt)
     return built, rundir, ckpt
 
 

@@ -238,6 +238,7 @@ def build_catalog(pm: pluggy.PluginManager, check_schemas: bool = False, strict:
     loaded: _Loaded = getattr(pm, "registry_loaded", None) or _Loaded()
     failures = list(loaded.failures)
     catalog = Catalog()
+    describe = _describer(loaded)
     for plugin, hooks in _hooks_by_plugin(pm).items():
         info = loaded.infos.get(plugin, PluginInfo(plugin, "registered directly"))
         try:
@@ -254,7 +255,7 @@ def build_catalog(pm: pluggy.PluginManager, check_schemas: bool = False, strict:
             failures.append(failure)
             continue
         for c in components:
-            catalog.add(c, replace=bool(getattr(c.factory, REPLACES_ATTR, False)), describe=_describer(loaded))
+            catalog.add(c, replace=bool(getattr(c.factory, REPLACES_ATTR, False)), describe=describe)
     failed = {f.plugin for f in failures}
     catalog.plugins = tuple(i for p, i in loaded.infos.items() if pm.get_plugin(p) is not None and p not in failed)
     catalog.failures = tuple(failures)

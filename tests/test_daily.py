@@ -57,7 +57,7 @@ def test_bad_set_says_it_came_from_the_command_line(spec, setting, message) -> N
     code, out, err = cli("validate", str(spec), "--set", setting)
     assert code == ExitCode.USAGE and out == ""
     assert message in err
-    assert f"{spec}:" not in err.split("\n", 1)[1] or "from the command line" in err
+    assert not re.search(rf"{re.escape(str(spec))}:\d+", err)  # no file line is blamed for a command-line value
 
 
 def test_print_config_round_trips(spec, tmp_path) -> None:
