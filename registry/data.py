@@ -4,10 +4,10 @@ A dataset factory returns a ``Dataset``: what is known without reading any file
 (the raw per-sample shape and dtype, the class names) and a ``load`` callable
 that reads the files and returns both splits as tensors. ``validate`` uses the
 first part only; ``run`` loads once and keeps both splits resident on the run's
-device. A training batch is an index slice of a per-epoch permutation drawn
-from the run's seeded generator; the spec's transforms run on each batch, on
-the device (uint8 images stay 4x smaller than float32 in memory), or once on
-the whole split when ``data.precompute`` is set.
+device. The spec's transforms are applied once to the whole split when it fits
+(``data.precompute``), or else to each block of consecutive batches as it is
+taken. A training batch is a slice of a per-epoch permutation drawn from the
+run's seeded generator.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ class Split:
 
     inputs: Tensor
     targets: Tensor
+    transformed: bool = False
+    """True once the runner has applied the spec's transforms to ``inputs`` (a plugin leaves it False)."""
 
     def __post_init__(self) -> None:
         if len(self.inputs) != len(self.targets):
@@ -42,7 +44,7 @@ class Split:
         return len(self.inputs)
 
     def to(self, device: torch.device) -> Split:
-        return Split(self.inputs.to(device), self.targets.to(device))
+        return Split(self.inputs.to(device), self.targets.to(device), self.transformed)
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,8 @@ class Dataset:
 
 def apply_transforms(x: Tensor, transforms: Sequence[Transform], chunk: int = 8192) -> Tensor:
     """Apply *transforms* in order to the batch *x*, a chunk at a time, into one preallocated tensor."""
-    if not transforms or len(x) == 0:
-        return x
+    if len(x) <= chunk or not transforms:
+        return _transformed(x, transforms)
     out: Tensor | None = None
     for start in range(0, len(x), chunk):
         y = x[start : start + chunk]
@@ -100,6 +102,27 @@ def apply_transforms(x: Tensor, transforms: Sequence[Transform], chunk: int = 81
         out[start : start + len(y)] = y
     assert out is not None
     return out
+
+
+BLOCK_BYTES = 1 << 20
+
+
+def block_batches(inputs: Tensor, batch_size: int) -> int:
+    """How many batches to transform at once: about ``BLOCK_BYTES`` of raw input (at least one batch).
+
+    A transform costs a fixed dispatch overhead per call on top of its arithmetic; on small
+    batches (64 Fashion-MNIST images) that overhead is half the cost, so consecutive batches of
+    an epoch are transformed together and handed out as views. Transforms treat every sample
+    alike (the hook's contract), so the values are the same as batch by batch.
+    """
+    per_batch = max(1, batch_size * inputs[:1].nbytes)
+    return max(1, BLOCK_BYTES // per_batch)
+
+
+def _transformed(x: Tensor, transforms: Sequence[Transform]) -> Tensor:
+    for t in transforms:
+        x = t(x)
+    return x
 
 
 def split_len(split: Split | TorchDataset[Any]) -> int:
@@ -133,9 +156,7 @@ def _loader_batches(
     )  # fmt: skip
     for (x, y), whole in zip(loader, wholes, strict=True):
         x, y = x.to(device, non_blocking=True), torch.as_tensor(y).to(device, non_blocking=True)
-        for t in transforms:
-            x = t(x)
-        yield x, y, whole
+        yield _transformed(x, transforms), y, whole
 
 
 def iter_batches(
@@ -149,10 +170,12 @@ def iter_batches(
 ) -> Iterator[tuple[Tensor, Tensor, int]]:
     """Yield ``(inputs, targets)`` batches, shuffled with *generator* (in order when None).
 
-    Each batch is an index slice of the resident split; *transforms* are applied to it on its
-    device. The permutation is drawn in full even when *start_batch* skips the first batches, so a
-    resumed epoch sees exactly the batches an uninterrupted one would. With *share* (data-parallel
-    runs) each process keeps its share of every batch; the third item is the whole batch's size.
+    Batches are taken from the resident split in the order of the permutation, on its device, a
+    block of consecutive batches at a time (``block_batches``): each block is gathered with one
+    index_select, *transforms* run on it once, and its batches are views. The permutation is
+    drawn in full even when *start_batch* skips the first batches, so a resumed epoch sees
+    exactly the batches an uninterrupted one would. With *share* (data-parallel runs) each
+    process keeps its share of every batch; the third item is the whole batch's size.
     """
     if not isinstance(split, Split):  # a Dataset that is not held in memory: read it through a DataLoader
         target = device or torch.device("cpu")
@@ -160,24 +183,25 @@ def iter_batches(
         return
     n = len(split)
     inputs, targets = split.inputs, split.targets
-    order = None
-    if generator is not None:
-        order = torch.randperm(n, generator=generator).to(inputs.device)
-        if share is None:  # one gather per epoch: every batch is then a contiguous view
-            inputs, targets, order = inputs.index_select(0, order), targets.index_select(0, order), None
-    for start in range(start_batch * batch_size, n, batch_size):
-        if order is None and share is None:
-            x, y = inputs[start : start + batch_size], targets[start : start + batch_size]
-            whole = len(x)
-        else:
+    order = torch.randperm(n, generator=generator).to(inputs.device) if generator is not None else None
+    if share is not None:  # data-parallel: each process gathers its share of every batch
+        for start in range(start_batch * batch_size, n, batch_size):
             idx = (
                 order[start : start + batch_size]
                 if order is not None
                 else torch.arange(start, min(start + batch_size, n), device=inputs.device)
             )
-            whole = len(idx)
-            idx = share(idx) if share is not None else idx
-            x, y = inputs.index_select(0, idx), targets.index_select(0, idx)
-        for t in transforms:
-            x = t(x)
-        yield x, y, whole
+            mine = share(idx)
+            yield _transformed(inputs.index_select(0, mine), transforms), targets.index_select(0, mine), len(idx)
+        return
+    block = batch_size * (block_batches(inputs, batch_size) if transforms else 1)
+    for first in range(start_batch * batch_size, n, block):
+        if order is None:
+            xs, ys = inputs[first : first + block], targets[first : first + block]
+        else:  # gathered a block at a time: no second copy of the split per epoch
+            idx = order[first : first + block]
+            xs, ys = inputs.index_select(0, idx), targets.index_select(0, idx)
+        xs = _transformed(xs, transforms)
+        for start in range(0, len(ys), batch_size):
+            y = ys[start : start + batch_size]
+            yield xs[start : start + batch_size], y, len(y)

@@ -79,8 +79,8 @@ class RunResult:
 def load_data(built: Built) -> DatasetSplits:
     """Load the dataset once and move both splits to the run's device.
 
-    With ``data.precompute`` the transforms are applied here, once; otherwise
-    ``batch_transforms`` returns them for each batch.
+    With ``data.precompute`` the transforms are applied here, once, to the splits held in
+    memory; otherwise ``batch_transforms`` returns them for each batch.
     """
     splits = built.data.dataset.load()
     if not isinstance(splits, DatasetSplits):
@@ -88,22 +88,21 @@ def load_data(built: Built) -> DatasetSplits:
         raise PluginLoadError(
             f"dataset {c.name!r}: load() returned {type(splits).__name__}, not DatasetSplits", c.plugin
         )
-
-    def prepare(split: Split | TorchDataset[Any]) -> Split | TorchDataset[Any]:
-        if not isinstance(split, Split):  # streamed through a DataLoader, batch by batch
-            return split
-        moved = split.to(built.device)
-        if built.resolved.spec.data.precompute:
-            return Split(apply_transforms(moved.inputs, built.data.transforms), moved.targets)
-        return moved
-
-    return DatasetSplits(prepare(splits.train), prepare(splits.test))
+    if built.resolved.spec.data.precompute and built.data.transforms:
+        return DatasetSplits(*(_precomputed(built, s) for s in (splits.train, splits.test)))
+    return DatasetSplits(*(s.to(built.device) if isinstance(s, Split) else s for s in (splits.train, splits.test)))
 
 
-def batch_transforms(built: Built, split: Split | TorchDataset[Any] | None = None) -> tuple[Transform, ...]:
-    """The transforms still to apply to each batch (none when they were precomputed)."""
-    precomputed = built.resolved.spec.data.precompute and (split is None or isinstance(split, Split))
-    return () if precomputed else built.data.transforms
+def _precomputed(built: Built, split: Split | TorchDataset[Any]) -> Split | TorchDataset[Any]:
+    if not isinstance(split, Split):  # streamed through a DataLoader, transformed batch by batch
+        return split
+    moved = split.to(built.device)
+    return Split(apply_transforms(moved.inputs, built.data.transforms), moved.targets, transformed=True)
+
+
+def batch_transforms(built: Built, split: Split | TorchDataset[Any]) -> tuple[Transform, ...]:
+    """The transforms still to apply to each batch of *split* (none when they were precomputed)."""
+    return () if isinstance(split, Split) and split.transformed else built.data.transforms
 
 
 def _summed(loss_fn: nn.Module) -> bool:
@@ -183,11 +182,12 @@ def train_epoch(
     summed = _summed(loss_fn)
     model.train()
     share = (lambda idx: shard(idx, ranks)) if ranks else None
-    steps = (*batch_transforms(built, train), *built.data.augment)
-    batches = iter_batches(train, batch_size, generator, steps, p.batch, share, built.device)
+    batches = iter_batches(train, batch_size, generator, batch_transforms(built, train), p.batch, share, built.device)
     for batch_idx, (data, target, whole) in enumerate(batches, start=p.batch):
         if cfg.max_steps_per_epoch is not None and batch_idx >= cfg.max_steps_per_epoch:
             break
+        for augment in built.data.augment:  # random: drawn batch by batch, so that a resumed epoch draws the same
+            data = augment(data)
         optimizer.zero_grad()
         output = model(data)
         loss = loss_fn(output, target) if len(data) else output.sum() * 0.0

@@ -22,10 +22,12 @@ from registry.errors import CheckpointError
 
 from .conftest import QUICK, ROOT
 
+AUGMENT = 'augment = [{ type = "random_crop", padding = 1 }]\n'
 SPEC = (
     QUICK.replace("epochs = 1", "epochs = 3\ncheckpoint_every = 10\nkeep_checkpoints = 2")
     .replace('{ type = "relu" }', '{ type = "relu" },\n  { type = "dropout", p = 0.2 }')  # dropout: the RNG must resume too
     .replace('type = "sgd"', 'type = "adam"').replace("lr = 0.05\nmomentum = 0.9", "lr = 0.01")  # optimizer state too
+    .replace("transforms = [", f"{AUGMENT}transforms = [")  # augmentation draws too, batch by batch
 )
 TIMING = {"train_seconds", "seconds", "samples_per_second"}
 
@@ -220,7 +222,7 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch) -> 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("trained")
-    (d / "spec.toml").write_text(SPEC.replace("epochs = 3", "epochs = 1"))
+    (d / "spec.toml").write_text(SPEC.replace(AUGMENT, "").replace("epochs = 3", "epochs = 1"))
     assert cli("run", str(d / "spec.toml"), "--out", str(d / "run"))[0] == 0
     return d / "run"
 

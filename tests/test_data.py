@@ -28,6 +28,45 @@ def test_batches_cover_every_sample_once_in_seeded_order() -> None:
     assert len(tail) == 1 and torch.equal(tail[0][1], order[96:])
 
 
+def test_transforms_run_a_block_of_batches_at_a_time_with_the_values_of_batch_by_batch(monkeypatch) -> None:
+    """Consecutive batches are gathered and transformed together (one call per block), same values as one by one."""
+    from registry_torch.transforms import Normalize, ToTensor
+
+    import registry.data as data
+
+    images = torch.randint(0, 256, (1000, 28, 28), generator=torch.Generator().manual_seed(3), dtype=torch.uint8)
+    split = Split(images, torch.arange(1000))
+    calls: list[int] = []
+
+    def to_tensor(x: torch.Tensor) -> torch.Tensor:
+        calls.append(len(x))
+        return ToTensor()(x)
+
+    steps = (to_tensor, Normalize([0.2860], [0.3530]))
+    monkeypatch.setattr(data, "BLOCK_BYTES", 5 * 64 * 28 * 28)  # 5 batches of 64 per block
+    batches = list(iter_batches(split, 64, torch.Generator().manual_seed(7), steps, start_batch=2))
+    order = torch.randperm(1000, generator=torch.Generator().manual_seed(7))[128:]
+    assert calls == [320, 320, 232]  # 14 batches from batch 2 on: blocks of 5, 5 and the last 4 (40 samples)
+    assert [len(x) for x, _, _ in batches] == [64] * 13 + [40]
+    assert torch.equal(torch.cat([y for _, y, _ in batches]), order)
+    expected = Normalize([0.2860], [0.3530])(ToTensor()(images[order]))
+    assert torch.equal(torch.cat([x for x, _, _ in batches]), expected)  # bit for bit
+
+
+def test_precomputed_splits_are_marked_and_not_transformed_again(write_spec) -> None:
+    """data.precompute: the resident splits hold float inputs, and batches are not transformed a second time."""
+    from registry.runner import batch_transforms, load_data
+
+    spec = write_spec(QUICK.replace("batch_size = 32", "batch_size = 32\nprecompute = true"))
+    built = build(load_and_resolve(spec, build_catalog(get_plugin_manager(load_entrypoints=False))))
+    splits = load_data(built)
+    assert splits.train.transformed and splits.test.transformed
+    assert splits.train.inputs.dtype == torch.float32 and splits.train.inputs.shape[1:] == (1, 8, 8)
+    assert batch_transforms(built, splits.train) == ()
+    raw = built.data.dataset.load().train
+    assert torch.equal(splits.train.inputs, built.data.transforms[1](built.data.transforms[0](raw.inputs)))
+
+
 def test_shares_of_a_batch_partition_it() -> None:
     """Two ranks' shares of every batch are disjoint and together the whole batch."""
     from registry.distributed import Ranks, shard
