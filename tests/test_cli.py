@@ -52,6 +52,34 @@ def test_run_prints_the_notebooks_log_lines(write_spec) -> None:
     assert re.fullmatch(r"Test set: Average loss: \d\.\d{4}, Accuracy: \d+/359 \(\d+%\)", lines[i])
 
 
+def test_start_up_collects_garbage_rarely_and_training_as_the_interpreter_would(write_spec, monkeypatch) -> None:
+    """Commands start under a raised gc threshold; training runs under the caller's; the caller's is restored."""
+    import gc
+
+    import registry.cli as cli_module
+
+    seen: dict[str, tuple[int, ...]] = {}
+    real_validate, real_run = cli_module.COMMANDS["validate"], cli_module._run_ranked
+
+    def validate(*a):
+        seen["validate"] = gc.get_threshold()
+        return real_validate(*a)
+
+    def run_ranked(*a):
+        seen["training"] = gc.get_threshold()
+        return real_run(*a)
+
+    monkeypatch.setitem(cli_module.COMMANDS, "validate", validate)
+    monkeypatch.setattr(cli_module, "_run_ranked", run_ranked)
+    before = gc.get_threshold()
+    spec = str(write_spec(QUICK))
+    assert cli("validate", spec)[0] == 0 and cli("run", spec)[0] == 0
+    assert seen["validate"] == (cli_module.STARTUP_GC_THRESHOLD, *before[1:])
+    assert seen["training"] == before
+    assert gc.get_threshold() == before
+    assert cli("validate", "no-such.toml")[0] == ExitCode.USAGE and gc.get_threshold() == before  # on errors too
+
+
 def test_same_spec_and_seed_give_identical_weights(write_spec, catalog) -> None:
     """Two runs of one spec end with bit-identical weights; another seed gives other weights."""
     from registry.builder import build
