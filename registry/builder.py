@@ -57,6 +57,11 @@ class DataPlan:
         """The shape of one transformed sample: the model's input shape."""
         return tuple(self.example.shape[1:])
 
+    @property
+    def sample_nbytes(self) -> int:
+        """The bytes of one transformed sample."""
+        return self.example[0].nbytes
+
 
 @dataclass(frozen=True)
 class LayerPlan:

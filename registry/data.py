@@ -22,7 +22,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
-__all__ = ["Dataset", "DatasetSplits", "Split", "apply_transforms", "iter_batches", "split_len"]
+__all__ = ["Dataset", "DatasetSplits", "Split", "apply_transforms", "block_batches", "iter_batches", "split_len"]
 
 Transform = Callable[[Tensor], Tensor]
 
@@ -107,16 +107,17 @@ def apply_transforms(x: Tensor, transforms: Sequence[Transform], chunk: int = 81
 BLOCK_BYTES = 1 << 20
 
 
-def block_batches(inputs: Tensor, batch_size: int) -> int:
-    """How many batches to transform at once: about ``BLOCK_BYTES`` of raw input (at least one batch).
+def block_batches(batch_size: int, sample_nbytes: int) -> int:
+    """How many consecutive batches to gather and transform at once: about ``BLOCK_BYTES`` of
+    transformed samples (*sample_nbytes* each), and at least one batch.
 
-    A transform costs a fixed dispatch overhead per call on top of its arithmetic; on small
-    batches (64 Fashion-MNIST images) that overhead is half the cost, so consecutive batches of
-    an epoch are transformed together and handed out as views. Transforms treat every sample
-    alike (the hook's contract), so the values are the same as batch by batch.
+    A transform costs a fixed overhead per call on top of its arithmetic, and on small batches
+    (64 Fashion-MNIST images) that overhead is most of the cost. Blocks much larger than a
+    megabyte cost more again: each is fresh memory that the C allocator maps from the system,
+    page by page. Transforms treat every sample alike (the hook's contract), so the values are
+    the same as batch by batch.
     """
-    per_batch = max(1, batch_size * inputs[:1].nbytes)
-    return max(1, BLOCK_BYTES // per_batch)
+    return max(1, BLOCK_BYTES // max(1, batch_size * sample_nbytes))
 
 
 def _transformed(x: Tensor, transforms: Sequence[Transform]) -> Tensor:
@@ -167,11 +168,12 @@ def iter_batches(
     start_batch: int = 0,
     share: Callable[[Tensor], Tensor] | None = None,
     device: torch.device | None = None,
+    block: int = 1,
 ) -> Iterator[tuple[Tensor, Tensor, int]]:
     """Yield ``(inputs, targets)`` batches, shuffled with *generator* (in order when None).
 
-    Batches are taken from the resident split in the order of the permutation, on its device, a
-    block of consecutive batches at a time (``block_batches``): each block is gathered with one
+    Batches are taken from the resident split in the order of the permutation, on its device,
+    *block* consecutive batches at a time (see ``block_batches``): each block is gathered with one
     index_select, *transforms* run on it once, and its batches are views. The permutation is
     drawn in full even when *start_batch* skips the first batches, so a resumed epoch sees
     exactly the batches an uninterrupted one would. With *share* (data-parallel runs) each
@@ -194,7 +196,7 @@ def iter_batches(
             mine = share(idx)
             yield _transformed(inputs.index_select(0, mine), transforms), targets.index_select(0, mine), len(idx)
         return
-    block = batch_size * (block_batches(inputs, batch_size) if transforms else 1)
+    block = batch_size * (block if transforms else 1)
     for first in range(start_batch * batch_size, n, block):
         if order is None:
             xs, ys = inputs[first : first + block], targets[first : first + block]

@@ -22,7 +22,7 @@ from torch.utils.data import Dataset as TorchDataset
 
 from registry.builder import Built
 from registry.checkpoint import Checkpoint, Progress, apply_checkpoint, promote_best, rotate, save_checkpoint
-from registry.data import DatasetSplits, Split, Transform, apply_transforms, iter_batches, split_len
+from registry.data import DatasetSplits, Split, Transform, apply_transforms, block_batches, iter_batches, split_len
 from registry.distributed import Ranks, all_sum, shard
 from registry.errors import CheckpointError, Interrupted, PluginLoadError, TrainingError
 from registry.report import PlainReporter, Reporter
@@ -182,7 +182,9 @@ def train_epoch(
     summed = _summed(loss_fn)
     model.train()
     share = (lambda idx: shard(idx, ranks)) if ranks else None
-    batches = iter_batches(train, batch_size, generator, batch_transforms(built, train), p.batch, share, built.device)
+    block = block_batches(batch_size, built.data.sample_nbytes)
+    steps = batch_transforms(built, train)
+    batches = iter_batches(train, batch_size, generator, steps, p.batch, share, built.device, block)
     for batch_idx, (data, target, whole) in enumerate(batches, start=p.batch):
         if cfg.max_steps_per_epoch is not None and batch_idx >= cfg.max_steps_per_epoch:
             break
@@ -230,9 +232,8 @@ def evaluate(built: Built, test: Split | TorchDataset[Any], ranks: Ranks | None 
     share = (lambda idx: shard(idx, ranks)) if ranks else None
     size = built.resolved.spec.data.test_batch_size
     with torch.no_grad():
-        for data, target, _ in iter_batches(
-            test, size, None, batch_transforms(built, test), share=share, device=built.device
-        ):
+        steps, block = batch_transforms(built, test), block_batches(size, built.data.sample_nbytes)
+        for data, target, _ in iter_batches(test, size, None, steps, share=share, device=built.device, block=block):
             if not len(data):
                 continue
             output = model(data)

@@ -28,7 +28,7 @@ def test_batches_cover_every_sample_once_in_seeded_order() -> None:
     assert len(tail) == 1 and torch.equal(tail[0][1], order[96:])
 
 
-def test_transforms_run_a_block_of_batches_at_a_time_with_the_values_of_batch_by_batch(monkeypatch) -> None:
+def test_transforms_run_a_block_of_batches_at_a_time_with_the_values_of_batch_by_batch() -> None:
     """Consecutive batches are gathered and transformed together (one call per block), same values as one by one."""
     from registry_torch.transforms import Normalize, ToTensor
 
@@ -43,8 +43,8 @@ def test_transforms_run_a_block_of_batches_at_a_time_with_the_values_of_batch_by
         return ToTensor()(x)
 
     steps = (to_tensor, Normalize([0.2860], [0.3530]))
-    monkeypatch.setattr(data, "BLOCK_BYTES", 5 * 64 * 28 * 28)  # 5 batches of 64 per block
-    batches = list(iter_batches(split, 64, torch.Generator().manual_seed(7), steps, start_batch=2))
+    assert data.block_batches(64, 4 * 28 * 28) == 5  # float32 images: 5 batches of 64 are about 1 MB
+    batches = list(iter_batches(split, 64, torch.Generator().manual_seed(7), steps, start_batch=2, block=5))
     order = torch.randperm(1000, generator=torch.Generator().manual_seed(7))[128:]
     assert calls == [320, 320, 232]  # 14 batches from batch 2 on: blocks of 5, 5 and the last 4 (40 samples)
     assert [len(x) for x, _, _ in batches] == [64] * 13 + [40]
