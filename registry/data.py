@@ -204,6 +204,6 @@ def iter_batches(
             idx = order[first : first + block]
             xs, ys = inputs.index_select(0, idx), targets.index_select(0, idx)
         xs = _transformed(xs, transforms)
-        for start in range(0, len(ys), batch_size):
-            y = ys[start : start + batch_size]
-            yield xs[start : start + batch_size], y, len(y)
+        size = ys.shape[0]
+        for start in range(0, size, batch_size):
+            yield xs[start : start + batch_size], ys[start : start + batch_size], min(batch_size, size - start)

@@ -185,27 +185,30 @@ def train_epoch(
     block = block_batches(batch_size, built.data.sample_nbytes)
     steps = batch_transforms(built, train)
     batches = iter_batches(train, batch_size, generator, steps, p.batch, share, built.device, block)
+    last = cfg.max_steps_per_epoch
+    augments, clip, interval = built.data.augment, cfg.grad_clip, cfg.log_interval
     for batch_idx, (data, target, whole) in enumerate(batches, start=p.batch):
-        if cfg.max_steps_per_epoch is not None and batch_idx >= cfg.max_steps_per_epoch:
+        if last is not None and batch_idx >= last:
             break
-        for augment in built.data.augment:  # random: drawn batch by batch, so that a resumed epoch draws the same
+        for augment in augments:  # random: drawn batch by batch, so that a resumed epoch draws the same
             data = augment(data)
+        size = data.shape[0]
         optimizer.zero_grad()
         output = model(data)
-        loss = loss_fn(output, target) if len(data) else output.sum() * 0.0
+        loss = loss_fn(output, target) if size else output.sum() * 0.0
         value = loss.item()
-        scale = len(data) * ranks.world_size / whole if ranks and not summed else 1.0
+        scale = size * ranks.world_size / whole if ranks and not summed else 1.0
         (loss * scale if scale != 1.0 else loss).backward()
-        norm = None if cfg.grad_clip is None else nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        norm = None if clip is None else nn.utils.clip_grad_norm_(model.parameters(), clip)
         _check_finite(value, epoch, batch_idx, norm)
         optimizer.step()
-        p.loss_total += value * (1 if summed else len(data))
-        p.seen += len(data)
+        p.loss_total += value if summed else value * size
+        p.seen += size
         p.batch = batch_idx + 1
-        due = batch_idx % cfg.log_interval == 0
+        due = batch_idx % interval == 0
         shown = value
         if due and ranks:  # the whole batch's loss, as one process would print it
-            total, count = all_sum([value * (1 if summed else len(data)), len(data)], built.device, ranks)
+            total, count = all_sum([value if summed else value * size, size], built.device, ranks)
             shown = total if summed else total / max(count, 1)
         report.train_step(epoch, batch_idx, num_batches, batch_idx * whole, n, shown, due)
         if after_step is not None:
