@@ -77,6 +77,9 @@ def registry_datasets() -> Factories:
 def registry_transforms() -> Factories:
     """Return transform factories: ``{name: factory(**params) -> Callable[[Tensor], Tensor]}``.
 
-    A transform maps a whole batch (first dimension = samples) to a batch and
-    must treat every sample alike: it is applied once to the whole split.
+    A transform maps a batch (first dimension = samples) to a batch and must treat
+    every sample alike, each on its own: the runner applies it to blocks of
+    consecutive batches, or once to the whole split (``data.precompute``), and a
+    sample's result may not depend on which others share its call. Random
+    transforms are listed in ``data.augment`` instead: those run batch by batch.
     """
