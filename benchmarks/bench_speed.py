@@ -167,7 +167,12 @@ def part_floor(epochs: int, data: str) -> dict:
 
 
 def part_pairs(pairs: int, data: str) -> dict:
-    """Adjacent epochs in one process: the runner's training epoch and a floor epoch, alternately first."""
+    """Adjacent epochs in one process: the runner's training epoch and a floor epoch, alternately first.
+
+    ``train_epoch`` is what ``run`` calls for each epoch (here without its per-step checkpoint and
+    signal hook, which does nothing without a run directory). The first pair includes warm-up;
+    the median absorbs it.
+    """
     import torch
 
     from registry.runner import load_data, train_epoch

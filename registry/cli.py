@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
 import gc
 import io
 import json
@@ -276,7 +277,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     report = make_reporter(args.log_format, args.quiet, out, built.resolved.spec.train.epochs)
     if built.resolved.spec.train.tensorboard and rundir is not None:
         report = _with_tensorboard(report, rundir)
-    gc.set_threshold(*_GC_THRESHOLD)  # start-up is over: training collects as the interpreter would
+    _restore_gc()  # start-up is over: training collects garbage as the caller would
     try:
         result = _run_ranked(built, report, rundir, ckpt, digest, ranks)
     except RegistryError as e:
@@ -524,14 +525,20 @@ def _rank_prefix() -> str:
 
 
 STARTUP_GC_THRESHOLD = 100_000
-"""Allocations between young-generation garbage collections while a command starts (CPython's default: 700).
+"""Allocations between young-generation garbage collections while a command runs (CPython's default: 700).
 
 Importing torch and pydantic creates hundreds of thousands of long-lived objects, and with the
-default threshold the collector scans them again and again: on a 2-core machine that was 0.25 s
-of a 3.3 s ``validate``, most of what it costs beyond ``import torch``. mypy raises its threshold
-for the same reason. ``run`` restores the interpreter's thresholds before training.
+default threshold the collector scans them again and again: on a 2-core machine that was most
+of what ``validate`` costs beyond ``import torch``. mypy raises its threshold for the same
+reason. ``run`` puts the caller's thresholds back before training, and ``main`` on return; a
+caller that has switched automatic collection off (threshold 0) or set a higher one keeps it.
 """
-_GC_THRESHOLD = gc.get_threshold()
+_CALLER_GC: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar("registry_caller_gc")
+
+
+def _restore_gc() -> None:
+    """Give the thresholds back to what the caller of ``main`` had (before training, and on return)."""
+    gc.set_threshold(*_CALLER_GC.get(gc.get_threshold()))
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -545,7 +552,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     out = out or sys.stdout
     err = err or sys.stderr
     saved = gc.get_threshold()
-    gc.set_threshold(STARTUP_GC_THRESHOLD, *saved[1:])
+    token = _CALLER_GC.set(saved)
+    if 0 < saved[0] < STARTUP_GC_THRESHOLD:
+        gc.set_threshold(STARTUP_GC_THRESHOLD, *saved[1:])
     try:
         try:
             args = _parser().parse_args(argv)
@@ -560,6 +569,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         return ExitCode.INTERRUPTED
     finally:
         gc.set_threshold(*saved)
+        _CALLER_GC.reset(token)
 
 
 def console_main() -> None:

@@ -4,8 +4,8 @@ A dataset factory returns a ``Dataset``: what is known without reading any file
 (the raw per-sample shape and dtype, the class names) and a ``load`` callable
 that reads the files and returns both splits as tensors. ``validate`` uses the
 first part only; ``run`` loads once and keeps both splits resident on the run's
-device. The spec's transforms are applied once to the whole split when it fits
-(``data.precompute``), or else to each block of consecutive batches as it is
+device. The spec's transforms are applied once to the whole split with
+``data.precompute``, or else to each block of consecutive batches as it is
 taken. A training batch is a slice of a per-epoch permutation drawn from the
 run's seeded generator.
 """
@@ -89,7 +89,11 @@ class Dataset:
 
 
 def apply_transforms(x: Tensor, transforms: Sequence[Transform], chunk: int = 8192) -> Tensor:
-    """Apply *transforms* in order to the batch *x*, a chunk at a time, into one preallocated tensor."""
+    """Apply *transforms* in order to the batch *x*; above *chunk* samples, a chunk at a time into one new tensor.
+
+    Up to *chunk* samples the result is what the transforms return, which may be *x* itself
+    (``to_tensor`` on float input returns its input).
+    """
     if len(x) <= chunk or not transforms:
         return _transformed(x, transforms)
     out: Tensor | None = None
@@ -172,12 +176,15 @@ def iter_batches(
 ) -> Iterator[tuple[Tensor, Tensor, int]]:
     """Yield ``(inputs, targets)`` batches, shuffled with *generator* (in order when None).
 
-    Batches are taken from the resident split in the order of the permutation, on its device,
-    *block* consecutive batches at a time (see ``block_batches``): each block is gathered with one
-    index_select, *transforms* run on it once, and its batches are views. The permutation is
-    drawn in full even when *start_batch* skips the first batches, so a resumed epoch sees
-    exactly the batches an uninterrupted one would. With *share* (data-parallel runs) each
-    process keeps its share of every batch; the third item is the whole batch's size.
+    Batches are taken from the resident split in the order of the permutation, on its device.
+    With *transforms*, *block* consecutive batches at a time (see ``block_batches``): each block is
+    gathered with one index_select, the transforms run on it once, and its batches are views;
+    without, each batch is gathered on its own. The permutation is drawn in full even when
+    *start_batch* skips the first batches, and blocks start where they would have in an
+    uninterrupted epoch, so a resumed epoch sees exactly the batches an uninterrupted one would,
+    from the same transform calls. With *share* (data-parallel runs) each process gathers and
+    transforms its share of every batch, batch by batch; the third item is the whole batch's size.
+    A split that is not held in memory is read batch by batch through a DataLoader.
     """
     if not isinstance(split, Split):  # a Dataset that is not held in memory: read it through a DataLoader
         target = device or torch.device("cpu")
@@ -196,14 +203,16 @@ def iter_batches(
             mine = share(idx)
             yield _transformed(inputs.index_select(0, mine), transforms), targets.index_select(0, mine), len(idx)
         return
-    block = batch_size * (block if transforms else 1)
-    for first in range(start_batch * batch_size, n, block):
+    per = max(1, block) if transforms else 1
+    skip = start_batch % per * batch_size  # blocks start where an uninterrupted epoch's start: same calls
+    for first in range((start_batch - start_batch % per) * batch_size, n, per * batch_size):
         if order is None:
-            xs, ys = inputs[first : first + block], targets[first : first + block]
+            xs, ys = inputs[first : first + per * batch_size], targets[first : first + per * batch_size]
         else:  # gathered a block at a time: no second copy of the split per epoch
-            idx = order[first : first + block]
+            idx = order[first : first + per * batch_size]
             xs, ys = inputs.index_select(0, idx), targets.index_select(0, idx)
         xs = _transformed(xs, transforms)
         size = ys.shape[0]
-        for start in range(0, size, batch_size):
+        for start in range(skip, size, batch_size):
             yield xs[start : start + batch_size], ys[start : start + batch_size], min(batch_size, size - start)
+        skip = 0

@@ -100,8 +100,13 @@ def _precomputed(built: Built, split: Split | TorchDataset[Any]) -> Split | Torc
     return Split(apply_transforms(moved.inputs, built.data.transforms), moved.targets, transformed=True)
 
 
-def batch_transforms(built: Built, split: Split | TorchDataset[Any]) -> tuple[Transform, ...]:
-    """The transforms still to apply to each batch of *split* (none when they were precomputed)."""
+def batch_transforms(built: Built, split: Split | TorchDataset[Any] | None = None) -> tuple[Transform, ...]:
+    """The transforms still to apply to the batches of *split*: none when ``load_data`` precomputed them.
+
+    Without *split*: the spec's answer for a split held in memory (none with ``data.precompute``).
+    """
+    if split is None:
+        return () if built.resolved.spec.data.precompute else built.data.transforms
     return () if isinstance(split, Split) and split.transformed else built.data.transforms
 
 

@@ -55,7 +55,7 @@ class DataSpec(BaseModel):
         Field(
             description="apply the transforms once to the whole split and keep the result (faster for costly "
             "transforms such as resize; float32 images take 4x the memory of uint8 ones); "
-            "otherwise they run on each batch"
+            "otherwise they run on blocks of consecutive batches as they are taken"
         ),
     ] = False
 

@@ -15,7 +15,8 @@ returns the components of the named plugin (its entry-point name).
 parameters of its ``@registry.example``, runs it once on CPU (a forward and
 backward pass for a layer, activation, loss or transform, an optimizer step on
 a small model, a load for a dataset), checks that the results are finite and
-have the right shape, and that the component has a description and appears in
+have the right shape (and, for a transform that is not random, that each sample comes out the same
+alone as in a batch), and that the component has a description and appears in
 ``list``, ``show`` and the JSON Schema. It raises ``AssertionError`` with the
 component's name and what failed.
 """
@@ -148,9 +149,21 @@ def _check_transform(c: Component) -> None:
     shape = c.example.input_shape or DEFAULT_IMAGE
     fn = c.factory(**_resolved(c).kwargs)
     assert callable(fn), f"transform {c.name}: returned {type(fn).__name__}, which is not callable"
-    out = fn(torch.rand(4, *shape))
+    x = torch.rand(4, *shape, generator=torch.Generator().manual_seed(0))
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        out = fn(x)
+        torch.manual_seed(2)
+        again = fn(x)
     assert isinstance(out, torch.Tensor) and out.shape[0] == 4, f"transform {c.name}: output is not a batch of 4"
     _check_finite(c, "the output", out)
+    if torch.equal(out, again):  # not random: the runner may apply it to blocks of batches or the whole split
+        for i in range(4):
+            alone = fn(x[i : i + 1])
+            assert torch.equal(alone, out[i : i + 1]), (
+                f"transform {c.name}: sample {i} comes out differently alone than in a batch of 4; "
+                "a transform must treat each sample on its own"
+            )
 
 
 def _check_listed(c: Component, catalog: Catalog) -> None:

@@ -53,7 +53,7 @@ def test_run_prints_the_notebooks_log_lines(write_spec) -> None:
 
 
 def test_start_up_collects_garbage_rarely_and_training_as_the_interpreter_would(write_spec, monkeypatch) -> None:
-    """Commands start under a raised gc threshold; training runs under the caller's; the caller's is restored."""
+    """Commands run under a raised gc threshold; training under the caller's, which is restored on return."""
     import gc
 
     import registry.cli as cli_module
@@ -73,11 +73,18 @@ def test_start_up_collects_garbage_rarely_and_training_as_the_interpreter_would(
     monkeypatch.setattr(cli_module, "_run_ranked", run_ranked)
     before = gc.get_threshold()
     spec = str(write_spec(QUICK))
-    assert cli("validate", spec)[0] == 0 and cli("run", spec)[0] == 0
-    assert seen["validate"] == (cli_module.STARTUP_GC_THRESHOLD, *before[1:])
-    assert seen["training"] == before
-    assert gc.get_threshold() == before
-    assert cli("validate", "no-such.toml")[0] == ExitCode.USAGE and gc.get_threshold() == before  # on errors too
+    try:
+        gc.set_threshold(5000, 20, 20)  # the caller's own setting, not the interpreter's default
+        assert cli("validate", spec)[0] == 0 and cli("run", spec)[0] == 0
+        assert seen["validate"] == (cli_module.STARTUP_GC_THRESHOLD, 20, 20)
+        assert seen["training"] == (5000, 20, 20)
+        assert gc.get_threshold() == (5000, 20, 20)
+        assert cli("validate", "no-such.toml")[0] == ExitCode.USAGE and gc.get_threshold() == (5000, 20, 20)
+        for kept in ((0, 20, 20), (500_000, 20, 20)):  # collection switched off, or rarer already: left alone
+            gc.set_threshold(*kept)
+            assert cli("validate", spec)[0] == 0 and seen["validate"] == kept and gc.get_threshold() == kept
+    finally:
+        gc.set_threshold(*before)
 
 
 def test_same_spec_and_seed_give_identical_weights(write_spec, catalog) -> None:

@@ -45,16 +45,23 @@ def frozen_optimizer(params, lr: float = 0.1) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=0.0)
 
 
+def batch_standardize():
+    """Standardizes with the batch's own statistics: a sample's result depends on the others."""
+    return lambda x: (x - x.mean()) / (x.std() + 1e-6)
+
+
 @pytest.mark.parametrize(
     ("hook", "name", "factory", "message"),
     [
+        ("registry_transforms", "batch_standardize", batch_standardize,
+         "transform batch_standardize: sample 0 comes out differently alone than in a batch of 4"),
         ("registry_layers", "nan_layer", nan_layer, "layer nan_layer: the output is not finite"),
         ("registry_layers", "undocumented", undocumented, "layer undocumented: no description"),
         ("registry_optimizers", "frozen", frozen_optimizer, "optimizer frozen: a step changed nothing"),
     ],
 )
 def test_the_kit_names_what_is_wrong(hook, name, factory, message) -> None:
-    """A component that gives NaN, lacks a docstring, or does not step fails with its name and the reason."""
+    """A component that gives NaN, lacks a docstring, does not step, or mixes a batch's samples fails with its name and why."""
     catalog = _catalog_with(**{hook: {name: factory}})
     (component,) = plugin_components("mine", catalog)
     with pytest.raises(AssertionError, match=message):
