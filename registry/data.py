@@ -204,12 +204,13 @@ def iter_batches(
             yield _transformed(inputs.index_select(0, mine), transforms), targets.index_select(0, mine), len(idx)
         return
     per = max(1, block) if transforms else 1
+    span = per * batch_size
     skip = start_batch % per * batch_size  # blocks start where an uninterrupted epoch's start: same calls
-    for first in range((start_batch - start_batch % per) * batch_size, n, per * batch_size):
+    for first in range((start_batch - start_batch % per) * batch_size, n, span):
         if order is None:
-            xs, ys = inputs[first : first + per * batch_size], targets[first : first + per * batch_size]
+            xs, ys = inputs[first : first + span], targets[first : first + span]
         else:  # gathered a block at a time: no second copy of the split per epoch
-            idx = order[first : first + per * batch_size]
+            idx = order[first : first + span]
             xs, ys = inputs.index_select(0, idx), targets.index_select(0, idx)
         xs = _transformed(xs, transforms)
         size = ys.shape[0]
