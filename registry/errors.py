@@ -80,8 +80,9 @@ class SpecError(RegistryError, ValueError):
     """
 
     def __init__(self, problems: Sequence[Problem], source: str | None = None) -> None:
-        # File order: located problems by line (stable within a line), then the unlocated ones.
-        self.problems = tuple(sorted(problems, key=lambda p: (p.line is None, p.line or 0)))
+        # File order: located problems by line, then the unlocated ones; within a line by key path, so the
+        # order never depends on the order in which a validator happened to report them.
+        self.problems = tuple(sorted(problems, key=lambda p: (p.line is None, p.line or 0, format_loc(p.loc))))
         self.source = source
         super().__init__(self._render())
 

@@ -137,11 +137,15 @@ class _Resolver:
         try:
             validated = strict_validate(comp.schema.model, params)
         except ValidationError as e:
-            for p in problems_from(e, self.text, loc):
+            found = problems_from(e, self.text, loc)
+            unknown = [str(p.loc[-1]) for p in found if p.message == "unknown key"]
+            for p in found:
                 msg = p.message
                 if msg == "unknown key":
                     msg = _unknown_param(comp, str(p.loc[-1]), extra)
                 elif msg == "required key is missing":
+                    if difflib.get_close_matches(str(p.loc[-1]), unknown, n=1):
+                        continue  # a misspelling of it is reported, with its did-you-mean: one fault, one problem
                     msg = f"{comp.kind} {comp.name!r} needs parameter {p.loc[-1]!r}"
                 self.problems.append(Problem(p.loc, msg, p.line))
             return None

@@ -80,7 +80,7 @@ EXPECTED = {
     ),
     "layer_unknown_param": (
         2,
-        "error: SPEC: 2 problems in the spec\n  SPEC:9: model.layers[1].out_feature: layer 'linear' takes no parameter 'out_feature'; did you mean 'out_features'? Its parameters: bias, in_features, out_features\n  SPEC:9: model.layers[1].out_features: layer 'linear' needs parameter 'out_features'\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:9: model.layers[1].out_feature: layer 'linear' takes no parameter 'out_feature'; did you mean 'out_features'? Its parameters: bias, in_features, out_features\n",
     ),
     "layer_missing_param": (
         2,

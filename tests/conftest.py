@@ -48,6 +48,14 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture
+def builtins_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands see the built-in plugin alone, whatever third-party plugins this environment has installed."""
+    from registry.manager import DISABLE_AUTOLOAD_ENV
+
+    monkeypatch.setenv(DISABLE_AUTOLOAD_ENV, "1")
+
+
+@pytest.fixture
 def write_spec(tmp_path: Path) -> Callable[[str, str], Path]:
     """Write spec text to a file in tmp_path and return its path."""
 

@@ -156,6 +156,7 @@ def test_non_finite_loss_exits_1(write_spec) -> None:
     assert re.match(r"error: epoch 1, batch \d+: the loss is (nan|inf); lower optimizer.lr", err)
 
 
+@pytest.mark.usefixtures("builtins_only")
 def test_list_shows_every_kind_with_descriptions() -> None:
     """list prints each kind with its count, and each name with its description and plugin."""
     code, out, _ = cli("list")
@@ -165,6 +166,7 @@ def test_list_shows_every_kind_with_descriptions() -> None:
     assert re.search(r"^  leaky_relu +Leaky ReLU: x for x >= 0, negative_slope \* x otherwise\.  \[registry_torch\]$", out, re.M)
 
 
+@pytest.mark.usefixtures("builtins_only")
 def test_list_one_kind() -> None:
     """list KIND prints that kind alone."""
     _, out, _ = cli("list", "optimizer")

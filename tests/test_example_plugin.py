@@ -76,13 +76,16 @@ def test_plugin_passes_its_own_conformance_tests(site: Path) -> None:
     assert re.search(r"^6 passed", proc.stdout.splitlines()[-1])
 
 
-def test_a_missing_required_plugin_says_how_to_install_it() -> None:
-    """Without the plugin installed, [requires] names the distribution and the pip line; exit 2."""
-    proc = registry_cli("validate", str(PLUGIN / "spirals.toml"))
+def test_a_missing_required_plugin_says_how_to_install_it(tmp_path: Path) -> None:
+    """A [requires] distribution that is not installed: its name and the pip line; exit 2."""
+    text = (PLUGIN / "spirals.toml").read_text().replace("registry-example-plugin>=0.1", "registry-absent-plugin>=0.1")
+    spec = tmp_path / "spirals.toml"
+    spec.write_text(text)
+    proc = registry_cli("validate", str(spec))
     assert proc.returncode == 2
     assert (
-        f"  {PLUGIN / 'spirals.toml'}:8: requires.plugins[0]: plugin distribution 'registry-example-plugin' is not "
-        "installed; install it with: pip install 'registry-example-plugin>=0.1'"
+        f"  {spec}:8: requires.plugins[0]: plugin distribution 'registry-absent-plugin' is not "
+        "installed; install it with: pip install 'registry-absent-plugin>=0.1'"
     ) in proc.stderr.splitlines()
 
 
