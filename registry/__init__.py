@@ -11,8 +11,13 @@ import pluggy
 
 from registry.catalog import KINDS, Catalog, Component, aliases, example, replaces
 from registry.errors import (
+    CheckpointError,
     DatasetNotFoundError,
+    DistributedError,
     DuplicateComponentError,
+    InputError,
+    Interrupted,
+    PluginError,
     PluginLoadError,
     Problem,
     RegistryError,
@@ -20,22 +25,27 @@ from registry.errors import (
     TrainingError,
     UnknownComponentError,
 )
-from registry.params import CHANNELS, FEATURES, Inferred, InputShape
+from registry.kinds import MODULE_KINDS
+from registry.params import CHANNELS, FEATURES, NUM_CLASSES, Inferred, InputShape
+from registry.places import Holds
 from registry.semantics import contract
 
 if TYPE_CHECKING:
+    from registry.chain import Branches, Chain, Layers
     from registry.data import Dataset, DatasetSplits, Split
 
 __version__ = "0.1.0"
 
-_LAZY = {"Dataset", "DatasetSplits", "Split"}  # they import torch: `--help` and `list` start faster without it
+# They import torch: `--help` and `list` start faster without it.
+_LAZY = {"Dataset": "data", "DatasetSplits": "data", "Split": "data", "Chain": "chain", "Layers": "chain",
+         "Branches": "chain"}  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from registry import data
+        import importlib
 
-        return getattr(data, name)
+        return getattr(importlib.import_module(f"registry.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'registry' has no attribute {name!r}")
 
 
@@ -46,14 +56,25 @@ __all__ = [
     "CHANNELS",
     "FEATURES",
     "KINDS",
+    "MODULE_KINDS",
+    "NUM_CLASSES",
+    "Branches",
     "Catalog",
+    "Chain",
+    "CheckpointError",
     "Component",
     "Dataset",
     "DatasetNotFoundError",
     "DatasetSplits",
+    "DistributedError",
     "DuplicateComponentError",
+    "Holds",
     "Inferred",
+    "InputError",
     "InputShape",
+    "Interrupted",
+    "Layers",
+    "PluginError",
     "PluginLoadError",
     "Problem",
     "RegistryError",

@@ -1,19 +1,17 @@
-"""Resolved spec -> torch objects: the data pipeline, the model, the loss and the optimizer.
+"""Resolved spec -> torch objects: the data plan, the model, the loss and the optimizer, each tried before use.
 
-The transforms are tried on a small zero batch of the dataset's raw sample
-shape, which gives the model's input shape without reading any data. The
-layers are then built one by one, in spec order, under
-``torch.manual_seed(spec.seed)``, so a spec-built network starts from exactly
-the weights a hand-written one would: each layer's inferred sizes come from
-the previous layer's output on that zero batch (an explicit size is checked
-against them), and each layer is first made on the ``meta`` device, which
-allocates nothing, so that a model too large for the machine is refused before
-any real tensor exists. A layer that cannot take its input is reported with
-its index and both shapes, at build time, never mid-training.
+The transforms are tried on a small batch of the dataset's raw sample shape,
+which gives the model's input shape without reading any data (and tells a
+random transform placed in ``transforms`` instead of ``augment``). The model is
+built node by node from that shape (``registry.network``). Then the loss is
+tried on the model's dry-run output against targets of the dataset's declared
+kind, and the optimizer's own checks are run: whatever ``run`` would refuse
+before its first step, ``validate`` refuses too, at the key path that causes it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,23 +21,24 @@ from torch import Tensor, nn
 
 from registry.checks import check_model_and_loss
 from registry.data import Dataset
-from registry.errors import PluginLoadError, Problem, SpecError
-from registry.locate import locate_line
-from registry.resolve import Loc, Resolved, ResolvedSpec
+from registry.errors import Problem, SpecError
+from registry.factory import Refused, call_factory, plugin_fault, short_message
+from registry.network import MAX_PARAMETERS, ModelPlan, NodePlan, build_network, fill_inferred
+from registry.problems import ProblemList
+from registry.resolve import Resolved, ResolvedSpec
 
 __all__ = [
     "MAX_PARAMETERS",
     "Built",
     "DataPlan",
-    "LayerPlan",
     "ModelPlan",
+    "NodePlan",
     "build",
-    "fill_shape_params",
+    "fill_inferred",
     "plan_data",
     "resolve_device",
 ]
 
-MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32 weights before gradients and optimizer state
 Transform = Callable[[Tensor], Tensor]
 
 
@@ -64,36 +63,6 @@ class DataPlan:
 
 
 @dataclass(frozen=True)
-class LayerPlan:
-    """One layer with its final arguments and the shapes it maps between (per sample)."""
-
-    resolved: Resolved
-    kwargs: dict[str, Any]
-    in_shape: tuple[int, ...]
-    out_shape: tuple[int, ...]
-    num_params: int
-
-    @property
-    def name(self) -> str:
-        return self.resolved.component.name
-
-
-@dataclass(frozen=True)
-class ModelPlan:
-    """Every layer's plan, in order."""
-
-    layers: tuple[LayerPlan, ...]
-
-    @property
-    def num_params(self) -> int:
-        return sum(layer.num_params for layer in self.layers)
-
-    @property
-    def output_shape(self) -> tuple[int, ...]:
-        return self.layers[-1].out_shape
-
-
-@dataclass(frozen=True)
 class Built:
     """Everything a run needs, as real torch objects."""
 
@@ -101,157 +70,92 @@ class Built:
     data: DataPlan
     model_plan: ModelPlan
     model: nn.Module
-    loss: nn.Module
+    loss: Callable[[Tensor, Tensor], Tensor]
     optimizer: torch.optim.Optimizer | None  # None when built for validate only
     device: torch.device
     warnings: tuple[Problem, ...] = ()
 
 
-class _Problems:
-    def __init__(self, rs: ResolvedSpec) -> None:
-        self.rs = rs
-        self.items: list[Problem] = []
-
-    def add(self, loc: Loc, message: str) -> None:
-        line = locate_line(self.rs.text, loc) if self.rs.text else None
-        self.items.append(Problem(loc, message, line))
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise SpecError(self.items, self.rs.source)
+def _problems(rs: ResolvedSpec) -> ProblemList:
+    return ProblemList(rs.source, rs.line)
 
 
-def _call(r: Resolved, *args: Any, **overrides: Any) -> Any:
-    return r.component.factory(*args, **{**r.kwargs, **overrides})
-
-
-def _try(t: Resolved, batch: Tensor, problems: _Problems) -> tuple[Transform, Tensor] | None:
-    """Build transform *t* and apply it to the dry-run *batch*; None (and a problem) if it cannot take it."""
-    fn = _call(t)
+def _build(r: Resolved, problems: ProblemList, *args: Any) -> Any:
     try:
-        return fn, fn(batch)
-    except (ValueError, RuntimeError, TypeError) as e:
-        problems.add(t.loc, f"{t.component.name} cannot take inputs of shape {tuple(batch.shape[1:])}: {e}")
+        return call_factory(r, *args)
+    except Refused as e:
+        problems.add(r.loc, str(e))
         return None
 
 
-def _plan_data(rs: ResolvedSpec, problems: _Problems) -> DataPlan | None:
-    dataset = _call(rs.dataset)
-    if not isinstance(dataset, Dataset):
-        c = rs.dataset.component
-        raise PluginLoadError(
-            f"plugin {c.plugin!r}: dataset {c.name!r} returned {type(dataset).__name__}, not a registry.Dataset",
-            c.plugin,
-        )
-    batch = dataset.example_batch()
+def _try(t: Resolved, fn: Transform, batch: Tensor, problems: ProblemList) -> Tensor | None:
+    """*fn* applied to the dry-run *batch*; None (and a problem) if it cannot take it."""
+    try:
+        out = fn(batch)
+    except (ValueError, RuntimeError, TypeError, IndexError) as e:
+        problems.add(t.loc, f"{t.name} cannot take inputs of shape {tuple(batch.shape[1:])}: {short_message(e)}")
+        return None
+    except Exception as e:  # a plugin's transform can raise anything: its fault
+        raise plugin_fault(t.component, f"raised {type(e).__name__} on a batch: {short_message(e)}") from e
+    if not isinstance(out, Tensor):
+        raise plugin_fault(t.component, f"returned {type(out).__name__} for a batch, not a tensor")
+    return out
+
+
+def _is_random(fn: Transform, x: Tensor) -> bool:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        a = fn(x)
+        torch.manual_seed(2)
+        b = fn(x)
+    return a.shape != b.shape or not torch.equal(a, b)
+
+
+def _plan_data(rs: ResolvedSpec, problems: ProblemList) -> DataPlan | None:
+    dataset = _build(rs.dataset, problems)
+    if dataset is None:
+        return None
+    batch, probe = dataset.example_batch(), dataset.random_batch()
     transforms = []
     for t in rs.transforms:
-        tried = _try(t, batch, problems)
-        if tried is None:
+        fn = _build(t, problems)
+        out = None if fn is None else _try(t, fn, batch, problems)
+        if fn is None or out is None:
             return None
-        fn, batch = tried
+        if _is_random(fn, probe):
+            problems.add(
+                (*t.loc, "type"),
+                f"{t.name} is random (two calls on the same batch differ); list it in data.augment, which "
+                "applies random transforms to training batches only, drawn batch by batch",
+            )
+            return None
         transforms.append(fn)
+        batch, probe = out, fn(probe)
     augment = []
     for t in rs.augment:
-        tried = _try(t, batch, problems)
-        if tried is None:
+        fn = _build(t, problems)
+        out = None if fn is None else _try(t, fn, batch, problems)
+        if fn is None or out is None:
             return None
-        if tried[1].shape != batch.shape:
+        if out.shape != batch.shape:
             problems.add(
                 t.loc,
-                f"{t.component.name} changes the sample shape {tuple(batch.shape[1:])} -> "
-                f"{tuple(tried[1].shape[1:])}; an augmentation must keep it (the test split is not augmented): "
-                "put shape changes in transforms",
+                f"{t.name} changes the sample shape {tuple(batch.shape[1:])} -> {tuple(out.shape[1:])}; an "
+                "augmentation must keep it (the test split is not augmented): put shape changes in transforms",
             )
             return None
-        augment.append(tried[0])
+        augment.append(fn)
     return DataPlan(dataset, tuple(transforms), batch, tuple(augment))
-
-
-def fill_shape_params(r: Resolved, shape: tuple[int, ...]) -> dict[str, Any]:
-    """The layer's keyword arguments with its inferred sizes filled in from the per-sample input *shape*.
-
-    Raises:
-        ShapeParamError: a size cannot be inferred, or an explicit one disagrees.
-    """
-    kwargs = r.kwargs
-    schema = r.component.schema
-    for name, inferred in schema.inferred.items():
-        try:
-            value = inferred.rule(shape)
-        except IndexError:
-            raise ShapeParamError(r.loc, f"{r.component.name} cannot infer {name} from input shape {shape}") from None
-        if name in r.given and kwargs[name] != value:
-            raise ShapeParamError(
-                (*r.loc, name),
-                f"{name} = {kwargs[name]} but the input here has shape {shape}, so {name} must be {value} "
-                f"({inferred.what}); remove it to have it inferred",
-            )
-        kwargs[name] = value
-    if schema.input_shape:
-        kwargs[schema.input_shape] = shape
-    return kwargs
-
-
-class ShapeParamError(ValueError):
-    """An inferred size that cannot be filled (internal: the builder turns it into a Problem)."""
-
-    def __init__(self, loc: Loc, message: str) -> None:
-        self.loc = loc
-        super().__init__(message)
-
-
-def _count_params(r: Resolved, kwargs: dict[str, Any]) -> int:
-    with torch.device("meta"):  # no allocation, whatever the size
-        module = r.component.factory(**kwargs)
-    return sum(p.numel() for p in module.parameters())
-
-
-def _build_layers(rs: ResolvedSpec, example: Tensor, problems: _Problems) -> tuple[ModelPlan, nn.Sequential] | None:
-    layers: list[LayerPlan] = []
-    modules: list[nn.Module] = []
-    x = example
-    total = 0
-    for i, r in enumerate(rs.layers):
-        shape = tuple(x.shape[1:])
-        try:
-            kwargs = fill_shape_params(r, shape)
-        except ShapeParamError as e:
-            problems.add(e.loc, str(e))
-            return None
-        try:
-            n = _count_params(r, kwargs)
-            if total + n > MAX_PARAMETERS:
-                problems.add(
-                    ("model", "layers", i),
-                    f"layer {i} ({r.component.name}) has {n:,} parameters, which brings the model to "
-                    f"{total + n:,}; at most {MAX_PARAMETERS:,} are allowed",
-                )
-                return None
-            module = r.component.factory(**kwargs)
-            module.eval()  # the dry run must not draw dropout masks or move batch-norm statistics
-            with torch.no_grad():
-                out = module(x)
-        except (RuntimeError, ValueError, TypeError, IndexError) as e:
-            problems.add(r.loc, f"layer {i} ({r.component.name}) cannot take input of shape {shape}: {e}")
-            return None
-        if not isinstance(out, Tensor):
-            problems.add(r.loc, f"layer {i} ({r.component.name}) returned {type(out).__name__}, not a tensor")
-            return None
-        total += n
-        layers.append(LayerPlan(r, kwargs, shape, tuple(out.shape[1:]), n))
-        modules.append(module)
-        x = out
-    return ModelPlan(tuple(layers)), nn.Sequential(*modules).train()
 
 
 def plan_data(rs: ResolvedSpec) -> DataPlan:
     """Build the dataset declaration and transforms and find the model's input shape, reading no data.
 
     Raises:
-        SpecError: a transform that cannot take the dataset's samples.
+        SpecError: a transform that cannot take the dataset's samples, or a random one in ``transforms``.
+        PluginError: the dataset's or a transform's factory misbehaved.
     """
-    problems = _Problems(rs)
+    problems = _problems(rs)
     data = _plan_data(rs, problems)
     problems.raise_if_any()
     assert data is not None
@@ -269,9 +173,71 @@ def resolve_device(name: str, cuda_index: int | None = None) -> torch.device:
         name = f"cuda:{cuda_index}"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise SpecError([Problem(("train", "device"), f"{name!r} asked for, but CUDA is not available here")])
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise SpecError([Problem(("train", "device"), f"{name!r} asked for, but this machine has {count} GPUs")])
     if name == "mps" and not torch.backends.mps.is_available():
         raise SpecError([Problem(("train", "device"), "'mps' asked for, but MPS is not available here")])
     return torch.device(name)
+
+
+def _try_loss(rs: ResolvedSpec, loss: Any, output: Tensor, data: DataPlan, problems: ProblemList) -> None:
+    """Run the loss once on the model's dry-run output against targets of the dataset's kind."""
+    target = data.dataset.example_targets(output)
+    where = (*rs.loss.loc, "type")
+    c = rs.loss.component
+    try:
+        value = loss(output, target)
+    except (RuntimeError, ValueError, TypeError, IndexError) as e:
+        problems.add(
+            where,
+            f"{c.name} cannot take the model's output (shape {tuple(output.shape[1:])} per sample) with the "
+            f"dataset's targets ({data.dataset.describe_targets()}): {short_message(e)}",
+        )
+        return
+    except Exception as e:  # a plugin's loss can raise anything: its fault
+        raise plugin_fault(c, f"raised {type(e).__name__} on the model's output: {short_message(e)}") from e
+    if not isinstance(value, Tensor) or value.dim() != 0:
+        got = f"shape {tuple(value.shape)}" if isinstance(value, Tensor) else type(value).__name__
+        raise plugin_fault(c, f"returned {got}, not a scalar tensor, for a batch of {output.shape[0]}")
+
+
+class _StopBeforeParameters(Exception):
+    """Raised by ``_ProbeParameters`` once the optimizer's own checks have passed."""
+
+
+class _ProbeParameters:
+    """Parameters that stop the optimizer's construction when it reads them: its own checks (the
+    ones torch runs before touching the parameters) run, and nothing else does."""
+
+    def __iter__(self) -> Any:
+        raise _StopBeforeParameters
+
+
+def _check_optimizer(rs: ResolvedSpec, problems: ProblemList) -> None:
+    """The optimizer's own checks of its hyperparameters, without building it (``validate``).
+
+    A real optimizer costs a first import of torch._dynamo (1.4 s): ``run`` pays that, ``validate`` need not.
+    """
+    r = rs.optimizer
+    try:
+        r.component.factory(_ProbeParameters(), **r.kwargs)
+    except _StopBeforeParameters:
+        return
+    except (ValueError, TypeError) as e:
+        problems.add(r.loc, f"optimizer {r.name!r} refused its parameters: {short_message(e)}")
+        return
+    except Exception as e:  # a plugin's factory can raise anything: its fault
+        raise plugin_fault(r.component, f"raised {type(e).__name__} when built: {short_message(e)}") from e
+    # It built without reading its parameters: nothing more to learn without them.
+
+
+def _dry_output(plan: ModelPlan, example: Tensor) -> Tensor:
+    plan.model.eval()
+    with torch.no_grad():
+        out = plan.model(example)
+    plan.model.train()
+    return out  # type: ignore[no-any-return]
 
 
 def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None = None) -> Built:
@@ -279,42 +245,44 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
 
     Args:
         rs: the resolved spec.
-        with_optimizer: construct the optimizer too. ``validate`` passes False: its
-            parameters are already validated, and torch's first optimizer costs
-            about 3 s of imports (torch._dynamo).
+        with_optimizer: construct the optimizer too. ``validate`` passes False: the optimizer's own
+            checks still run, but its first construction costs about 1.4 s of imports (torch._dynamo).
         cuda_index: the GPU for ``device = "auto"``/``"cuda"`` (torchrun's local rank).
 
     Raises:
-        SpecError: shape problems, a model too large, or parameters the component itself refuses.
+        SpecError: every problem found: shapes, a model too large, a loss that cannot take the model's
+            output with the dataset's targets, parameters a component itself refuses.
+        PluginError: a plugin's component misbehaved (raised, or returned the wrong kind of object).
     """
     data = plan_data(rs)
     try:
         device = resolve_device(rs.spec.train.device, cuda_index)
     except SpecError as e:
         raise e.with_source(rs.source or "<spec>") from None
-    problems = _Problems(rs)
+    problems = _problems(rs)
+    if rs.spec.train.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        problems.add(("train", "tensorboard"), "needs TensorBoard: pip install 'torch-spec-registry[tensorboard]'")
     torch.manual_seed(rs.spec.seed)
-    made = _build_layers(rs, data.example, problems)
+    plan = build_network(rs, data.example, data.dataset.num_classes, problems)
     problems.raise_if_any()
-    assert made is not None
-    model_plan, model = made
+    assert plan is not None
     warnings = []
-    for f in check_model_and_loss(rs, rs.catalog, model_plan.output_shape, data.dataset.num_classes):
+    for f in check_model_and_loss(rs, rs.catalog, plan, data.dataset.num_classes):
         if f.is_error:
             problems.add(f.loc, f.message)
         else:
-            warnings.append(Problem(f.loc, f.message, locate_line(rs.text, f.loc) if rs.text else None))
-    problems.raise_if_any()
-    model = model.to(device)
-    loss = optimizer = None
-    try:
-        loss = _call(rs.loss)
-    except (ValueError, TypeError, RuntimeError) as e:
-        problems.add(rs.loss.loc, f"{rs.loss.component.name}: {e}")
-    try:
-        optimizer = _call(rs.optimizer, model.parameters()) if with_optimizer else None
-    except (ValueError, TypeError, RuntimeError) as e:
-        problems.add(rs.optimizer.loc, f"{rs.optimizer.component.name}: {e}")
+            warnings.append(Problem(f.loc, f.message, rs.line(f.loc)))
+    loss = _build(rs.loss, problems)
+    if loss is not None and not problems.items:
+        _try_loss(rs, loss, _dry_output(plan, data.example), data, problems)
+    optimizer = None
+    if with_optimizer:
+        model = plan.model.to(device)
+        optimizer = _build(rs.optimizer, problems, model.parameters())
+    else:
+        _check_optimizer(rs, problems)
     problems.raise_if_any()
     assert loss is not None
-    return Built(rs, data, model_plan, model, loss.to(device), optimizer, device, tuple(warnings))
+    model = plan.model.to(device)
+    loss = loss.to(device) if isinstance(loss, nn.Module) else loss
+    return Built(rs, data, plan, model, loss, optimizer, device, tuple(warnings))

@@ -7,6 +7,7 @@ suggestions for errors.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -14,32 +15,45 @@ from functools import cached_property
 from typing import Any
 
 from registry.errors import DuplicateComponentError, PluginLoadError, UnknownComponentError
+from registry.kinds import KINDS, KindInfo
 from registry.params import ParamSchema, SchemaDerivationError, derive_params
+from registry.places import ENTRY_KEYS, places
 
-__all__ = ["KINDS", "Catalog", "Component", "Example", "KindInfo", "aliases", "example", "replaces"]
+__all__ = [
+    "KINDS",
+    "Catalog",
+    "Component",
+    "Example",
+    "KindInfo",
+    "aliases",
+    "example",
+    "namespace",
+    "replaces",
+    "reserved_params",
+]
 
 
-@dataclass(frozen=True)
-class KindInfo:
-    """What the core knows about a kind of component: its hook and injected arguments."""
+def namespace(kind: str) -> tuple[str, ...]:
+    """The kinds whose names must differ from *kind*'s: those that share a place of the spec with it.
 
-    kind: str
-    hook: str
-    injected: int
-    summary: str
+    Layers and activations share ``model.layers``: a layer may not be called like an activation.
+    """
+    shared = {k for p in places() if kind in p.kinds for k in p.kinds} | {kind}
+    return tuple(k for k in KINDS if k in shared)
 
 
-KINDS: Mapping[str, KindInfo] = {
-    k.kind: k
-    for k in (
-        KindInfo("layer", "registry_layers", 0, "model layers (torch.nn.Module factories)"),
-        KindInfo("activation", "registry_activations", 0, "activation functions, usable as layers"),
-        KindInfo("loss", "registry_losses", 0, "loss functions: (output, target) -> scalar"),
-        KindInfo("optimizer", "registry_optimizers", 1, "optimizers over the model's parameters"),
-        KindInfo("dataset", "registry_datasets", 0, "datasets: train and test splits in memory"),
-        KindInfo("transform", "registry_transforms", 0, "batched input transforms (to_tensor, normalize...)"),
-    )
-}
+def reserved_params(kind: str) -> tuple[str, ...]:
+    """Parameter names a component of *kind* may not have: keys that mean something else where it is placed.
+
+    The key that names it (``type``, ``dataset``), the settings of the table it shares (``[data]``'s
+    ``batch_size``...) and, for layers, ``repeat`` and ``block``.
+    """
+    found: set[str] = set()
+    for p in places():
+        if kind in p.kinds:
+            found |= {p.holds.key, *p.settings, *(ENTRY_KEYS if p.holds.is_module else ())}
+    return tuple(sorted(found))
+
 
 ALIASES_ATTR = "__registry_aliases__"
 REPLACES_ATTR = "__registry_replaces__"
@@ -103,6 +117,7 @@ class Component:
         plugin: the name of the plugin that registered it.
         aliases: other names that resolve to it.
         description: one line, from the factory's docstring.
+        distribution: the distribution that ships its plugin, if known.
     """
 
     kind: str
@@ -111,6 +126,16 @@ class Component:
     plugin: str
     aliases: tuple[str, ...]
     description: str
+    distribution: str | None = None
+
+    @property
+    def origin(self) -> str:
+        """Its plugin, and distribution where known, for messages: ``plugin 'example' (registry-example-plugin)``."""
+        return f"plugin {self.plugin!r}" + (f" ({self.distribution})" if self.distribution else "")
+
+    def __str__(self) -> str:
+        """``kind:name``: stable, for test ids and messages."""
+        return f"{self.kind}:{self.name}"
 
     @property
     def example(self) -> Example:
@@ -138,6 +163,8 @@ class Catalog:
         plugins: the plugins that contributed (``registry.manager.PluginInfo``).
         failures: the plugins left out, and why (``registry.manager.PluginFailure``).
         replaced: ``(kind, name, old plugin, new plugin)`` for each deliberate replacement.
+        clashes: names claimed twice, each left with its first claimant (``DuplicateComponentError``).
+        warnings: what loading the plugins has to say (an unknown name in ``REGISTRY_PLUGINS``).
     """
 
     def __init__(self) -> None:
@@ -146,38 +173,53 @@ class Catalog:
         self.plugins: tuple[Any, ...] = ()
         self.failures: tuple[Any, ...] = ()
         self.replaced: list[tuple[str, str, str, str]] = []
+        self.clashes: list[DuplicateComponentError] = []
+        self.warnings: tuple[str, ...] = ()
 
     def add(self, component: Component, replace: bool = False, describe: Callable[[str], str] = repr) -> None:
-        """Add *component*; refuse a name or alias that another plugin holds.
+        """Add *component*; refuse a name or alias that another plugin holds in the same namespace.
 
         Args:
             component: the component.
-            replace: take over a component of the same kind and name (declared
-                by the plugin with ``@registry.replaces``).
+            replace: take over a component of the same kind and name (declared by the plugin with
+                ``@registry.replaces``); the replacement keeps the aliases of the one it replaces.
             describe: renders a plugin name for messages (with its distribution).
 
         Raises:
-            DuplicateComponentError: the kind already has that name or alias.
+            DuplicateComponentError: the name or an alias is taken in its kind, or in a kind that shares a
+                place of the spec with it (a layer called like an activation).
         """
-        names = self._names[component.kind]
         old = self._by_kind[component.kind].get(component.name) if replace else None
         if old is not None:
-            self._by_kind[component.kind].pop(old.name)
-            for n in (old.name, *old.aliases):
-                names.pop(n, None)
+            self._remove(old)
+            keep = tuple(a for a in old.aliases if a not in component.aliases)
+            component = dataclasses.replace(component, aliases=(*component.aliases, *keep))
+        for n in (component.name, *component.aliases):
+            for k in namespace(component.kind):
+                held = self._names[k].get(n)
+                if held is not None:
+                    if old is not None:
+                        self._put(old)
+                    raise DuplicateComponentError(
+                        component.kind, n, held.plugin, component.plugin, describe(held.plugin),
+                        describe(component.plugin), held.kind,
+                    )  # fmt: skip
+        if old is not None:
             self.replaced.append((component.kind, component.name, old.plugin, component.plugin))
-        for n in (component.name, *component.aliases):
-            held = names.get(n)
-            if held is not None:
-                raise DuplicateComponentError(
-                    component.kind, n, held.plugin, component.plugin, describe(held.plugin), describe(component.plugin)
-                )
-        self._by_kind[component.kind][component.name] = component
-        for n in (component.name, *component.aliases):
-            names[n] = component
+        self._put(component)
+
+    def _put(self, c: Component) -> None:
+        self._by_kind[c.kind][c.name] = c
+        for n in (c.name, *c.aliases):
+            self._names[c.kind][n] = c
+
+    def _remove(self, c: Component) -> None:
+        self._by_kind[c.kind].pop(c.name)
+        for n in (c.name, *c.aliases):
+            self._names[c.kind].pop(n, None)
 
     def get(self, kind: str | tuple[str, ...], name: str) -> Component:
-        """Look *name* up in *kind* (or in several kinds, first match wins).
+        """Look *name* up in *kind* (or in several kinds, which never share a name).
 
         Raises:
             UnknownComponentError: with the available names and the closest matches.

@@ -1,7 +1,7 @@
 """Checkpoints: weights and optimizer tensors in safetensors, everything else in JSON; nothing unpickled.
 
-A checkpoint is a folder ``checkpoints/ckpt-e0003-b000000/`` (3 epochs done, 0 batches into the
-4th) holding
+A checkpoint is a folder named, in the log's numbering, by where training stood:
+``checkpoints/ckpt-e0003-end/`` after epoch 3, ``ckpt-e0004-b000100/`` 100 batches into epoch 4. It holds
 ``model.safetensors``, ``tensors.safetensors`` (optimizer state and RNG states)
 and ``state.json`` (progress, metrics history, optimizer hyperparameters,
 Python's and numpy's RNG states as plain numbers). It is written under a
@@ -11,8 +11,9 @@ Rotation runs after that, so the last good checkpoint is never deleted before
 the new one is complete.
 
 Loading treats the folder as untrusted: each safetensors file is checked
-structurally first (``registry.safetensors_check``), JSON is size-limited and
-refused on duplicate keys, and weights must be finite.
+structurally first (``registry.safetensors_check``), ``state.json`` is read as a
+validated record (``registry.records``: types, ranges, nesting depth), and
+weights must be finite.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import os
 import random
 import re
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,24 +35,51 @@ from torch import Tensor, nn
 
 from registry.atomic import TMP_MARK, fsync_dir, remove_leftovers, write_text
 from registry.errors import CheckpointError
+from registry.records import EpochRow, SavedState, read_record
 from registry.safetensors_check import MalformedError, check_safetensors
 
-__all__ = ["FORMAT", "Checkpoint", "Progress", "apply_checkpoint", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "FORMAT",
+    "Checkpoint",
+    "Progress",
+    "apply_checkpoint",
+    "checkpoint_name",
+    "load_checkpoint",
+    "rotate",
+    "save_checkpoint",
+]
 
 FORMAT = 1
-NAME = re.compile(r"ckpt-e\d{4}-b\d{6}")
-MAX_JSON_BYTES = 50 * 2**20
+NAME = re.compile(r"ckpt-e(\d{4,})-(?:b(\d{6,})|end)")
 
 
 @dataclass
 class Progress:
-    """Where training stands: the epoch in progress, batches done in it, its running loss, past epochs' metrics."""
+    """Where training stands: the epoch in progress, batches done in it, its running loss, past epochs' rows."""
 
     epoch: int = 1
     batch: int = 0
     loss_total: float = 0.0
     seen: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[EpochRow] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "batch": self.batch, "loss_total": self.loss_total, "seen": self.seen,
+                "history": [row.model_dump() for row in self.history]}  # fmt: skip
+
+
+def checkpoint_name(progress: Progress) -> str:
+    """The folder name for *progress*, in the log's epoch numbering: ``ckpt-e0003-end`` once epoch 3 is
+    done, ``ckpt-e0004-b000100`` 100 batches into epoch 4."""
+    if progress.batch == 0 and progress.epoch > 1:
+        return f"ckpt-e{progress.epoch - 1:04d}-end"
+    return f"ckpt-e{progress.epoch:04d}-b{progress.batch:06d}"
+
+
+def _order(name: str) -> tuple[int, float]:
+    m = NAME.fullmatch(name)
+    assert m is not None
+    return int(m.group(1)), float("inf") if m.group(2) is None else int(m.group(2))
 
 
 @dataclass(frozen=True)
@@ -129,11 +157,11 @@ def save_checkpoint(
     """Write a complete checkpoint into *folder* (the run's ``checkpoints/``) and point ``latest`` at it.
 
     Raises:
-        OSError: a write failed (the previous checkpoint and ``latest`` are untouched).
+        OSError, SafetensorError: a write failed, the disk is full (the previous checkpoint and
+            ``latest`` are untouched).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    # Named by work done: epochs finished, then batches into the next one (sorts chronologically).
-    name = f"ckpt-e{progress.epoch - 1:04d}-b{progress.batch:06d}"
+    name = checkpoint_name(progress)
     tmp = folder / f"{name}{TMP_MARK}{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -143,7 +171,7 @@ def save_checkpoint(
         opt_tensors, opt_plain = _optimizer_parts(optimizer)
         rng_tensors, rng_plain = _rng_parts(generator, epoch_start)
         save_file({**opt_tensors, **rng_tensors}, str(tmp / "tensors.safetensors"))
-        state = {"format": FORMAT, "spec_hash": spec_hash, "progress": asdict(progress), "optimizer": opt_plain,
+        state = {"format": FORMAT, "spec_hash": spec_hash, "progress": progress.to_json(), "optimizer": opt_plain,
                  "rng": rng_plain}  # fmt: skip
         (tmp / "state.json").write_text(json.dumps(state, allow_nan=False))
         for f in tmp.iterdir():
@@ -168,7 +196,7 @@ def promote_best(folder: Path, path: Path) -> None:
 def rotate(folder: Path, keep_last: int) -> list[str]:
     """Delete checkpoints beyond the newest *keep_last*, never ``latest`` or ``best``; return the deleted names."""
     remove_leftovers(folder)
-    names = sorted(p.name for p in folder.iterdir() if p.is_dir() and NAME.fullmatch(p.name))
+    names = sorted((p.name for p in folder.iterdir() if p.is_dir() and NAME.fullmatch(p.name)), key=_order)
     pinned = {_pointer(folder, "latest"), _pointer(folder, "best")}
     doomed = [n for n in names[:-keep_last] if n not in pinned] if keep_last else []
     for n in doomed:
@@ -194,30 +222,6 @@ def _load_tensors(path: Path) -> dict[str, Tensor]:
         raise CheckpointError(f"{path}: not a valid safetensors file: {e}") from None
 
 
-def _no_dup(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    if len({k for k, _ in pairs}) != len(pairs):
-        raise ValueError("duplicate keys")
-    return dict(pairs)
-
-
-def _load_state(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise CheckpointError(f"{path}: missing")
-    if path.stat().st_size > MAX_JSON_BYTES:
-        raise CheckpointError(f"{path}: larger than {MAX_JSON_BYTES:,} bytes")
-    try:
-        state = json.loads(path.read_bytes(), object_pairs_hook=_no_dup)
-        progress = Progress(**state["progress"])
-        if state["format"] != FORMAT:
-            raise ValueError(f"format {state['format']!r}, this registry reads {FORMAT}")
-        if not isinstance(state["spec_hash"], str) or not isinstance(progress.history, list):
-            raise ValueError("bad types")
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path}: not a valid checkpoint state ({e})") from None
-    state["progress"] = progress
-    return state  # type: ignore[no-any-return]
-
-
 def resolve_checkpoint(path: Path, which: str = "latest") -> Path:
     """The checkpoint folder meant by *path*: a run directory (its ``latest`` or ``best``), or a checkpoint folder.
 
@@ -237,16 +241,20 @@ def load_checkpoint(path: Path, which: str = "latest") -> Checkpoint:
     """Load and validate the checkpoint at *path* (a run directory or a checkpoint folder).
 
     Raises:
-        CheckpointError: missing, truncated, malformed, or holding non-finite weights.
+        CheckpointError: missing, truncated, malformed, holding non-finite weights, or a ``state.json``
+            that is not a valid record.
     """
     ckpt = resolve_checkpoint(path, which)
+    state = read_record(ckpt / "state.json", SavedState)
     model = _load_tensors(ckpt / "model.safetensors")
     bad = [k for k, v in model.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise CheckpointError(f"{ckpt}: non-finite weights in {', '.join(bad[:5])}")
     tensors = _load_tensors(ckpt / "tensors.safetensors")
-    state = _load_state(ckpt / "state.json")
-    return Checkpoint(ckpt, state["progress"], state["spec_hash"], model, tensors, state)
+    p = state.progress
+    progress = Progress(p.epoch, p.batch, p.loss_total, p.seen, list(p.history))
+    plain = {"optimizer": state.optimizer, "rng": state.rng}
+    return Checkpoint(ckpt, progress, state.spec_hash, model, tensors, plain)
 
 
 def _optimizer_state(ckpt: Checkpoint) -> dict[str, Any]:

@@ -10,10 +10,14 @@ probably not what was meant (a redundant normalisation).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from registry.catalog import Catalog
 from registry.resolve import Loc, ResolvedSpec
 from registry.semantics import get_contract
+
+if TYPE_CHECKING:
+    from registry.network import ModelPlan
 
 __all__ = ["Finding", "check_model_and_loss"]
 
@@ -49,34 +53,48 @@ def _final_layers(catalog: Catalog, expects: str) -> str:
     return f"end the model with {' or '.join(repr(n) for n in names)}" if names else f"make the model output {expects}"
 
 
-def _loss_vs_output(rs: ResolvedSpec, catalog: Catalog, num_classes: int) -> list[Finding]:
+def _last(plan: ModelPlan) -> tuple[str, Loc]:
+    """The name of the spec entry that makes the model's output, and its key path (through repeats and
+    containers that pass on their last layer's output)."""
+    r = plan.nodes[-1].resolved
+    node = plan.nodes[-1]
+    assert r is not None
+    while node.groups and node.groups[0][1]:
+        inner = node.groups[0][1][-1]
+        passes_on = node.groups[0][0] == "" or get_contract(r.component.factory).get("produces") == "last_layer"
+        if inner.resolved is None or not passes_on:
+            break
+        node, r = inner, inner.resolved
+    return r.name, r.loc
+
+
+def _loss_vs_output(rs: ResolvedSpec, catalog: Catalog, plan: ModelPlan, num_classes: int) -> list[Finding]:
     loss = rs.loss.component
     wanted = get_contract(loss.factory)
     expects = wanted.get("expects")
-    last = rs.layers[-1].component
-    produced = get_contract(last.factory).get("produces", "scores")
+    produced = plan.produces
     if not expects or expects == produced or (expects == "unit_interval" and produced == "probabilities"):
         return []
     loc = (*rs.loss.loc, "type")
-    ends = f"the model ends with {last.name!r}, which gives {DESCRIBE[produced]}"
+    name, _ = _last(plan)
+    ends = f"the model ends with {name!r}, which gives {DESCRIBE[produced]}"
     need = f"{loss.name} expects {DESCRIBE[expects]}, but {ends}"
     other = _losses_for(catalog, produced, num_classes)
     if expects == "scores" and produced == "log_probabilities":
         # log_softmax is idempotent: applying it again changes nothing but time.
         return [
-            Finding(
-                loc, f"{need}: redundant, since {loss.name} normalises itself; drop {last.name!r} or use {other}", False
-            )
+            Finding(loc, f"{need}: redundant, since {loss.name} normalises itself; drop {name!r} or use {other}", False)
         ]
     if expects == "scores":
-        return [Finding(loc, f"{need}: the outputs would be normalised twice; drop {last.name!r} or use {other}", True)]
+        return [Finding(loc, f"{need}: the outputs would be normalised twice; drop {name!r} or use {other}", True)]
     return [Finding(loc, f"{need}; {_final_layers(catalog, expects)}, or use {other}", True)]
 
 
-def _width_vs_classes(rs: ResolvedSpec, output_shape: tuple[int, ...], num_classes: int) -> list[Finding]:
+def _width_vs_classes(rs: ResolvedSpec, plan: ModelPlan, num_classes: int) -> list[Finding]:
     loss = rs.loss.component
     targets = get_contract(loss.factory).get("targets")
-    last = ("model", "layers", len(rs.layers) - 1)
+    name, last = _last(plan)
+    output_shape = plan.output_shape
     if not num_classes or targets is None:
         return []
     if targets == "same_as_output":
@@ -88,8 +106,18 @@ def _width_vs_classes(rs: ResolvedSpec, output_shape: tuple[int, ...], num_class
                 True,
             )
         ]
-    width = output_shape[0] if len(output_shape) == 1 else None
-    if width is not None and width < num_classes:
+    if len(output_shape) != 1:
+        return [
+            Finding(
+                last,
+                f"the model outputs shape {output_shape} per sample, but {loss.name} with one class label per "
+                f"sample needs one score per class: shape ({num_classes},); flatten before the last linear layer, "
+                "or pool the other dimensions away",
+                True,
+            )
+        ]
+    width = output_shape[0]
+    if width < num_classes:
         return [
             Finding(
                 last,
@@ -98,7 +126,7 @@ def _width_vs_classes(rs: ResolvedSpec, output_shape: tuple[int, ...], num_class
                 True,
             )
         ]
-    if width is not None and width > num_classes:
+    if width > num_classes:
         return [
             Finding(
                 last,
@@ -110,15 +138,13 @@ def _width_vs_classes(rs: ResolvedSpec, output_shape: tuple[int, ...], num_class
     return []
 
 
-def check_model_and_loss(
-    rs: ResolvedSpec, catalog: Catalog, output_shape: tuple[int, ...], num_classes: int
-) -> list[Finding]:
-    """Check the loss against the model's last layer and output shape, and the dataset's classes.
+def check_model_and_loss(rs: ResolvedSpec, catalog: Catalog, plan: ModelPlan, num_classes: int) -> list[Finding]:
+    """Check the loss against what the model outputs (read through its nesting) and the dataset's classes.
 
     Args:
         rs: the resolved spec.
         catalog: for suggestions.
-        output_shape: the model's per-sample output shape.
-        num_classes: the dataset's class count (0 for regression).
+        plan: the built model's plan.
+        num_classes: the dataset's class count (0 when its targets are not class labels).
     """
-    return _loss_vs_output(rs, catalog, num_classes) + _width_vs_classes(rs, output_shape, num_classes)
+    return _loss_vs_output(rs, catalog, plan, num_classes) + _width_vs_classes(rs, plan, num_classes)

@@ -1,47 +1,47 @@
-"""The command line: ``python -m registry run|validate|list|show``.
+"""The command line: ``python -m registry COMMAND``; argument parsing, and errors turned into exit codes.
 
 This is the only module that catches ``RegistryError``: it prints the message
 to stderr and returns the exit code for the error's class. Any other exception
-is a bug and keeps its traceback.
+is a bug and keeps its traceback. ``REGISTRY_TRACEBACK=1`` prints the traceback
+of a ``RegistryError`` too (and of what caused it), for plugin authors.
+The commands' work is done in ``registry.launch`` (setting up and running a
+run) and ``registry.render`` (what they print).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import contextvars
 import gc
-import io
 import json
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from registry.catalog import KINDS, Catalog
 from registry.errors import (
     CheckpointError,
     DatasetNotFoundError,
+    DistributedError,
     DuplicateComponentError,
     Interrupted,
+    PluginError,
     PluginLoadError,
-    Problem,
     RegistryError,
-    SpecError,
     TrainingError,
 )
+from registry.kinds import KINDS, kind_named
 
 if TYPE_CHECKING:
-    from registry.builder import Built
-    from registry.checkpoint import Checkpoint
     from registry.distributed import Ranks
-    from registry.report import Reporter
-    from registry.rundir import RunDir
-    from registry.runner import RunResult
+    from registry.launch import Session
 
-__all__ = ["ExitCode", "main", "render_list", "render_show"]
+__all__ = ["TRACEBACK_ENV", "ExitCode", "main"]
+
+TRACEBACK_ENV = "REGISTRY_TRACEBACK"
 
 
 class ExitCode(IntEnum):
@@ -53,11 +53,13 @@ class ExitCode(IntEnum):
     PLUGIN = 3
     DATA = 4
     CHECKPOINT = 5
+    DISTRIBUTED = 6
     INTERRUPTED = 130
+    BROKEN_PIPE = 141
 
 
 def _exit_code(error: RegistryError) -> ExitCode:
-    if isinstance(error, (PluginLoadError, DuplicateComponentError)):
+    if isinstance(error, (PluginLoadError, DuplicateComponentError, PluginError)):
         return ExitCode.PLUGIN
     if isinstance(error, DatasetNotFoundError):
         return ExitCode.DATA
@@ -65,6 +67,8 @@ def _exit_code(error: RegistryError) -> ExitCode:
         return ExitCode.RUN_FAILED
     if isinstance(error, CheckpointError):
         return ExitCode.CHECKPOINT
+    if isinstance(error, DistributedError):
+        return ExitCode.DISTRIBUTED
     if isinstance(error, Interrupted):
         return ExitCode.INTERRUPTED
     return ExitCode.USAGE
@@ -80,11 +84,23 @@ def _add_set(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _kind(word: str) -> str:
+    kind = kind_named(word)
+    if kind is None:
+        choices = ", ".join(f"{k} ({info.plural})" for k, info in KINDS.items())
+        raise argparse.ArgumentTypeError(f"unknown kind {word!r}; the kinds are {choices}")
+    return kind
+
+
 def _parser() -> argparse.ArgumentParser:
+    from registry import __version__
+
     p = argparse.ArgumentParser(
         prog="registry",
         description="Train PyTorch models described in TOML specs; every name resolves through the plugin registry.",
+        epilog=f"{TRACEBACK_ENV}=1 shows the full traceback of an error (for plugin authors).",
     )
+    p.add_argument("--version", action="version", version=f"registry {__version__} (torch-spec-registry)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     r = sub.add_parser("run", help="build everything, train, and test after each epoch")
     r.add_argument("spec", nargs="?", help="path to a TOML spec (with --resume: checked against the run's)")
@@ -124,303 +140,134 @@ def _parser() -> argparse.ArgumentParser:
     cp = sub.add_parser("completion", help="print a shell completion script (bash or zsh)")
     cp.add_argument("shell", choices=["bash", "zsh"])
     ls = sub.add_parser("list", help="list registered components with a one-line description")
-    ls.add_argument("kind", nargs="?", choices=list(KINDS), help="only this kind")
+    ls.add_argument("kind", nargs="?", type=_kind, metavar="KIND", help="only this kind (layer or layers, ...)")
     sh = sub.add_parser("show", help="a component's parameters, types, defaults and description")
     sh.add_argument("name", help="a component name or alias (e.g. leaky_relu or LeakyReLU)")
-    sh.add_argument("--kind", choices=list(KINDS), help="the kind, when the name exists in several")
+    sh.add_argument("--kind", type=_kind, help="the kind, when the name exists in several")
     sub.add_parser("plugins", help="the loaded plugins: distribution, version, origin, and what each adds")
     sc = sub.add_parser("schema", help="write the JSON Schema of specs, covering every installed component")
     sc.add_argument("-o", "--output", help="write to this file (default: standard output)")
     return p
 
 
-def _catalog() -> Catalog:
-    from registry.manager import load_catalog
-
-    return load_catalog()
-
-
-def _loaded_catalog(err: TextIO) -> Catalog:
-    """The catalog, with a warning on *err* for each plugin that was left out."""
-    catalog = _catalog()
-    for failure in catalog.failures:
-        print(
-            f"warning: {failure.render()}; its components are unavailable "
-            "(REGISTRY_STRICT_PLUGINS=1 makes this an error)",
-            file=err,
-        )
-    return catalog
-
-
-def _prepare(
-    path: str,
-    err: TextIO,
-    with_optimizer: bool = True,
-    cuda_index: int | None = None,
-    sets: Sequence[str] = (),
-) -> Built:
-    from registry.builder import build
-    from registry.overrides import parse_override
-    from registry.resolve import load_and_resolve
-
-    overrides = [parse_override(text) for text in sets]
-    built = build(load_and_resolve(path, _loaded_catalog(err), overrides), with_optimizer, cuda_index)
-    for w in built.warnings:
-        print(f"warning: {w.render(path)}", file=err)
-    return built
-
-
-def _describe(built: Built, out: TextIO) -> None:
-    print(built.model, file=out)
-    width = max(len(layer.name) for layer in built.model_plan.layers)
-    print(f"\n  {'#':>2}  {'layer':<{width}}  {'output shape':<16} {'params':>12}", file=out)
-    for i, layer in enumerate(built.model_plan.layers):
-        print(f"  {i:>2}  {layer.name:<{width}}  {str(layer.out_shape):<16} {layer.num_params:>12,}", file=out)
-    print(f"Total parameters: {built.model_plan.num_params:,}", file=out)
-    d = built.data
-    classes = f"{d.dataset.num_classes} classes" if d.dataset.classes else "no classes (regression)"
-    print(f"Data: {built.resolved.dataset.component.name}, input per sample {d.sample_shape}, {classes}", file=out)
-    print(f"Loss: {built.loss}", file=out)
-    print(f"Optimizer: {built.resolved.optimizer.component.name} {built.resolved.optimizer.kwargs}", file=out)
-    print(f"Device: {built.device}", file=out)
-
-
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
-    built = _prepare(args.spec, err, with_optimizer=False, sets=args.set)
-    print(f"{args.spec}: valid", file=out)
-    _describe(built, out)
+    from registry.launch import prepare
+    from registry.render import render_validated
+
+    out.write(render_validated(args.spec, prepare(args.spec, err, with_optimizer=False, sets=args.set)))
     return ExitCode.OK
-
-
-def _summary(result: RunResult) -> str:
-    final = result.final.test
-    line = f"Done: {len(result.epochs)} epochs in {result.seconds:.1f} s; test loss {final.loss:.4f}"
-    if final.accuracy is not None:
-        line += f", accuracy {final.correct}/{final.total} ({100 * final.accuracy:.2f}%)"
-    return line
-
-
-def _resume_target(args: argparse.Namespace, err: TextIO, ranks: Ranks | None) -> tuple[Built, RunDir, Checkpoint]:
-    from registry.checkpoint import load_checkpoint
-    from registry.resolve import load_and_resolve
-    from registry.rundir import RunDir
-    from registry.specdiff import refuse_incompatible
-
-    rundir = RunDir.open(Path(args.resume), clean=ranks is None or ranks.is_main)
-    saved = rundir.path / "spec.toml"
-    built = _prepare(str(args.spec or saved), err, cuda_index=ranks.local_rank if ranks else None, sets=args.set)
-    ckpt = load_checkpoint(rundir.path)
-    if ckpt.spec_hash != rundir.info().get("spec_hash"):
-        raise CheckpointError(f"{ckpt.path}: made by another run (its spec hash differs from {rundir.path}/run.json)")
-    # The run's own spec only needs resolving (against the catalog already loaded), not building.
-    refuse_incompatible(load_and_resolve(saved, built.resolved.catalog), built.resolved, ckpt)
-    return built, rundir, ckpt
-
-
-def _start(
-    args: argparse.Namespace, out: TextIO, err: TextIO, ranks: Ranks | None
-) -> tuple[Built, RunDir | None, Checkpoint | None, str]:
-    """Build the run, and (on the main process) make or open its run directory."""
-    from registry.resolve import resolved_dict
-    from registry.rundir import RunDir, default_run_path, spec_hash
-
-    main = ranks is None or ranks.is_main
-    if args.resume:
-        built, rundir, ckpt = _resume_target(args, err, ranks)
-        p = ckpt.progress
-        print(f"resuming {rundir.path} from {ckpt.path.name}: epoch {p.epoch}, batch {p.batch}", file=out)
-        return built, rundir if main else None, ckpt, rundir.info()["spec_hash"]
-    built = _prepare(args.spec, err, cuda_index=ranks.local_rank if ranks else None, sets=args.set)
-    resolved = resolved_dict(built.resolved)
-    if not main:
-        return built, None, None, spec_hash(resolved)
-    rundir = RunDir.create(Path(args.out) if args.out else default_run_path(resolved.get("name"), args.spec))
-    return built, rundir, None, rundir.start(resolved, args.spec, built.resolved.catalog.plugins)
-
-
-def _run_ranked(
-    built: Built, log: Reporter, rundir: RunDir | None, ckpt: Checkpoint | None, digest: str, ranks: Ranks | None
-) -> RunResult:
-    from registry.runner import run
-
-    if ranks is None:
-        return run(built, log, rundir, ckpt, digest)
-    try:
-        return run(built, log, rundir, ckpt, digest, ranks)
-    except RegistryError:
-        raise
-    except RuntimeError as e:  # a collective failed: a peer died or the process group timed out
-        raise TrainingError(f"the process group broke (another rank failed or timed out): {e}") from e
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry import distributed
-    from registry.report import make_reporter
+    from registry.launch import RunOptions, quiet_rank_output, start
 
     if not (args.spec or args.resume):
         print("error: run needs a SPEC, or --resume DIR", file=err)
         return ExitCode.USAGE
     ranks = distributed.from_env()
-    if ranks is not None and not ranks.is_main:
-        out = io.StringIO()  # only rank 0 prints
-    built, rundir, ckpt, digest = _start(args, out, err, ranks)
-    if ranks is not None:
-        cfg = built.resolved.spec.train
-        distributed.init_process_group(ranks, cfg.backend, built.device, cfg.dist_timeout)
-        if ranks.is_main:
-            batch = built.resolved.spec.data.batch_size
-            print(f"data-parallel: {ranks.world_size} processes, global batch {batch}", file=out)
-            for why in distributed.result_warnings(built.model, built.loss, ranks):
-                print(f"warning: the result will differ from a single-process run: {why}", file=err)
+    out = quiet_rank_output(out, ranks)
+    session = start(RunOptions(args.spec, tuple(args.set), args.out, args.resume), err, ranks)
+    try:
+        return _run_session(args, session, out, err, ranks)
+    finally:
+        if session.rundir is not None:
+            session.rundir.release()
+
+
+def _run_session(args: argparse.Namespace, session: Session, out: TextIO, err: TextIO, ranks: Ranks | None) -> ExitCode:
+    from registry import distributed
+    from registry.launch import execute, tensorboard_reporter
+    from registry.render import render_summary
+    from registry.report import make_reporter
+
+    built, rundir = session.built, session.rundir
+    report = make_reporter(args.log_format, args.quiet, out, built.resolved.spec.train.epochs)
+    for event, text in session.notes:
+        report.note(event, text)
+    if ranks is not None and ranks.is_main:
+        report.note("distributed", f"data-parallel: {ranks.world_size} processes, global batch "
+                                   f"{built.resolved.spec.data.batch_size}", processes=ranks.world_size)  # fmt: skip
+        for why in distributed.result_warnings(built.model, built.loss, ranks):
+            print(f"warning: the result will differ from a single-process run: {why}", file=err)
     if not args.quiet and args.log_format != "json":
         print(built.model, file=out)
-    report = make_reporter(args.log_format, args.quiet, out, built.resolved.spec.train.epochs)
     if built.resolved.spec.train.tensorboard and rundir is not None:
-        report = _with_tensorboard(report, rundir)
+        report = tensorboard_reporter(report, rundir)
     _restore_gc()  # start-up is over: training collects garbage as the caller would
-    try:
-        result = _run_ranked(built, report, rundir, ckpt, digest, ranks)
-    except RegistryError as e:
-        if rundir is not None:
-            with contextlib.suppress(RegistryError):
-                rundir.set_status("interrupted" if isinstance(e, Interrupted) else "failed", error=str(e))
-        raise
-    finally:
-        distributed.shutdown(ranks)
+    result = execute(session, report, ranks)
     if rundir is not None:
-        rundir.set_status("completed", final=result.final.test.__dict__)
-        print(_summary(result), file=out)
-        print(f"Run directory: {rundir.path}", file=out)
-        _draw(rundir, out)
+        report.note("done", render_summary(result), **result.final.model_dump())
+        report.note("run_dir", f"Run directory: {rundir.path}", path=str(rundir.path))
+        _draw(rundir.path, report)
     return ExitCode.OK
 
 
-def _with_tensorboard(report: Reporter, rundir: RunDir) -> Reporter:
-    from registry.report import TensorBoardReporter
-
-    try:
-        return TensorBoardReporter(report, str(rundir.path / "tensorboard"))
-    except ImportError:
-        raise SpecError(
-            [Problem(("train", "tensorboard"), "needs TensorBoard: pip install 'torch-spec-registry[tensorboard]'")]
-        ) from None
-
-
-def _draw(rundir: RunDir, out: TextIO) -> None:
+def _draw(run_dir: Path, report: object) -> None:
     from registry.plots import has_matplotlib, plot_run
+    from registry.report import Reporter
 
-    if has_matplotlib():
-        names = ", ".join(p.name for p in plot_run(rundir.path))
-        print(f"Plots: {names}", file=out)
-    else:
-        print("Plots: none (pip install 'torch-spec-registry[plots]', then python -m registry plot DIR)", file=out)
-
-
-def _trained(run_dir: str, which: str, err: TextIO) -> tuple[Built, Checkpoint]:
-    from registry.checkpoint import load_checkpoint, resolve_checkpoint
-
-    ckpt_path = resolve_checkpoint(Path(run_dir), which)
-    spec = (ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else Path(run_dir)) / "spec.toml"
-    built = _prepare(str(spec), err, with_optimizer=False)
-    ckpt = load_checkpoint(ckpt_path)
-    try:
-        built.model.load_state_dict(ckpt.model, strict=True)
-    except RuntimeError as e:
-        raise CheckpointError(f"{ckpt.path}: does not fit the run's model: {e}") from None
-    return built, ckpt
+    assert isinstance(report, Reporter)
+    if not has_matplotlib():
+        report.note("plots", "Plots: none (pip install 'torch-spec-registry[plots]', then python -m registry plot DIR)")
+        return
+    names = [p.name for p in plot_run(run_dir)]
+    report.note("plots", f"Plots: {', '.join(names)}", files=names)
 
 
 def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry.launch import trained
     from registry.runner import evaluate, format_test, load_data
 
-    built, ckpt = _trained(args.run_dir, args.checkpoint, err)
+    built, ckpt = trained(args.run_dir, args.checkpoint, err)
     result = evaluate(built, load_data(built).test)
-    done = ckpt.progress.epoch - 1
-    print(f"{ckpt.path}: {done} epochs done, {ckpt.progress.batch} batches into the next", file=out)
+    p = ckpt.progress
+    where = f"{p.epoch - 1} epochs done" + (f", {p.batch} batches into epoch {p.epoch}" if p.batch else "")
+    print(f"{ckpt.path}: {where}", file=out)
     print(format_test(result).strip("\n"), file=out)
     return ExitCode.OK
 
 
 def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry.launch import trained
     from registry.predict import predict_file
 
-    built, _ = _trained(args.run_dir, args.checkpoint, err)
+    built, _ = trained(args.run_dir, args.checkpoint, err)
     for row in predict_file(built, Path(args.inputs)):
-        print(json.dumps(row), file=out)
+        print(json.dumps(row, allow_nan=False), file=out)
     return ExitCode.OK
 
 
-def render_list(catalog: Catalog, kind: str | None = None) -> str:
-    """What ``list [KIND]`` prints: each kind, then each name with its description and plugin."""
-    lines = []
-    for k in [kind] if kind else list(KINDS):
-        comps = catalog.list(k)
-        lines.append(f"{k} ({len(comps)}): {KINDS[k].summary}")
-        width = max((len(c.name) for c in comps), default=0)
-        lines += [f"  {c.name:<{width}}  {c.description}  [{c.plugin}]" for c in comps]
-    return "\n".join(lines) + "\n"
-
-
-def render_show(catalog: Catalog, name: str, kind: str | None = None) -> str:
-    """What ``show NAME`` prints: the component's description, origin and parameters.
-
-    Raises:
-        UnknownComponentError: no component answers to *name*.
-    """
-    from registry.params import describe_fields
-
-    plugins = {p.name: p for p in catalog.plugins}
-    found = [catalog.get(kind, name)] if kind else catalog.find(name)
-    if not found:
-        catalog.get(tuple(KINDS), name)  # raises with suggestions
-    lines = []
-    for c in found:
-        lines.append(f"{c.kind} {c.name}: {c.description}")
-        if c.aliases:
-            lines.append(f"  also: {', '.join(c.aliases)}")
-        info = plugins.get(c.plugin)
-        lines.append(f"  from: {c.plugin} ({info.describe() if info else 'registered directly'})")
-        rows = describe_fields(c.schema.model)
-        if not rows:
-            lines.append("  parameters: none")
-        for pname, tname, default, desc in rows:
-            inferred = " (inferred)" if pname in c.schema.inferred else ""
-            lines.append(f"  {pname}: {tname} = {default}{inferred}{'  # ' + desc if desc else ''}")
-    return "\n".join(lines) + "\n"
-
-
 def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
-    out.write(render_list(_loaded_catalog(err), args.kind))
+    from registry.launch import load_plugins_catalog
+    from registry.render import render_list
+
+    out.write(render_list(load_plugins_catalog(err), args.kind))
     return ExitCode.OK
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
-    out.write(render_show(_loaded_catalog(err), args.name, args.kind))
+    from registry.launch import load_plugins_catalog
+    from registry.render import render_show
+
+    out.write(render_show(load_plugins_catalog(err), args.name, args.kind))
     return ExitCode.OK
 
 
 def cmd_plugins(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
-    catalog = _loaded_catalog(err)
-    replaced = {(k, n): old for k, n, old, _ in catalog.replaced}
-    for info in catalog.plugins:
-        print(f"{info.name}  ({info.describe()})", file=out)
-        for kind in KINDS:
-            names = [
-                c.name + (f" (replaces {replaced[(kind, c.name)]})" if (kind, c.name) in replaced else "")
-                for c in catalog.list(kind)
-                if c.plugin == info.name
-            ]
-            if names:
-                print(f"  {kind}: {', '.join(names)}", file=out)
-    for failure in catalog.failures:
-        print(f"failed: {failure.render()}", file=out)
-    return ExitCode.OK
+    from registry.launch import load_plugins_catalog
+    from registry.render import render_plugins
+
+    catalog = load_plugins_catalog(err, keep_clashes=True)
+    out.write(render_plugins(catalog))
+    return ExitCode.PLUGIN if catalog.clashes else ExitCode.OK
 
 
 def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry.launch import load_plugins_catalog
     from registry.schema import dump_schema
 
-    text = dump_schema(_loaded_catalog(err))
+    text = dump_schema(load_plugins_catalog(err))
     if args.output is None:
         out.write(text)
         return ExitCode.OK
@@ -440,9 +287,10 @@ def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
 def cmd_print_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     import tomli_w
 
+    from registry.launch import prepare
     from registry.resolve import resolved_dict
 
-    built = _prepare(args.spec, err, with_optimizer=False, sets=args.set)
+    built = prepare(args.spec, err, with_optimizer=False, sets=args.set)
     out.write(tomli_w.dumps(resolved_dict(built.resolved)))
     return ExitCode.OK
 
@@ -465,7 +313,7 @@ def cmd_plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry.plots import has_matplotlib, plot_run
     from registry.rundir import RunDir
 
-    rundir = RunDir.open(Path(args.run_dir), clean=False)
+    rundir = RunDir.open(Path(args.run_dir), writer=False)
     if not has_matplotlib():
         print("error: plots need matplotlib: pip install 'torch-spec-registry[plots]'", file=err)
         return ExitCode.USAGE
@@ -477,6 +325,7 @@ def cmd_plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
 def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from importlib.resources import files
 
+    from registry.launch import load_plugins_catalog
     from registry.schema import dump_schema
 
     examples = sorted(p.name[: -len(".toml")] for p in files("registry_specs").iterdir() if p.name.endswith(".toml"))
@@ -488,8 +337,12 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     if target.exists():
         print(f"error: {target} exists; choose another --output", file=err)
         return ExitCode.USAGE
-    target.write_text(files("registry_specs").joinpath(f"{args.example}.toml").read_text())
-    schema.write_text(dump_schema(_loaded_catalog(err)))
+    try:
+        target.write_text(files("registry_specs").joinpath(f"{args.example}.toml").read_text())
+        schema.write_text(dump_schema(load_plugins_catalog(err)))
+    except OSError as e:
+        print(f"error: cannot write {e.filename}: {e.strerror}", file=err)
+        return ExitCode.USAGE
     print(f"wrote {target} (and {schema.name}, which editors use to check it); run it with:", file=out)
     print(f"  python -m registry run {target}", file=out)
     return ExitCode.OK
@@ -498,7 +351,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
 def cmd_completion(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry.completion import script
 
-    out.write(script(args.shell, list(COMMANDS), list(KINDS)))
+    out.write(script(args.shell, list(COMMANDS), [w for k, i in KINDS.items() for w in (k, i.plural)]))
     return ExitCode.OK
 
 
@@ -541,6 +394,15 @@ def _restore_gc() -> None:
     gc.set_threshold(*_CALLER_GC.get(gc.get_threshold()))
 
 
+def _silence_stdout() -> None:
+    """The reader of our output went away (``validate spec | head -1``): send the rest nowhere."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (a test's StringIO): nothing to redirect
+        pass
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the command line; return the exit code.
 
@@ -549,6 +411,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         out: where results go (default: stdout).
         err: where error messages go (default: stderr).
     """
+    from registry.manager import env_flag
+
     out = out or sys.stdout
     err = err or sys.stderr
     saved = gc.get_threshold()
@@ -558,12 +422,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     try:
         try:
             args = _parser().parse_args(argv)
-        except SystemExit as e:  # argparse exits on --help (0) and on bad usage (2)
+        except SystemExit as e:  # argparse exits on --help/--version (0) and on bad usage (2)
             return int(e.code or 0)
         return COMMANDS[args.command](args, out, err)
     except RegistryError as e:
+        if env_flag(TRACEBACK_ENV):
+            traceback.print_exception(e, file=err)
         print(f"error: {_rank_prefix()}{e}", file=err)
         return _exit_code(e)
+    except BrokenPipeError:
+        _silence_stdout()
+        return ExitCode.BROKEN_PIPE
     except KeyboardInterrupt:
         print("interrupted", file=err)
         return ExitCode.INTERRUPTED

@@ -67,10 +67,13 @@ class Dataset:
     Attributes:
         sample_shape: the raw shape of one input, before transforms (``(28, 28)``).
         sample_dtype: the raw dtype of the inputs (``torch.uint8`` for images).
-        classes: class names, index = label; empty for a regression target.
+        classes: class names, index = label; empty for targets that are not class labels.
         load: reads the data; raises ``registry.DatasetNotFoundError`` when the
             files are missing and cannot be fetched.
         description: where the data comes from, for messages.
+        target_shape: the shape of one target: ``()`` for a class label (the default with
+            classes); None when not declared (the checks then take targets shaped like the output).
+        target_dtype: the dtype of the targets: ``torch.int64`` for class labels (the default with classes).
     """
 
     sample_shape: tuple[int, ...]
@@ -78,14 +81,70 @@ class Dataset:
     classes: tuple[str, ...]
     load: Callable[[], DatasetSplits] = field(repr=False)
     description: str = ""
+    target_shape: tuple[int, ...] | None = None
+    target_dtype: torch.dtype | None = None
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def targets(self) -> tuple[tuple[int, ...] | None, torch.dtype | None]:
+        """The declared (shape, dtype) of one target; class labels are ``((), torch.int64)``."""
+        if self.classes:
+            return self.target_shape or (), self.target_dtype or torch.int64
+        return self.target_shape, self.target_dtype
+
+    def describe_targets(self) -> str:
+        """The targets in words, for messages."""
+        shape, dtype = self.targets
+        if self.classes and shape == ():
+            return f"one class index per sample, {self.num_classes} classes"
+        if shape is None:
+            return "targets shaped like the model's output"
+        return f"targets of shape {shape} per sample ({str(dtype).removeprefix('torch.')})"
+
     def example_batch(self, n: int = 2) -> Tensor:
         """A batch of zeros with the raw sample shape and dtype, for dry runs."""
         return torch.zeros((n, *self.sample_shape), dtype=self.sample_dtype)
+
+    def random_batch(self, n: int = 4) -> Tensor:
+        """A batch of random values with the raw sample shape and dtype (to tell a random transform)."""
+        g = torch.Generator().manual_seed(0)
+        if self.sample_dtype.is_floating_point:
+            return torch.rand((n, *self.sample_shape), generator=g).to(self.sample_dtype)
+        high = 256 if self.sample_dtype == torch.uint8 else 2
+        return torch.randint(0, high, (n, *self.sample_shape), generator=g).to(self.sample_dtype)
+
+    def example_targets(self, output: Tensor) -> Tensor:
+        """Targets for a dry run of the loss on the model's *output* batch: the declared shape and dtype."""
+        n = output.shape[0]
+        shape, dtype = self.targets
+        if self.classes and shape == ():
+            return torch.arange(n, dtype=dtype) % self.num_classes
+        if shape is None:
+            return torch.zeros_like(output)
+        return torch.zeros((n, *shape), dtype=dtype or output.dtype)
+
+    def check(self, split: Split, label: str) -> str | None:
+        """What is wrong with a loaded split against this declaration, or None."""
+        got = tuple(split.inputs.shape[1:])
+        if got != self.sample_shape:
+            return f"its {label} samples have shape {got}, but it declares {self.sample_shape}"
+        if split.inputs.dtype != self.sample_dtype:
+            return f"its {label} samples are {split.inputs.dtype}, but it declares {self.sample_dtype}"
+        shape, dtype = self.targets
+        if shape is not None and tuple(split.targets.shape[1:]) != shape:
+            return (
+                f"its {label} targets have shape {tuple(split.targets.shape[1:])} per sample, but it declares {shape}"
+            )
+        if dtype is not None and split.targets.dtype != dtype:
+            return f"its {label} targets are {split.targets.dtype}, but it declares {dtype}"
+        if self.classes and len(split):
+            lo, hi = int(split.targets.min()), int(split.targets.max())
+            if lo < 0 or hi >= self.num_classes:
+                return f"its {label} class labels run from {lo} to {hi}, but it has {self.num_classes} classes"
+        return None
 
 
 def apply_transforms(x: Tensor, transforms: Sequence[Transform], chunk: int = 8192) -> Tensor:

@@ -74,7 +74,7 @@ def all_sum(values: Sequence[float], device: torch.device, ranks: Ranks | None) 
     return [float(v) for v in t.tolist()]
 
 
-def result_warnings(model: nn.Module, loss: nn.Module, ranks: Ranks) -> list[str]:
+def result_warnings(model: nn.Module, loss: object, ranks: Ranks) -> list[str]:
     """Why this model's result cannot equal single-process training, one line per reason."""
     out = []
     if getattr(loss, "reduction", "mean") == "sum":

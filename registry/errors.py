@@ -11,10 +11,13 @@ else that escapes is a bug and keeps its traceback.
     ├── UnknownComponentError (LookupError)    a name that no plugin registered
     ├── DuplicateComponentError (ValueError)   two plugins claim one kind and name
     ├── PluginLoadError (ImportError)          a plugin failed to import, hook or declare
+    ├── PluginError (RuntimeError)             a plugin's component misbehaved when used
     ├── DatasetNotFoundError (FileNotFoundError) data files missing and not downloadable
     ├── CheckpointError (ValueError)           a checkpoint or run directory is unusable, or cannot be written
-    ├── TrainingError (RuntimeError)           the run itself failed (non-finite loss, ...)
-    └── Interrupted (KeyboardInterrupt-like)   SIGINT/SIGTERM: stopped after a checkpoint
+    ├── InputError (ValueError)                predict's inputs are unusable
+    ├── TrainingError (RuntimeError)           the loss or a gradient became non-finite
+    ├── DistributedError (RuntimeError)        another rank failed, or the process group timed out
+    └── Interrupted                            SIGINT/SIGTERM: stopped after a checkpoint
 """
 
 from __future__ import annotations
@@ -25,8 +28,11 @@ from dataclasses import dataclass
 __all__ = [
     "CheckpointError",
     "DatasetNotFoundError",
+    "DistributedError",
     "DuplicateComponentError",
+    "InputError",
     "Interrupted",
+    "PluginError",
     "PluginLoadError",
     "Problem",
     "RegistryError",
@@ -135,7 +141,11 @@ class UnknownComponentError(RegistryError, LookupError):
         else:
             msg += "."
         msg += f" Available: {', '.join(self.available) or '(none)'}"
-        commands = ", ".join(f"python -m registry list {k}" for k in self.kind.split(" or "))
+        from registry.kinds import KINDS
+
+        commands = ", ".join(
+            f"python -m registry list {KINDS[k].plural if k in KINDS else k}" for k in self.kind.split(" or ")
+        )
         msg += f" (see: {commands})"
         if self.note:
             msg += f". Note: {self.note}"
@@ -143,17 +153,34 @@ class UnknownComponentError(RegistryError, LookupError):
 
 
 class DuplicateComponentError(RegistryError, ValueError):
-    """Two plugins registered the same kind and name (or alias)."""
+    """Two plugins registered the same name (or alias) where a spec could not tell them apart.
+
+    Attributes:
+        kind: the kind of the second claim.
+        name: the name claimed twice.
+        plugins: the first claimant and the second.
+        held_kind: the kind the first claimant registered it as (another kind that shares a place).
+    """
 
     def __init__(
-        self, kind: str, name: str, first: str, second: str, first_label: str = "", second_label: str = ""
+        self,
+        kind: str,
+        name: str,
+        first: str,
+        second: str,
+        first_label: str = "",
+        second_label: str = "",
+        held_kind: str | None = None,
     ) -> None:
         self.kind = kind
         self.name = name
         self.plugins = (first, second)
+        self.held_kind = held_kind or kind
+        what = kind if self.held_kind == kind else f"{self.held_kind} and {kind}"
+        where = "" if self.held_kind == kind else f" ({_a(self.held_kind)} and {_a(kind)} share a place in specs)"
         super().__init__(
-            f"{kind} {name!r} is registered by both {first_label or repr(first)} and "
-            f"{second_label or repr(second)}; uninstall one of them, or have the plugin that means to "
+            f"{what} {name!r} is registered by both {first_label or repr(first)} and "
+            f"{second_label or repr(second)}{where}; uninstall one of them, or have the plugin that means to "
             "replace the other mark its factory with @registry.replaces"
         )
 
@@ -172,6 +199,32 @@ class PluginLoadError(RegistryError, ImportError):
         super().__init__(message)
 
 
+class PluginError(RegistryError, RuntimeError):
+    """A plugin's component misbehaved when used: its factory or its dataset's ``load`` raised something
+    other than a refusal of its parameters, or it returned the wrong kind of object, or data that
+    differs from what it declared.
+
+    Attributes:
+        component: ``kind:name`` of the component.
+        plugin: the plugin that registered it.
+        distribution: the distribution that ships it, if known.
+    """
+
+    def __init__(self, message: str, component: str, plugin: str, distribution: str | None = None) -> None:
+        self.component = component
+        self.plugin = plugin
+        self.distribution = distribution
+        super().__init__(message)
+
+
+class InputError(RegistryError, ValueError):
+    """The inputs given to ``predict`` cannot be used (the message names the file and why)."""
+
+
+class DistributedError(RegistryError, RuntimeError):
+    """A data-parallel run broke: another rank failed, or a collective waited past ``train.dist_timeout``."""
+
+
 class DatasetNotFoundError(RegistryError, FileNotFoundError):
     """A dataset's files are not on disk and could not be downloaded."""
 
@@ -181,7 +234,7 @@ class DatasetNotFoundError(RegistryError, FileNotFoundError):
 
 
 class TrainingError(RegistryError, RuntimeError):
-    """The run started but could not go on (a non-finite loss, say)."""
+    """The run started but could not go on: the loss or a gradient became non-finite."""
 
 
 class CheckpointError(RegistryError, ValueError):

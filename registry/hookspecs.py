@@ -12,7 +12,22 @@ adds bounds and descriptions. The first line of the factory's docstring is its
 description in ``list``/``show``. ``@registry.aliases("TorchName")`` adds other
 names. Every hook is called once per process, for each plugin, in registration
 order; none is first-result: all the mappings are merged, and a name claimed
-twice is an error naming both plugins.
+twice where a spec could not tell the two apart (the same kind, or kinds that
+share a place, such as layers and activations) is an error naming both plugins.
+
+A parameter may hold other components: ``Annotated[T, registry.Holds(kinds)]``.
+In a spec its value is a component table (or an array of them); the builder
+resolves and builds them and passes the objects. ``registry.Layers`` (an array
+of layers, passed as one ``registry.Chain``) and ``registry.Branches`` (an array
+of such arrays) are the ones containers use. A parameter may not be named like
+a key that means something else where the component is placed (``type``;
+``repeat`` and ``block`` for layers; ``[data]``'s settings for a dataset).
+
+What a factory may raise: ``ValueError`` or ``TypeError`` when its parameters do
+not work together (``nesterov`` without ``momentum``). ``registry`` reports that
+as a problem of the spec, at the component's place, with the message. Anything
+else it raises, or a result of the wrong kind, is reported as a fault of the
+plugin, naming the component and its distribution.
 """
 
 from __future__ import annotations
@@ -34,7 +49,11 @@ def registry_layers() -> Factories:
     Parameters marked ``Annotated[int | None, registry.Inferred(rule)]`` are
     filled from the per-sample input shape when a spec omits them, and checked
     when it gives them; one marked ``Annotated[tuple[int, ...], registry.InputShape()]``
-    receives that shape and is hidden from specs.
+    receives that shape and is hidden from specs. A container takes its children
+    as ``registry.Layers`` / ``registry.Branches`` parameters: each chain is built
+    from the container's input, every child's input size inferred from what
+    reaches it, and passed as a ``registry.Chain`` (an ``nn.Sequential`` that
+    knows its per-sample ``in_shape`` and ``out_shape``).
     """
 
 
@@ -43,7 +62,19 @@ def registry_activations() -> Factories:
     """Return activation factories: ``{name: factory(**params) -> torch.nn.Module}``.
 
     Activations are placed in ``model.layers`` like layers; the builder also
-    uses their kind to check that the loss fits the model's last activation.
+    uses what they declare with ``@registry.contract(produces=...)`` to check
+    that the loss fits the model's output.
+    """
+
+
+@hookspec
+def registry_models() -> Factories:
+    """Return model factories: ``{name: factory(**params) -> torch.nn.Module}``, whole architectures.
+
+    A spec names one as ``[model] type = "name"`` instead of listing ``layers``.
+    Its input channels and number of classes come from the data when the spec
+    leaves them out: mark them ``Annotated[int | None, registry.CHANNELS]`` and
+    ``Annotated[int | None, registry.NUM_CLASSES]``.
     """
 
 
@@ -51,7 +82,9 @@ def registry_activations() -> Factories:
 def registry_losses() -> Factories:
     """Return loss factories: ``{name: factory(**params) -> Callable[[output, target], Tensor]}``.
 
-    The returned module must give a scalar for the default reduction.
+    The returned callable (an ``nn.Module`` as a rule) must give a scalar for the
+    default reduction. ``@registry.contract(expects=..., targets=...)`` declares
+    what it needs from the model's output and the dataset's targets.
     """
 
 
@@ -60,16 +93,22 @@ def registry_optimizers() -> Factories:
     """Return optimizer factories: ``{name: factory(params, **hyper) -> torch.optim.Optimizer}``.
 
     The first positional parameter receives the model's parameters and is not
-    part of the schema.
+    part of the schema. Check hyperparameters that must agree with each other
+    before iterating over it: ``validate`` calls the factory with an iterable
+    that stops the construction as soon as it is read.
     """
 
 
 @hookspec
 def registry_datasets() -> Factories:
-    """Return dataset factories: ``{name: factory(**settings) -> registry.DatasetSplits}``.
+    """Return dataset factories: ``{name: factory(**settings) -> registry.Dataset}``.
 
-    Import heavy libraries (torchvision, scikit-learn) inside the factory, not
-    at module level, so that ``list`` and ``validate`` stay fast.
+    The ``Dataset`` declares what is known without reading any file (the raw
+    sample shape and dtype, the class names) and a ``load`` callable that
+    returns ``registry.DatasetSplits``; ``validate`` never calls ``load``. Import
+    heavy libraries (torchvision, scikit-learn) inside ``load``, not at module
+    level, so that ``list`` and ``validate`` stay fast. ``load`` raises
+    ``registry.DatasetNotFoundError`` when its files are missing.
     """
 
 
@@ -81,5 +120,6 @@ def registry_transforms() -> Factories:
     every sample alike, each on its own: the runner applies it to blocks of
     consecutive batches, or once to the whole split (``data.precompute``), and a
     sample's result may not depend on which others share its call. Random
-    transforms are listed in ``data.augment`` instead: those run batch by batch.
+    transforms are listed in ``data.augment`` instead: those run batch by batch
+    (a random transform in ``data.transforms`` is refused).
     """

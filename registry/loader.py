@@ -1,11 +1,12 @@
-"""TOML text -> ``Spec``: read the file, parse it, validate it, and locate every problem."""
+"""TOML text -> ``Spec``: read the file, parse it, check its values, validate it, and locate every problem."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,37 +14,59 @@ from pydantic import BaseModel, ValidationError
 
 from registry.errors import Problem, SpecError
 from registry.locate import locate_line
+from registry.problems import Loc, problems_from
 from registry.spec import Spec
+from registry.untrusted import MAX_DEPTH, Unreadable, depth, read_bounded
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["MAX_SPEC_BYTES", "load_spec", "parse_spec", "strict_validate", "validate_spec"]
+__all__ = [
+    "FLOAT_LIMIT",
+    "MAX_SPEC_BYTES",
+    "check_values",
+    "load_spec",
+    "parse_spec",
+    "read_text",
+    "strict_validate",
+    "validate_spec",
+]
 
 M = TypeVar("M", bound=BaseModel)
 
 MAX_SPEC_BYTES = 1_000_000
+INT_RANGE = (-(2**63), 2**63 - 1)  # TOML's integers are 64-bit
+FLOAT_LIMIT = 3.4028234663852886e38  # the largest float32: torch computes in it, and a larger number overflows
 
 
 def read_text(path: str | Path) -> str:
-    """Read a spec file, refusing what cannot be a spec (too large, not UTF-8, missing)."""
-    p = Path(path)
+    """Read a spec file, refusing what cannot be a spec (missing, not a regular file, too large, not UTF-8).
+
+    A UTF-8 byte-order mark is accepted, as TOML editors write one.
+    """
     src = str(path)
     try:
-        size = p.stat().st_size
-        if size > MAX_SPEC_BYTES:
-            raise SpecError([Problem((), f"the file is {size:,} bytes; a spec is at most {MAX_SPEC_BYTES:,}")], src)
-        return p.read_bytes().decode("utf-8")
+        data = read_bounded(path, MAX_SPEC_BYTES)
+        return data.decode("utf-8").removeprefix("\ufeff")
     except FileNotFoundError:
         raise SpecError([Problem((), "no such file")], src) from None
     except IsADirectoryError:
         raise SpecError([Problem((), "is a directory, not a spec file")], src) from None
+    except Unreadable as e:
+        raise SpecError([Problem((), str(e))], src) from None
     except UnicodeDecodeError as e:
         raise SpecError([Problem((), f"is not UTF-8 text ({e.reason} at byte {e.start})")], src) from None
     except OSError as e:
         raise SpecError([Problem((), f"cannot be read: {e.strerror}")], src) from None
+
+
+def _syntax_message(message: str, text: str, line: int | None) -> str:
+    if message.startswith("Cannot overwrite a value") and line is not None:
+        key = text.splitlines()[line - 1].split("=", 1)[0].strip()
+        return f"duplicate key {key!r}: it is already set above"
+    return f"invalid TOML: {message}"
 
 
 def parse_spec(text: str, source: str | None = None) -> dict[str, Any]:
@@ -54,11 +77,37 @@ def parse_spec(text: str, source: str | None = None) -> dict[str, Any]:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
         line = int(m.group(1)) if m else None
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
-        if m:
+        if m and not msg.startswith("Cannot overwrite"):
             msg += f" (column {m.group(2)})"
-        raise SpecError([Problem((), f"invalid TOML: {msg}", line)], source) from None
+        raise SpecError([Problem((), _syntax_message(msg, text, line), line)], source) from None
     except RecursionError:
-        raise SpecError([Problem((), "invalid TOML: nested too deeply")], source) from None
+        raise SpecError([Problem((), f"invalid TOML: nested more than {MAX_DEPTH} levels deep")], source) from None
+
+
+def _numbers(value: Any, loc: Loc) -> list[tuple[Loc, str]]:
+    """Problems with the numbers in *value*: integers beyond 64 bits, floats beyond float32."""
+    out: list[tuple[Loc, str]] = []
+    stack: list[tuple[Any, Loc]] = [(value, loc)]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, Mapping):
+            stack.extend((v, (*at, k)) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, (*at, i)) for i, v in enumerate(node))
+        elif isinstance(node, bool):
+            continue
+        elif isinstance(node, int) and not INT_RANGE[0] <= node <= INT_RANGE[1]:
+            out.append((at, f"{node} does not fit in 64 bits: TOML integers are between -2^63 and 2^63 - 1"))
+        elif isinstance(node, float) and math.isfinite(node) and abs(node) > FLOAT_LIMIT:
+            out.append((at, f"{node:g} is beyond what torch's float32 holds (at most {FLOAT_LIMIT:.4g} in size)"))
+    return sorted(out, key=lambda p: str(p[0]))
+
+
+def check_values(doc: Mapping[str, Any], line: Callable[[Loc], int | None] | None = None) -> list[Problem]:
+    """Problems with values that TOML or torch cannot hold, and with nesting deeper than ``MAX_DEPTH``."""
+    if depth(doc) > MAX_DEPTH:
+        return [Problem((), f"nested more than {MAX_DEPTH} levels deep")]
+    return [Problem(loc, msg, line(loc) if line else None) for loc, msg in _numbers(doc, ())]
 
 
 def strict_validate(model: type[M], data: Any) -> M:
@@ -70,34 +119,16 @@ def strict_validate(model: type[M], data: Any) -> M:
     return model.model_validate_json(json.dumps(data, default=str), strict=True)
 
 
-def _message(err: Mapping[str, Any]) -> str:
-    kind, msg = err["type"], err["msg"]
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "value_error":
-        return str(msg).removeprefix("Value error, ")
-    if "input" in err and kind not in ("model_type", "dict_type", "list_type"):
-        return f"{msg} (got {err['input']!r})"
-    return str(msg)
-
-
-def problems_from(error: ValidationError, text: str | None, prefix: tuple[str | int, ...] = ()) -> list[Problem]:
-    """One ``Problem`` per pydantic error, with its key path and, when *text* is given, its line."""
-    out = []
-    for err in error.errors():
-        loc = prefix + tuple(err["loc"])
-        out.append(Problem(loc, _message(err), locate_line(text, loc) if text else None))
-    return out
-
-
 def validate_spec(data: Mapping[str, Any], source: str | None = None, text: str | None = None) -> Spec:
     """Validate a parsed mapping into a ``Spec``, reporting every problem at once."""
+    line = (lambda loc: locate_line(text, loc)) if text else None
+    problems = check_values(data, line)
+    if problems:
+        raise SpecError(problems, source)
     try:
         return strict_validate(Spec, data)
     except ValidationError as e:
-        raise SpecError(problems_from(e, text), source) from None
+        raise SpecError(problems_from(e, data, Spec, line=line), source) from None
 
 
 def load_spec(path: str | Path) -> tuple[Spec, str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry.errors import Problem, SpecError, format_loc
+from registry.untrusted import MAX_DEPTH, depth
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -64,6 +65,12 @@ def parse_override(text: str) -> Override:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()  # a bare word: a string
+    except RecursionError:
+        raise SpecError(
+            [Problem((), f"--set {text}: the value is nested more than {MAX_DEPTH} levels deep")], SOURCE
+        ) from None
+    if depth(value) > MAX_DEPTH:
+        raise SpecError([Problem((), f"--set {text}: the value is nested more than {MAX_DEPTH} levels deep")], SOURCE)
     return Override(text, _path(text, key.strip()), value)
 
 

@@ -2,32 +2,44 @@
 
 A plugin author writes a typed function or class; this module reads its
 annotations (``Annotated[float, Field(ge=0)]`` included) and builds the schema.
-Two markers let a layer ask for what the builder knows and the user should not
-have to type:
+Markers let a component ask for what the builder knows and the user should not
+have to type, or hold other components:
 
 * ``Inferred(rule)``: a parameter the builder fills from the input shape
-  (``in_features``...). The user may still give it; then it is checked.
+  (``in_features``...) or the dataset's classes (``num_classes``). The user may
+  still give it; then it is checked.
 * ``InputShape()``: the per-sample input shape, injected, never user-settable.
+* ``Holds(kinds)`` (``registry.places``): a parameter whose value in a spec is a
+  component table (or an array of them, or of arrays of layers); the builder
+  passes the built objects.
 """
 
 from __future__ import annotations
 
 import inspect
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, create_model
+import annotated_types as at
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.fields import FieldInfo
+
+from registry.places import Holds, marks
 
 __all__ = [
     "CHANNELS",
     "FEATURES",
+    "NUM_CLASSES",
     "InputShape",
     "Inferred",
+    "Nested",
     "ParamSchema",
     "derive_params",
     "describe_fields",
+    "describe_type",
     "first_doc_line",
 ]
 
@@ -36,15 +48,18 @@ Shape = tuple[int, ...]
 
 @dataclass(frozen=True)
 class Inferred:
-    """Marks a parameter that the builder infers from the per-sample input shape.
+    """Marks a parameter that the builder infers when a spec leaves it out.
 
     Args:
-        rule: maps the per-sample input shape (no batch dimension) to the value.
+        rule: maps the source (the per-sample input shape, or the number of classes) to the value.
         what: a few words for messages ("the last dimension").
+        source: ``"shape"`` (the per-sample input shape, no batch dimension) or ``"classes"`` (the
+            dataset's number of classes).
     """
 
-    rule: Callable[[Shape], Any]
+    rule: Callable[[Any], Any]
     what: str = "the input shape"
+    source: Literal["shape", "classes"] = "shape"
 
 
 @dataclass(frozen=True)
@@ -60,8 +75,27 @@ def channels(shape: Shape) -> int:
     return shape[0]
 
 
+def _same(n: int) -> int:
+    return n
+
+
 FEATURES = Inferred(last_dim, "the last dimension of the previous layer's output")
 CHANNELS = Inferred(channels, "the channel dimension of the previous layer's output")
+NUM_CLASSES = Inferred(_same, "the dataset's number of classes", "classes")
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A parameter that holds components: how its value is written and what the builder passes.
+
+    Attributes:
+        holds: the kinds it holds.
+        form: ``one`` table -> one object; ``list`` of tables -> a list of objects; ``chain``: an array
+            of layers -> one ``registry.Chain``; ``chains``: an array of such arrays -> a list of them.
+    """
+
+    holds: Holds
+    form: Literal["one", "list", "chain", "chains"]
 
 
 @dataclass(frozen=True)
@@ -69,14 +103,17 @@ class ParamSchema:
     """What the builder needs to know about a component's parameters.
 
     Attributes:
-        model: the pydantic model of the user-settable parameters (``extra="forbid"``).
+        model: the pydantic model of the user-settable parameters (``extra="forbid"``); a nested
+            parameter is validated there as raw tables, then resolved on its own.
         inferred: parameter name -> rule, for parameters the builder may fill in.
         input_shape: name of the parameter that receives the input shape, if any.
+        nested: parameter name -> what it holds.
     """
 
     model: type[BaseModel]
     inferred: dict[str, Inferred]
     input_shape: str | None
+    nested: dict[str, Nested]
 
 
 class SchemaDerivationError(TypeError):
@@ -91,6 +128,27 @@ def _markers(annotation: Any) -> list[Any]:
 
 def _signature_target(factory: Callable[..., Any]) -> Callable[..., Any]:
     return factory.__init__ if inspect.isclass(factory) else factory
+
+
+Table = dict[str, Any]
+
+
+def _nested(annotation: Any, holds: Holds) -> tuple[Nested, Any]:
+    """What a ``Holds`` parameter holds, and the raw type its spec value is validated as."""
+    base = annotation
+    while typing.get_origin(base) is typing.Annotated:
+        base = typing.get_args(base)[0]
+    many = typing.get_origin(base) in (list, tuple) or base in (list, tuple)
+    descriptions = [m for m in _markers(annotation) if isinstance(m, FieldInfo)]
+    extra = tuple(descriptions)
+    if holds.is_module:  # a chain holds at least one layer
+        form: Literal["one", "list", "chain", "chains"] = "chains" if many else "chain"
+        chain = typing.Annotated[list[Table], Field(min_length=1)]
+        raw: Any = typing.Annotated[list[chain], Field(min_length=1)] if many else chain
+    else:
+        form = "list" if many else "one"
+        raw = list[Table] if many else Table
+    return Nested(holds, form), typing.Annotated[(raw, *extra)] if extra else raw
 
 
 def derive_params(factory: Callable[..., Any], title: str, injected: int = 0) -> ParamSchema:
@@ -117,6 +175,7 @@ def derive_params(factory: Callable[..., Any], title: str, injected: int = 0) ->
     params = list(sig.parameters.values())[injected:]
     fields: dict[str, Any] = {}
     inferred: dict[str, Inferred] = {}
+    nested: dict[str, Nested] = {}
     input_shape: str | None = None
     for p in params:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
@@ -124,14 +183,18 @@ def derive_params(factory: Callable[..., Any], title: str, injected: int = 0) ->
         if p.name not in hints:
             raise SchemaDerivationError(f"parameter {p.name!r} has no type annotation")
         ann = hints[p.name]
-        marks = _markers(ann)
-        if any(isinstance(m, InputShape) for m in marks):
+        marks_ = _markers(ann)
+        if any(isinstance(m, InputShape) for m in marks_):
             input_shape = p.name
             continue
-        for m in marks:
+        for m in marks_:
             if isinstance(m, Inferred):
                 inferred[p.name] = m
         default = ... if p.default is p.empty else p.default
+        holds = marks(ann)
+        if holds is not None:
+            nested[p.name], ann = _nested(ann, holds)
+            default = ... if default is ... else _raw_default(default)
         if p.name in inferred and default is ...:
             default = None
         fields[p.name] = (ann, default)
@@ -143,7 +206,13 @@ def derive_params(factory: Callable[..., Any], title: str, injected: int = 0) ->
         )
     except Exception as e:  # pydantic raises several types for an unusable annotation
         raise SchemaDerivationError(f"cannot build a schema: {e}") from e
-    return ParamSchema(model=model, inferred=inferred, input_shape=input_shape)
+    return ParamSchema(model=model, inferred=inferred, input_shape=input_shape, nested=nested)
+
+
+def _raw_default(default: Any) -> Any:
+    if default is None or default == [] or default == ():
+        return [] if default is not None else None
+    raise SchemaDerivationError("a parameter that holds components may default to nothing (None or []) only")
 
 
 def first_doc_line(obj: object) -> str:
@@ -152,13 +221,85 @@ def first_doc_line(obj: object) -> str:
     return doc.strip().splitlines()[0].strip() if doc.strip() else ""
 
 
-def describe_fields(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
-    """(name, type, default, description) for each field of *model*, for ``show``."""
+_NAMES = {int: "int", float: "float", str: "str", bool: "bool", type(None): "None"}
+
+
+def _bounds(metadata: list[Any]) -> str:
+    lo = next(((m.ge, "[") for m in metadata if isinstance(m, at.Ge)), None) or next(
+        ((m.gt, "(") for m in metadata if isinstance(m, at.Gt)), None
+    )
+    hi = next(((m.le, "]") for m in metadata if isinstance(m, at.Le)), None) or next(
+        ((m.lt, ")") for m in metadata if isinstance(m, at.Lt)), None
+    )
+    if lo and hi:
+        return f" in {lo[1]}{lo[0]}, {hi[0]}{hi[1]}"
+    if lo:
+        return f" {'>=' if lo[1] == '[' else '>'} {lo[0]}"
+    if hi:
+        return f" {'<=' if hi[1] == ']' else '<'} {hi[0]}"
+    return ""
+
+
+def _metadata(annotation: Any) -> tuple[Any, list[Any]]:
+    found: list[Any] = []
+    while typing.get_origin(annotation) is typing.Annotated:
+        for m in annotation.__metadata__:
+            found += list(m.metadata) if isinstance(m, FieldInfo) else [m]
+        annotation = typing.get_args(annotation)[0]
+    return annotation, found
+
+
+def describe_type(annotation: Any, metadata: list[Any] | None = None) -> str:
+    """A readable type with its bounds: ``float in [0, 1)``, ``tuple[int >= 1, int >= 1]``, ``'mean' | 'sum'``."""
+    annotation, found = _metadata(annotation)
+    for m in metadata or []:
+        found += list(m.metadata) if isinstance(m, FieldInfo) else [m]
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        bounds = [m for m in found if isinstance(m, (at.Ge, at.Gt, at.Le, at.Lt))]
+        return " | ".join(describe_type(a, bounds if a is not type(None) else None) for a in args)
+    if origin in (list, tuple, dict):
+        inner = ", ".join("..." if a is Ellipsis else describe_type(a) for a in args)
+        return f"{origin.__name__}[{inner}]" + _lengths(found)
+    if annotation is Any:
+        return "any"
+    name = _NAMES.get(annotation) or getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+    return name + _bounds(found)
+
+
+def _lengths(metadata: list[Any]) -> str:
+    lo = next((m.min_length for m in metadata if isinstance(m, at.MinLen)), None)
+    hi = next((m.max_length for m in metadata if isinstance(m, at.MaxLen)), None)
+    if lo and hi:
+        return f" of {lo} to {hi} items"
+    if lo:
+        return f" of at least {lo} item{'s' if lo != 1 else ''}"
+    if hi:
+        return f" of at most {hi} items"
+    return ""
+
+
+def describe_nested(n: Nested) -> str:
+    """What a parameter holding components takes, in words: ``array of layer or activation tables``."""
+    what = " or ".join(n.holds.kinds)
+    return {
+        "one": f"a {what} table",
+        "list": f"array of {what} tables",
+        "chain": f"array of {what} tables (a chain)",
+        "chains": f"array of arrays of {what} tables (chains)",
+    }[n.form]
+
+
+def describe_fields(schema: ParamSchema) -> list[tuple[str, str, str, str]]:
+    """(name, type, default, description) for each parameter of a component, for ``show``."""
     rows = []
-    for name, f in model.model_fields.items():
-        ann = f.annotation
-        tname = getattr(ann, "__name__", None) if isinstance(ann, type) else None
-        tname = tname or str(ann).replace("typing.", "")
+    for name, f in schema.model.model_fields.items():
+        if name in schema.nested:
+            tname = describe_nested(schema.nested[name])
+        else:
+            tname = describe_type(f.annotation, list(f.metadata))
         default = "(required)" if f.is_required() else repr(f.get_default(call_default_factory=True))
         rows.append((name, tname, default, f.description or ""))
     return rows

@@ -6,7 +6,6 @@ still writes its metrics and says how to get the pictures.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -96,13 +95,24 @@ def _confusion(data: dict[str, Any], title: str, out: Path) -> Path:
 
 
 def plot_run(run_dir: Path) -> list[Path]:
-    """Draw the pictures of the run in *run_dir* from its metrics.jsonl (and confusion.json); return the files."""
-    info = json.loads((run_dir / "run.json").read_text())
-    title = info.get("name") or run_dir.name
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    spec = run_dir / "spec.toml"
-    loss_name = str(tomllib.loads(spec.read_text()).get("loss", {}).get("type", "loss")) if spec.is_file() else "loss"
+    """Draw the pictures of the run in *run_dir* from its metrics.jsonl (and confusion.json); return the files.
+
+    Raises:
+        CheckpointError: a file of the run is not what the run writes.
+    """
+    from registry.records import Confusion, read_record
+    from registry.rundir import RunDir
+
+    rundir = RunDir(run_dir)
+    title = rundir.info().name or run_dir.name
+    rows = [row.model_dump() for row in rundir.read_metrics()]
+    loss_name = "loss"
+    try:
+        spec = tomllib.loads((run_dir / "spec.toml").read_text())
+        loss_name = str(spec.get("loss", {}).get("type", "loss"))
+    except (OSError, ValueError, AttributeError):
+        pass  # only the axis label suffers
     written = _curves(rows, title, run_dir, loss_name) if rows else []
     if (run_dir / "confusion.json").is_file():
-        written.append(_confusion(json.loads((run_dir / "confusion.json").read_text()), title, run_dir))
+        written.append(_confusion(read_record(run_dir / "confusion.json", Confusion).model_dump(), title, run_dir))
     return written

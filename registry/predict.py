@@ -1,7 +1,12 @@
-"""Run a trained model on raw inputs read from a file (no unpickling: .npy without pickles, or safetensors)."""
+"""Run a trained model on raw inputs read from a file (no unpickling: .npy without pickles, or safetensors).
+
+The inputs are untrusted: a file that is not a regular one, too large, of strings, objects or
+complex numbers, or holding NaN or infinity is refused with an ``InputError`` that names it.
+"""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,30 +14,41 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file
+from safetensors.torch import load as load_safetensors
 
 from registry.builder import Built
 from registry.data import apply_transforms
-from registry.errors import CheckpointError, Problem, SpecError
+from registry.errors import InputError
 from registry.safetensors_check import MalformedError, check_safetensors
-from registry.semantics import get_contract
+from registry.untrusted import Unreadable, read_bounded
 
-__all__ = ["predict_file"]
+__all__ = ["MAX_INPUT_BYTES", "predict_file"]
+
+MAX_INPUT_BYTES = 2 * 2**30
+KINDS_OF_NUMBERS = "booleans, integers or real numbers"
 
 
 def _read(path: Path) -> torch.Tensor:
+    if path.suffix not in (".npy", ".safetensors"):
+        raise InputError(f"{path}: give the inputs as a .npy or .safetensors file")
     try:
-        if path.suffix == ".npy":
-            return torch.from_numpy(np.load(path, allow_pickle=False))
         if path.suffix == ".safetensors":
             check_safetensors(path)
-            tensors = load_file(str(path))
+        data = read_bounded(path, MAX_INPUT_BYTES)
+        if path.suffix == ".npy":
+            array = np.load(io.BytesIO(data), allow_pickle=False)
+        else:
+            tensors = load_safetensors(data)
             if len(tensors) != 1:
                 raise ValueError(f"holds {len(tensors)} tensors; give exactly one")
             return next(iter(tensors.values()))
-    except (OSError, ValueError, MalformedError, SafetensorError) as e:
-        raise CheckpointError(f"{path}: cannot read inputs: {e}") from None
-    raise SpecError([Problem(("inputs",), "give a .npy or .safetensors file")], str(path))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, ValueError, Unreadable, MalformedError, SafetensorError) as e:
+        raise InputError(f"{path}: cannot read inputs: {e}") from None
+    if array.dtype.kind not in "biuf":  # strings, objects, complex numbers, dates
+        raise InputError(f"{path}: holds {array.dtype} values; inputs are arrays of {KINDS_OF_NUMBERS}")
+    return torch.from_numpy(np.ascontiguousarray(array))
 
 
 def _probabilities(row: torch.Tensor, produces: str) -> torch.Tensor:
@@ -42,22 +58,27 @@ def _probabilities(row: torch.Tensor, produces: str) -> torch.Tensor:
 
 
 def predict_file(built: Built, path: Path) -> Iterator[dict[str, Any]]:
-    """Yield one record per input: the predicted class (name and index) and its probability, or the raw output."""
+    """Yield one record per input: the predicted class (name and index) and its probability, or the raw output.
+
+    Raises:
+        InputError: the file cannot be read, or its inputs do not fit the model.
+    """
     x = _read(path)
     want = built.data.dataset.sample_shape
-    if tuple(x.shape[1:]) != want:
-        raise SpecError(
-            [Problem(("inputs",), f"inputs have shape {tuple(x.shape)}; expected (N, {', '.join(map(str, want))})")],
-            str(path),
-        )
+    if x.dim() == 0 or tuple(x.shape[1:]) != want:
+        raise InputError(f"{path}: inputs have shape {tuple(x.shape)}; expected (N, {', '.join(map(str, want))})")
+    if (x.is_floating_point() or x.is_complex()) and not torch.isfinite(x).all():
+        raise InputError(f"{path}: inputs hold NaN or infinite values")
     x = apply_transforms(x.to(built.data.dataset.sample_dtype), built.data.transforms).to(built.device)
     built.model.eval()
     with torch.no_grad():
         out = built.model(x)
     classes = built.data.dataset.classes
-    produces = get_contract(built.resolved.layers[-1].component.factory).get("produces", "scores")
+    produces = built.model_plan.produces
     for row in out:
-        if classes and row.dim() == 1 and len(row) == len(classes):
+        if not torch.isfinite(row).all():
+            yield {"output": None, "error": "the model's output is not finite for this input"}
+        elif classes and row.dim() == 1 and len(row) == len(classes):
             probs = _probabilities(row, produces)
             i = int(row.argmax())
             yield {"class": i, "label": classes[i], "probability": round(float(probs[i]), 6)}

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from registry.records import EpochRow
+
 __all__ = ["BarReporter", "JsonReporter", "PlainReporter", "QuietReporter", "Reporter", "make_reporter"]
 
 Log = Callable[[str], None]
@@ -26,8 +28,12 @@ class Reporter:
         """After a training step: batch index, batches per epoch, samples seen / in the split, loss;
         *due* is true every ``train.log_interval`` batches (the loss is then the whole batch's)."""
 
-    def test(self, epoch: int, line: str, row: dict[str, Any]) -> None:
+    def test(self, epoch: int, line: str, row: EpochRow) -> None:
         """After an epoch's evaluation: the notebook's test line and the epoch's metrics row."""
+
+    def note(self, event: str, text: str, **data: Any) -> None:
+        """Something to tell besides the training lines (``resume``, ``done``, ``run_dir``...): *text* for
+        people, *data* for machines."""
 
     def close(self) -> None:
         """At the end of the run (or when it stops)."""
@@ -45,17 +51,23 @@ class PlainReporter(Reporter):
         if due:
             self.log(f"Train Epoch: {epoch} [{seen}/{total} ({100.0 * batch / num_batches:.0f}%)]\tLoss: {loss:.6f}")
 
-    def test(self, epoch: int, line: str, row: dict[str, Any]) -> None:
+    def test(self, epoch: int, line: str, row: EpochRow) -> None:
         self.log(line)
+
+    def note(self, event: str, text: str, **data: Any) -> None:
+        self.log(text)
 
 
 class QuietReporter(PlainReporter):
-    """Only the test lines."""
+    """Only the test lines (without the notebook's blank lines around them) and the notes."""
 
     def train_step(
         self, epoch: int, batch: int, num_batches: int, seen: int, total: int, loss: float, due: bool
     ) -> None:
         return
+
+    def test(self, epoch: int, line: str, row: EpochRow) -> None:
+        self.log(line.strip("\n"))
 
 
 class JsonReporter(Reporter):
@@ -70,8 +82,11 @@ class JsonReporter(Reporter):
         if due:
             self.log(json.dumps({"event": "train", "epoch": epoch, "batch": batch, "seen": seen, "loss": loss}))
 
-    def test(self, epoch: int, line: str, row: dict[str, Any]) -> None:
-        self.log(json.dumps({"event": "epoch", **row}))
+    def test(self, epoch: int, line: str, row: EpochRow) -> None:
+        self.log(json.dumps({"event": "epoch", **row.model_dump()}, allow_nan=False))
+
+    def note(self, event: str, text: str, **data: Any) -> None:
+        self.log(json.dumps({"event": event, "message": text, **data}, allow_nan=False, default=str))
 
 
 class BarReporter(Reporter):
@@ -97,11 +112,14 @@ class BarReporter(Reporter):
         rate = (seen - self.seen0) / max(time.perf_counter() - self.start, 1e-9)
         self.bar.set_postfix(loss=f"{loss:.4f}", samples_per_s=f"{rate:,.0f}", refresh=False)
 
-    def test(self, epoch: int, line: str, row: dict[str, Any]) -> None:
+    def test(self, epoch: int, line: str, row: EpochRow) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
         print(line.strip("\n"), file=self.out, flush=True)
+
+    def note(self, event: str, text: str, **data: Any) -> None:
+        print(text, file=self.out, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -124,12 +142,16 @@ class TensorBoardReporter(Reporter):
         if due:
             self.writer.add_scalar("train/batch_loss", loss, (epoch - 1) * num_batches + batch)
 
-    def test(self, epoch: int, line: str, row: dict[str, Any]) -> None:
+    def test(self, epoch: int, line: str, row: EpochRow) -> None:
         self.inner.test(epoch, line, row)
         for key in ("train_loss", "test_loss", "test_accuracy", "lr", "samples_per_second"):
-            if row.get(key) is not None:
-                self.writer.add_scalar(f"epoch/{key}", row[key], epoch)
+            value = getattr(row, key)
+            if value is not None:
+                self.writer.add_scalar(f"epoch/{key}", value, epoch)
         self.writer.flush()
+
+    def note(self, event: str, text: str, **data: Any) -> None:
+        self.inner.note(event, text, **data)
 
     def close(self) -> None:
         self.inner.close()

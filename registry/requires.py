@@ -28,6 +28,11 @@ def _one(index: int, text: str, catalog: Catalog) -> str | None:
         req = Requirement(text)
     except InvalidRequirement as e:
         return f"{text!r} is not a requirement such as 'registry-example-plugin>=0.1' ({e})"
+    if req.url is not None or any(c in text for c in "/\\"):
+        return (
+            f"{req.name!r} is given with a URL or a path; [requires] takes distribution names and versions only "
+            "(such as 'registry-example-plugin>=0.1'): install from elsewhere yourself, then name it here"
+        )
     try:
         version = importlib.metadata.version(req.name)
     except importlib.metadata.PackageNotFoundError:

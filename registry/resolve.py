@@ -1,238 +1,424 @@
-"""Spec -> resolved components: every name looked up, every parameter set validated.
+"""Spec -> resolved components: every name looked up, every parameter set validated, nested ones too.
 
-Nothing is built here. All problems of a spec are collected and raised
-together as one ``SpecError``.
+One walker serves every place of the spec (``registry.places``) and every
+component nested in a component's parameters (``Holds``): it looks the name up
+in the place's kinds, validates the parameters against the component's own
+schema, resolves the components those parameters hold, and, in chains of
+layers, ``repeat = N`` and ``{ block = NAME }`` uses of ``[model.blocks]``.
+Nothing is built here. All problems of a spec are collected and raised together
+as one ``SpecError``.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from registry.catalog import Catalog, Component
-from registry.errors import Problem, SpecError, UnknownComponentError
-from registry.loader import parse_spec, problems_from, read_text, strict_validate
+from registry.errors import Problem, SpecError, UnknownComponentError, format_loc
+from registry.kinds import KINDS
+from registry.loader import check_values, parse_spec, read_text, strict_validate
 from registry.locate import locate_line
 from registry.overrides import Override, apply_overrides
+from registry.places import ENTRY_KEYS, Holds, Place, places
+from registry.problems import Loc, closest, problems_from, render_value, table_name
 from registry.requires import check_requires
-from registry.spec import ComponentSpec, DataSpec, Spec
+from registry.spec import Spec
 
-__all__ = ["Resolved", "ResolvedSpec", "load_and_resolve", "resolve_spec", "resolved_dict"]
+__all__ = [
+    "MAX_REPEAT",
+    "Loc",
+    "Resolved",
+    "ResolvedSpec",
+    "load_and_resolve",
+    "resolve_entry",
+    "resolve_spec",
+    "resolved_dict",
+]
 
-Loc = tuple[str | int, ...]
-LAYER_KINDS = ("layer", "activation")
+MAX_REPEAT = 1000
 
 
 @dataclass(frozen=True)
 class Resolved:
-    """A component with its validated parameters and where the spec named it."""
+    """A component with its validated parameters, the components it holds, and where the spec named it.
+
+    Attributes:
+        component: the registered component.
+        params: its validated parameters (a parameter that holds components keeps its raw tables here).
+        loc: the key path of its table (inside ``[model.blocks]`` for a block's component).
+        nested: for each parameter that holds components, the resolved ones: a ``Resolved``, a tuple of
+            them, or (for branches of layers) a tuple of tuples.
+        repeat: how many times the chain builds it (``repeat = N``), each with its own weights.
+        block: the block's name, where this entry uses ``[model.blocks.NAME]``.
+        used_at: the key path of that use.
+        use_repeat: the use's own ``repeat`` (``repeat`` counts the block's too).
+    """
 
     component: Component
     params: BaseModel
     loc: Loc
+    nested: Mapping[str, Any] = field(default_factory=dict)
+    repeat: int = 1
+    block: str | None = None
+    used_at: Loc | None = None
+    use_repeat: int = 1
+
+    @property
+    def name(self) -> str:
+        return self.component.name
 
     @property
     def kwargs(self) -> dict[str, Any]:
-        """The parameters as keyword arguments (defaults filled in, unset inferred ones None)."""
-        return {name: getattr(self.params, name) for name in type(self.params).model_fields}
+        """The parameters as keyword arguments (defaults filled in, unset inferred ones None), nested ones left out."""
+        return {n: getattr(self.params, n) for n in type(self.params).model_fields if n not in self.nested}
 
     @property
     def given(self) -> set[str]:
         """The parameters the spec set explicitly."""
         return set(self.params.model_fields_set)
 
+    @property
+    def where(self) -> str:
+        """Its key path, and the use of its block when it is in one: for messages."""
+        used = f" (block {self.block!r} used at {format_loc(self.used_at)})" if self.block and self.used_at else ""
+        return format_loc(self.loc) + used
+
 
 @dataclass(frozen=True)
 class ResolvedSpec:
-    """A spec whose every component is found and whose every parameter set is valid."""
+    """A spec whose every component is found and whose every parameter set is valid.
+
+    Attributes:
+        spec: the validated settings.
+        at: for each place's key path, what it holds: a ``Resolved``, a tuple of them, a mapping of
+            names to them (``model.blocks``), or None where an optional place is empty.
+    """
 
     spec: Spec
-    dataset: Resolved
-    transforms: tuple[Resolved, ...]
-    augment: tuple[Resolved, ...]
-    layers: tuple[Resolved, ...]
-    loss: Resolved
-    optimizer: Resolved
+    at: Mapping[tuple[str, ...], Any]
     catalog: Catalog
     source: str | None = None
     text: str | None = None
 
+    @property
+    def dataset(self) -> Resolved:
+        return self.at[("data",)]  # type: ignore[no-any-return]
 
-def _unknown_param(comp: Component, key: str, extra: Sequence[str]) -> str:
-    own = sorted(comp.schema.model.model_fields)
-    msg = f"{comp.kind} {comp.name!r} takes no parameter {key!r}"
-    close = difflib.get_close_matches(key, [*own, *extra], n=1)
-    msg += f"; did you mean {close[0]!r}?" if close else "."
-    msg += f" Its parameters: {', '.join(own) or '(none)'}"
-    if extra:
-        msg += f"; beside them [data] takes: {', '.join(sorted(extra))}" if "dataset" in extra else ""
-    return msg
+    @property
+    def transforms(self) -> tuple[Resolved, ...]:
+        return self.at.get(("data", "transforms")) or ()
+
+    @property
+    def augment(self) -> tuple[Resolved, ...]:
+        return self.at.get(("data", "augment")) or ()
+
+    @property
+    def model(self) -> Resolved | None:
+        """The whole architecture of ``[model] type = NAME``; None when the model is ``layers``."""
+        return self.at.get(("model",))
+
+    @property
+    def layers(self) -> tuple[Resolved, ...]:
+        return self.at.get(("model", "layers")) or ()
+
+    @property
+    def blocks(self) -> Mapping[str, Resolved]:
+        return self.at.get(("model", "blocks")) or {}
+
+    @property
+    def loss(self) -> Resolved:
+        return self.at[("loss",)]  # type: ignore[no-any-return]
+
+    @property
+    def optimizer(self) -> Resolved:
+        return self.at[("optimizer",)]  # type: ignore[no-any-return]
+
+    def line(self, loc: Loc) -> int | None:
+        """The line of *loc* in the spec's text, if known."""
+        return locate_line(self.text, loc) if self.text else None
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if v is not None}
-    return value
+def _value_at(doc: Any, loc: Sequence[str | int]) -> Any:
+    for part in loc:
+        if not isinstance(doc, Mapping) or part not in doc:
+            return None
+        doc = doc[part]
+    return doc
 
 
-def _entry(r: Resolved, key: str = "type") -> dict[str, Any]:
-    return {key: r.component.name, **_plain(r.kwargs)}
-
-
-def resolved_dict(rs: ResolvedSpec) -> dict[str, Any]:
-    """The spec with every name canonical and every default filled in, as plain TOML-able data.
-
-    Inferred sizes the spec left out stay out (they are inferred again); TOML has no null.
-    """
-    spec = rs.spec
-    data = {
-        **_entry(rs.dataset, "dataset"),
-        **_plain(spec.data.model_dump(exclude={"dataset", "transforms", "augment"})),
-    }
-    data["transforms"] = [_entry(t) for t in rs.transforms]
-    data["augment"] = [_entry(t) for t in rs.augment]
-    out = {
-        "seed": spec.seed,
-        "name": spec.name,
-        "data": data,
-        "model": {"layers": [_entry(layer) for layer in rs.layers]},
-        "loss": _entry(rs.loss),
-        "optimizer": _entry(rs.optimizer),
-        "train": spec.train.model_dump(),
-        "requires": spec.requires.model_dump(),
-    }
-    return _plain(out)  # type: ignore[no-any-return]
+def _blocks_place() -> Place | None:
+    return next((p for p in places() if p.form == "map" and p.holds.is_module), None)
 
 
 class _Resolver:
-    def __init__(self, catalog: Catalog, text: str | None) -> None:
+    def __init__(self, catalog: Catalog, text: str | None, doc: Mapping[str, Any]) -> None:
         self.catalog = catalog
         self.text = text
         self.problems: list[Problem] = []
+        blocks = _blocks_place()
+        self.blocks_place = blocks
+        tables = _value_at(doc, blocks.loc) if blocks else None
+        self.block_tables: Mapping[str, Any] = tables if isinstance(tables, Mapping) else {}
+        self.blocks: dict[str, Resolved | None] = {}
+        self.resolving: list[str] = []
+        self.unknown_names: list[Problem] = []
+
+    def line(self, loc: Loc) -> int | None:
+        return locate_line(self.text, loc) if self.text else None
 
     def problem(self, loc: Loc, message: str) -> None:
-        self.problems.append(Problem(loc, message, locate_line(self.text, loc) if self.text else None))
+        self.problems.append(Problem(loc, message, self.line(loc)))
 
-    def one(
-        self,
-        kinds: str | tuple[str, ...],
-        name: str,
-        params: dict[str, Any],
-        loc: Loc,
-        type_loc: Loc,
-        extra: Sequence[str] = (),
-    ) -> Resolved | None:
+    # -- places -------------------------------------------------------------------------------
+
+    def place(self, place: Place, doc: Mapping[str, Any]) -> Any:
+        node = _value_at(doc, place.loc)
+        if node is None:
+            return None  # a required place that is missing is the spec model's problem to report
+        if place.form == "list":
+            items = node if isinstance(node, list) else []
+            return tuple(self.entry(place.holds, item, (*place.loc, i)) for i, item in enumerate(items))
+        if place.form == "map":
+            names = node if isinstance(node, Mapping) else {}
+            return (
+                {name: self.use_block(name, None) for name in names}
+                if place.holds.is_module
+                else {name: self.entry(place.holds, t, (*place.loc, name)) for name, t in names.items()}
+            )
+        if place.settings and isinstance(node, Mapping) and place.holds.optional and place.holds.key not in node:
+            return self.without_component(place, node)
+        if place.settings and isinstance(node, Mapping) and place.holds.optional:
+            self.either_or(place, node)
+        return self.entry(place.holds, node, place.loc, place.settings)
+
+    def without_component(self, place: Place, table: Mapping[str, Any]) -> None:
+        """A table whose component key is optional and absent: its places must hold the components instead."""
+        children = [p.loc[-1] for p in places() if p.loc[:-1] == place.loc]
+        for key in table:
+            if key not in place.settings:
+                near = closest(str(key), [*place.settings, place.holds.key])
+                self.problem(
+                    (*place.loc, key),
+                    f"unknown key {key!r}" + (f"; did you mean {near!r}?" if near else ".")
+                    + f" {table_name(place.loc)} takes: {', '.join(sorted([*place.settings, place.holds.key]))} "
+                    f"(and, with {place.holds.key} = NAME, that {place.what}'s parameters)",
+                )  # fmt: skip
+        if not any(table.get(c) for c in children if c != "blocks"):
+            what = ", ".join(f"{c} = [...]" for c in children if c != "blocks")
+            self.problem(
+                place.loc,
+                f"needs {what} or {place.holds.key} = NAME (a registered {place.what}: "
+                f"python -m registry list {KINDS[place.kinds[0]].plural})",
+            )
+
+    def either_or(self, place: Place, table: Mapping[str, Any]) -> None:
+        for child in (p for p in places() if p.loc[:-1] == place.loc):
+            if table.get(child.loc[-1]):
+                self.problem(
+                    (*place.loc, child.loc[-1]),
+                    f"use either {child.loc[-1]} or {place.holds.key} = {render_value(table[place.holds.key])}, "
+                    f"not both: a {place.what} is a whole architecture",
+                )
+
+    # -- entries ------------------------------------------------------------------------------
+
+    def entry(self, holds: Holds, table: Any, loc: Loc, settings: Sequence[str] = ()) -> Resolved | None:
+        if not isinstance(table, Mapping):
+            return None  # the schema of the table holding it reports the wrong type
+        repeat = 1
+        if holds.is_module:
+            repeat = self.repeat(table, loc)
+            if "block" in table:
+                return self.block_entry(table, loc, repeat)
+        name = table.get(holds.key)
+        if name is None and settings:
+            return None  # a table of settings with its component key missing: the spec model says so
+        if name is None:
+            self.problem(
+                (*loc, holds.key),
+                f"required key is missing: {holds.key} = NAME, a registered {' or '.join(holds.kinds)} "
+                f"(see: {', '.join(f'python -m registry list {KINDS[k].plural}' for k in holds.kinds)})",
+            )
+            return None
+        if not isinstance(name, str) or not name:
+            self.problem(
+                (*loc, holds.key), f"must be a string naming a {' or '.join(holds.kinds)} (got {render_value(name)})"
+            )
+            return None
         try:
-            comp = self.catalog.get(kinds, name)
+            comp = self.catalog.get(holds.kinds, name)
         except UnknownComponentError as e:
-            self.problem(type_loc, str(e))
+            self.problem((*loc, holds.key), str(e))
+            self.unknown_names.append(self.problems[-1])
             return None
+        reserved = {holds.key, *settings, *(ENTRY_KEYS if holds.is_module else ())}
+        params = {k: v for k, v in table.items() if k not in reserved}
+        return self.component(comp, params, loc, settings, repeat)
+
+    def repeat(self, table: Mapping[str, Any], loc: Loc) -> int:
+        value = table.get("repeat", 1)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REPEAT:
+            self.problem((*loc, "repeat"), f"must be an integer from 1 to {MAX_REPEAT} (got {render_value(value)})")
+            return 1
+        return value
+
+    def component(
+        self, comp: Component, params: dict[str, Any], loc: Loc, settings: Sequence[str], repeat: int
+    ) -> Resolved | None:
+        schema = comp.schema
         try:
-            validated = strict_validate(comp.schema.model, params)
+            validated = strict_validate(schema.model, params)
         except ValidationError as e:
-            found = problems_from(e, self.text, loc)
-            unknown = [str(p.loc[-1]) for p in found if p.message == "unknown key"]
-            for p in found:
-                msg = p.message
-                if msg == "unknown key":
-                    msg = _unknown_param(comp, str(p.loc[-1]), extra)
-                elif msg == "required key is missing":
-                    if difflib.get_close_matches(str(p.loc[-1]), unknown, n=1):
-                        continue  # a misspelling of it is reported, with its did-you-mean: one fault, one problem
-                    msg = f"{comp.kind} {comp.name!r} needs parameter {p.loc[-1]!r}"
-                self.problems.append(Problem(p.loc, msg, p.line))
+            self.problems += problems_from(
+                e, params, schema.model, loc, self.line, _unknown_param(comp, settings, loc), _missing_param(comp)
+            )
             return None
-        return Resolved(comp, validated, loc)
+        nested: dict[str, Any] = {}
+        ok = True
+        for pname, n in schema.nested.items():
+            value, at = getattr(validated, pname), (*loc, pname)
+            if n.form == "one":
+                nested[pname] = None if value is None else self.entry(n.holds, value, at)
+                ok &= value is None or nested[pname] is not None
+            elif n.form == "chains":
+                nested[pname] = tuple(
+                    tuple(self.entry(n.holds, t, (*at, i, j)) for j, t in enumerate(chain))
+                    for i, chain in enumerate(value or [])
+                )
+                ok &= all(r is not None for chain in nested[pname] for r in chain)
+            else:
+                nested[pname] = tuple(self.entry(n.holds, t, (*at, i)) for i, t in enumerate(value or []))
+                ok &= all(r is not None for r in nested[pname])
+        return Resolved(comp, validated, loc, nested, repeat) if ok else None
 
-    def component(self, kinds: str | tuple[str, ...], cs: ComponentSpec, loc: Loc) -> Resolved | None:
-        return self.one(kinds, cs.type, cs.params, loc, (*loc, "type"))
+    # -- blocks -------------------------------------------------------------------------------
 
-    def data(self, ds: DataSpec) -> Resolved | None:
-        return self.one(
-            "dataset", ds.dataset, ds.params, ("data",), ("data", "dataset"), extra=tuple(DataSpec.model_fields)
+    def block_entry(self, table: Mapping[str, Any], loc: Loc, repeat: int) -> Resolved | None:
+        extra = [k for k in table if k not in ENTRY_KEYS]
+        for k in extra:
+            self.problem((*loc, k), f"a block use takes block = NAME and repeat = N only (got {k!r}); "
+                                    "give the block's layers their parameters where it is defined")  # fmt: skip
+        name = table["block"]
+        if not isinstance(name, str):
+            self.problem((*loc, "block"), f"must be the name of a block of [model.blocks] (got {render_value(name)})")
+            return None
+        found = self.use_block(name, loc)
+        if found is None or extra:
+            return None
+        return dataclasses.replace(found, repeat=found.repeat * repeat, block=name, used_at=loc, use_repeat=repeat)
+
+    def use_block(self, name: str, used_at: Loc | None) -> Resolved | None:
+        assert self.blocks_place is not None
+        home = self.blocks_place.loc
+        if name not in self.block_tables:
+            near = closest(name, list(self.block_tables))
+            defined = ", ".join(sorted(self.block_tables)) or "none"
+            self.problem(
+                (*(used_at or home), "block"),
+                f"unknown block {name!r}" + (f"; did you mean {near!r}?" if near else ".")
+                + f" Blocks defined under [{format_loc(home)}]: {defined}",
+            )  # fmt: skip
+            return None
+        if name in self.resolving:
+            cycle = " -> ".join([*self.resolving[self.resolving.index(name) :], name])
+            self.problem(
+                (*(used_at or home), "block"), f"block {name!r} uses itself ({cycle}); a block cannot contain itself"
+            )
+            return None
+        if name not in self.blocks:
+            self.resolving.append(name)
+            self.blocks[name] = self.entry(self.blocks_place.holds, self.block_tables[name], (*home, name))
+            self.resolving.pop()
+        return self.blocks[name]
+
+
+def _unknown_param(comp: Component, settings: Sequence[str], loc: Loc) -> Callable[[Loc, str, Any], str]:
+    def message(parent: Loc, key: str, value: Any) -> str:
+        own = sorted(comp.schema.model.model_fields)
+        if parent:  # inside a parameter's own value
+            return f"unknown key {key!r} in {comp.kind} {comp.name!r}'s parameter {format_loc(parent)}"
+        near = closest(key, [*own, *settings])
+        msg = f"{comp.kind} {comp.name!r} takes no parameter {key!r}" + (f"; did you mean {near!r}?" if near else ".")
+        msg += f" Its parameters: {', '.join(own) or '(none)'}"
+        if settings:
+            msg += f"; beside them {table_name(loc)} takes: {', '.join(sorted(settings))}"
+        return msg
+
+    return message
+
+
+def _missing_param(comp: Component) -> Callable[[Loc], str]:
+    def message(loc: Loc) -> str:
+        f = comp.schema.model.model_fields.get(str(loc[0])) if len(loc) == 1 else None
+        desc = f" ({f.description})" if f is not None and f.description else ""
+        return (
+            f"{comp.kind} {comp.name!r} needs parameter {loc[0]!r}{desc}"
+            if len(loc) == 1
+            else "required key is missing"
         )
 
+    return message
 
-def resolve_spec(spec: Spec, catalog: Catalog, source: str | None = None, text: str | None = None) -> ResolvedSpec:
-    """Look up every component of *spec* in *catalog* and validate its parameters.
+
+def resolve_entry(catalog: Catalog, kinds: tuple[str, ...], table: Mapping[str, Any], loc: Loc = ()) -> Resolved:
+    """Resolve one component table (``{ type = "name", ... }``) of *kinds*, and the components it holds.
+
+    Raises:
+        SpecError: an unknown name, or parameters its schema refuses.
+    """
+    r = _Resolver(catalog, None, {})
+    found = r.entry(Holds(kinds), table, loc)
+    if r.problems or found is None:
+        raise SpecError(r.problems or [Problem(loc, "must be a table { type = NAME, ... }")])
+    return found
+
+
+def _resolve_places(r: _Resolver, doc: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
+    return {p.loc: r.place(p, doc) for p in places()}
+
+
+def _requires(spec: Spec, r: _Resolver) -> bool:
+    lines = [r.line(("requires", "plugins", i)) for i in range(len(spec.requires.plugins))]
+    unmet = check_requires(spec.requires.plugins, r.catalog, lines)
+    r.problems += unmet
+    return bool(unmet)
+
+
+def resolve_spec(
+    spec: Spec,
+    catalog: Catalog,
+    source: str | None = None,
+    text: str | None = None,
+    doc: Mapping[str, Any] | None = None,
+) -> ResolvedSpec:
+    """Look up every component of *spec* in *catalog* and validate its parameters, nested ones included.
 
     Args:
         spec: a validated spec.
         catalog: the components the loaded plugins registered.
         source: the spec file, for messages.
         text: the spec's TOML text, to give problems a line number.
+        doc: the parsed document *spec* was validated from (default: the spec's own dump).
 
     Raises:
-        SpecError: every unknown name and invalid parameter, all at once.
+        SpecError: every unknown name and invalid parameter, all at once. When a plugin the spec
+            requires is missing, its unknown names are not reported one by one: the requirement is.
     """
-    r = _Resolver(catalog, text)
-    lines = [locate_line(text, ("requires", "plugins", i)) if text else None for i in range(len(spec.requires.plugins))]
-    r.problems += check_requires(spec.requires.plugins, catalog, lines)
-    dataset = r.data(spec.data)
-    transforms = [r.component("transform", t, ("data", "transforms", i)) for i, t in enumerate(spec.data.transforms)]
-    augment = [r.component("transform", t, ("data", "augment", i)) for i, t in enumerate(spec.data.augment)]
-    layers = [r.component(LAYER_KINDS, layer, ("model", "layers", i)) for i, layer in enumerate(spec.model.layers)]
-    loss = r.component("loss", spec.loss, ("loss",))
-    optimizer = r.component("optimizer", spec.optimizer, ("optimizer",))
+    data = doc if doc is not None else spec.model_dump(exclude_none=True)
+    r = _Resolver(catalog, text, data)
+    missing = _requires(spec, r)
+    at = _resolve_places(r, data)
+    if missing:  # the missing plugin explains its names: one message, not one per name
+        r.problems = [p for p in r.problems if not any(p is u for u in r.unknown_names)]
     if r.problems:
         raise SpecError(r.problems, source)
-    assert dataset and loss and optimizer  # no problem means every part resolved
-    return ResolvedSpec(
-        spec,
-        dataset,
-        tuple(t for t in transforms if t),
-        tuple(t for t in augment if t),
-        tuple(layer for layer in layers if layer),
-        loss,
-        optimizer,
-        catalog,
-        source,
-        text,
-    )
-
-
-def _raw_components(raw: Mapping[str, Any]) -> list[tuple[str | tuple[str, ...], Mapping[str, Any], Loc]]:
-    """The component tables of an unvalidated spec that at least name a type."""
-    found: list[tuple[str | tuple[str, ...], Mapping[str, Any], Loc]] = []
-
-    def table(value: Any) -> Mapping[str, Any] | None:
-        return value if isinstance(value, Mapping) and isinstance(value.get("type"), str) else None
-
-    data = raw.get("data")
-    if isinstance(data, Mapping):
-        for key in ("transforms", "augment"):
-            items = data.get(key)
-            for i, t in enumerate(items if isinstance(items, list) else []):
-                if table(t):
-                    found.append(("transform", t, ("data", key, i)))
-    model = raw.get("model")
-    layers = model.get("layers") if isinstance(model, Mapping) else None
-    for i, layer in enumerate(layers if isinstance(layers, list) else []):
-        if table(layer):
-            found.append((LAYER_KINDS, layer, ("model", "layers", i)))
-    for key in ("loss", "optimizer"):
-        t = table(raw.get(key))
-        if t:
-            found.append((key, t, (key,)))
-    return found
-
-
-def _raw_problems(raw: Mapping[str, Any], catalog: Catalog, text: str) -> list[Problem]:
-    r = _Resolver(catalog, text)
-    data = raw.get("data")
-    if isinstance(data, Mapping) and isinstance(data.get("dataset"), str):
-        params = {k: v for k, v in data.items() if k not in DataSpec.model_fields}
-        r.one("dataset", data["dataset"], params, ("data",), ("data", "dataset"), extra=tuple(DataSpec.model_fields))
-    for kinds, t, loc in _raw_components(raw):
-        r.one(kinds, t["type"], {k: v for k, v in t.items() if k != "type"}, loc, (*loc, "type"))
-    return r.problems
+    return ResolvedSpec(spec, at, catalog, source, text)
 
 
 def _blame_overrides(problems: Sequence[Problem], overrides: Sequence[Override]) -> list[Problem]:
@@ -247,9 +433,8 @@ def _blame_overrides(problems: Sequence[Problem], overrides: Sequence[Override])
 def load_and_resolve(path: str | Path, catalog: Catalog, overrides: Sequence[Override] = ()) -> ResolvedSpec:
     """Read, parse, override, validate and resolve the spec at *path*, reporting every problem at once.
 
-    When the spec's structure is invalid, the component tables that are
-    well-formed enough are still resolved, so that a wrong key and a mistyped
-    name in one file are reported together.
+    When the spec's settings are invalid, its components are still resolved, so that a wrong key
+    and a mistyped name in one file are reported together.
 
     Args:
         path: the spec file.
@@ -261,13 +446,82 @@ def load_and_resolve(path: str | Path, catalog: Catalog, overrides: Sequence[Ove
     """
     src = str(path)
     text = read_text(path)
-    raw = apply_overrides(parse_spec(text, src), overrides)
+    doc = apply_overrides(parse_spec(text, src), overrides)
+
+    def line(loc: Loc) -> int | None:
+        return locate_line(text, loc)
+
+    problems = check_values(doc, line)
+    if problems:
+        raise SpecError(_blame_overrides(problems, overrides), src)
     try:
-        spec = strict_validate(Spec, raw)
+        spec = strict_validate(Spec, doc)
     except ValidationError as e:
-        problems = problems_from(e, text) + _raw_problems(raw, catalog, text)
-        raise SpecError(_blame_overrides(problems, overrides), src) from None
+        found = problems_from(e, doc, Spec, line=line)
+        r = _Resolver(catalog, text, doc)
+        _resolve_places(r, doc)
+        keys = {(p.loc, p.message) for p in found}
+        found += [p for p in r.problems if (p.loc, p.message) not in keys]
+        raise SpecError(_blame_overrides(found, overrides), src) from None
     try:
-        return resolve_spec(spec, catalog, src, text)
+        return resolve_spec(spec, catalog, src, text, doc)
     except SpecError as e:
         raise SpecError(_blame_overrides(e.problems, overrides), src) from None
+
+
+# -- the resolved spec, as data ---------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, BaseModel):
+        return _plain(value.model_dump())
+    return value
+
+
+def _emit(r: Resolved, key: str = "type") -> dict[str, Any]:
+    if r.block is not None:
+        return {"block": r.block, **({"repeat": r.use_repeat} if r.use_repeat != 1 else {})}
+    out: dict[str, Any] = {key: r.component.name}
+    out.update(_plain(r.kwargs))
+    for name, value in r.nested.items():
+        out[name] = _emit_nested(value)
+    if r.repeat != 1:
+        out["repeat"] = r.repeat
+    return out
+
+
+def _emit_nested(value: Any) -> Any:
+    if isinstance(value, Resolved):
+        return _emit(value)
+    if isinstance(value, tuple):
+        return [_emit_nested(v) for v in value]
+    return value
+
+
+def resolved_dict(rs: ResolvedSpec) -> dict[str, Any]:
+    """The spec with every name canonical and every default filled in, as plain TOML-able data.
+
+    Inferred sizes the spec left out stay out (they are inferred again); TOML has no null.
+    Block uses stay uses of their block, so the result is the same model written the same way.
+    """
+    out: dict[str, Any] = _plain(rs.spec.model_dump(exclude_none=True))
+    for place in places():
+        parent = out
+        for part in place.loc[:-1]:
+            parent = parent.setdefault(part, {})
+        last = place.loc[-1]
+        value = rs.at.get(place.loc)
+        if place.settings:
+            table = {k: parent[last][k] for k in place.settings if k in parent.get(last, {})}
+            parent[last] = {**(_emit(value, place.holds.key) if value is not None else {}), **table}
+        elif value is None or (place.form == "map" and not value):
+            parent.pop(last, None)
+        elif place.form == "map":
+            parent[last] = {name: _emit(r) for name, r in value.items()}
+        else:
+            parent[last] = _emit_nested(value)
+    return _plain(out)  # type: ignore[no-any-return]

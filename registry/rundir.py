@@ -4,19 +4,32 @@
 
     runs/quickstart-20261128-114501/
       spec.toml         the resolved spec (every default filled in): `run` accepts it as is
-      run.json          spec hash, versions, status (running/completed/failed/interrupted), times
+      run.json          spec hash, versions, status (running/completed/failed/interrupted) and why, times
       metrics.jsonl     one JSON object per epoch
       metrics.csv       the same, as CSV
-      checkpoints/      ckpt-e0003-b000000/ ..., `latest`, `best`
+      confusion.json    test-split confusion counts (classification)
+      loss.png, accuracy.png, confusion.png   with the plots extra
+      checkpoints/      ckpt-e0003-end/, ckpt-e0004-b000100/ ..., `latest`, `best`
+      .lock             held (flock) by the one process writing the directory
+
+A process that writes the directory holds an exclusive lock on ``.lock`` for as
+long as it runs; the system releases it when the process ends, however it ends.
+So a second writer is refused naming the holder, and a ``running`` status whose
+lock nobody holds is recognised as a run that was killed.
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import io
 import json
+import os
 import platform
+import re
+import socket
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,13 +40,11 @@ import torch
 
 from registry.atomic import remove_leftovers, write_json, write_text
 from registry.errors import CheckpointError
+from registry.records import EpochRow, RunInfo, read_record
 
-__all__ = ["METRIC_FIELDS", "RunDir", "default_run_path", "spec_hash"]
+__all__ = ["RunDir", "default_run_path", "spec_hash"]
 
-METRIC_FIELDS = (
-    "epoch", "train_loss", "test_loss", "test_accuracy", "test_correct", "test_total", "lr", "train_seconds",
-    "seconds", "samples_per_second",
-)  # fmt: skip
+LOCK = ".lock"
 
 
 def spec_hash(resolved: dict[str, Any]) -> str:
@@ -41,9 +52,18 @@ def spec_hash(resolved: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()
 
 
+def _safe_stem(text: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", text).lstrip(".")[:64]
+    return stem or "run"
+
+
 def default_run_path(name: str | None, source: str | None) -> Path:
-    """``runs/<spec name or file stem>-<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``... if that is taken."""
-    stem = f"{name or (Path(source).stem if source else 'run')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """``runs/<spec name or file stem>-<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``... if that is taken.
+
+    The spec's ``name`` is already one safe path component (the spec format allows nothing else); a file
+    stem is made one (characters other than letters, digits, ``_ . -`` become ``_``; no leading dot).
+    """
+    stem = f"{_safe_stem(name or (Path(source).stem if source else 'run'))}-{time.strftime('%Y%m%d-%H%M%S')}"
     path, n = Path("runs") / stem, 1
     while path.exists():
         n += 1
@@ -51,44 +71,122 @@ def default_run_path(name: str | None, source: str | None) -> Path:
     return path
 
 
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
 class RunDir:
-    """One run's folder. Every write is atomic or an fsynced append."""
+    """One run's folder. Every write is atomic; only the process holding its lock writes."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.checkpoints = path / "checkpoints"
+        self._lock_fd: int | None = None
+
+    # -- opening ---------------------------------------------------------------------------------
 
     @classmethod
     def create(cls, path: Path) -> RunDir:
-        """Make (or reuse, when empty) *path* and prove it writable, before any training.
+        """Make (or reuse, when empty) *path*, lock it and prove it writable, before any training.
 
         Raises:
-            CheckpointError: it exists and is not empty, or cannot be written.
+            CheckpointError: it exists and is not empty, is held by another process, or cannot be written.
         """
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        if path.exists() and (not path.is_dir() or any(p.name != LOCK for p in path.iterdir())):
             raise CheckpointError(f"{path}: already exists and is not an empty folder; choose another --out")
         try:
             path.mkdir(parents=True, exist_ok=True)
-            write_text(path / ".write-test", "ok\n")
-            (path / ".write-test").unlink()
         except OSError as e:
-            raise CheckpointError(f"{path}: cannot write the run directory: {e.strerror or e}") from None
-        return cls(path)
+            raise CheckpointError(f"{path}: cannot make the run directory: {e.strerror or e}") from None
+        rd = cls(path)
+        rd.lock()
+        rd.check_writable()
+        return rd
 
     @classmethod
-    def open(cls, path: Path, clean: bool = True) -> RunDir:
-        """An existing run directory (for resume, evaluate, predict).
+    def open(cls, path: Path, writer: bool = True) -> RunDir:
+        """An existing run directory (to resume it, or to read it for evaluate, predict and plot).
+
+        With *writer*, the directory is locked, proven writable and cleared of the leftovers of an
+        interrupted write: what ``--resume`` needs before it trains.
 
         Raises:
-            CheckpointError: *path* is not a run directory.
+            CheckpointError: *path* is not a run directory, another process writes it, or it cannot be written.
         """
         if not (path / "run.json").is_file() or not (path / "spec.toml").is_file():
             raise CheckpointError(f"{path}: not a run directory (no run.json and spec.toml)")
         rd = cls(path)
-        if clean:  # only the process that writes tidies up
+        if writer:
+            rd.lock()
+            rd.check_writable()
             remove_leftovers(path)
             remove_leftovers(rd.checkpoints)
         return rd
+
+    def check_writable(self) -> None:
+        """Raise ``CheckpointError`` unless a file can be written into the directory (and its checkpoints)."""
+        for folder in (self.path, self.checkpoints) if self.checkpoints.is_dir() else (self.path,):
+            probe = folder / f".write-test-{os.getpid()}"
+            try:
+                write_text(probe, "ok\n")
+                probe.unlink()
+            except OSError as e:
+                raise CheckpointError(f"{folder}: cannot be written: {e.strerror or e}") from None
+
+    # -- the lock --------------------------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Take the directory's lock for this process (released when the process ends, however).
+
+        Raises:
+            CheckpointError: another live process holds it (named), or the lock file cannot be made.
+        """
+        try:
+            fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise CheckpointError(f"{self.path}: cannot lock the run directory: {e.strerror or e}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise CheckpointError(
+                f"{self.path}: in use by {holder}; one process writes a run directory at a time: wait for it "
+                "to end (or stop it), then try again"
+            ) from None
+        command = " ".join(["registry", *sys.argv[1:]])[:200]
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now(), "command": command}
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps(me).encode())
+        except OSError as e:
+            os.close(fd)
+            raise CheckpointError(f"{self.path}: cannot be written: {e.strerror or e}") from None
+        self._lock_fd = fd
+
+    def release(self) -> None:
+        """Give the lock back (the process ending does the same)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def is_held(self) -> bool:
+        """Whether some process (this one included) holds the directory's lock now."""
+        if self._lock_fd is not None:
+            return True
+        try:
+            fd = os.open(self.path / LOCK, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    # -- run.json --------------------------------------------------------------------------------
 
     def _guard(self, what: str, write: Any) -> None:
         try:
@@ -99,12 +197,14 @@ class RunDir:
     def start(self, resolved: dict[str, Any], source: str | None, plugins: Sequence[Any]) -> str:
         """Write spec.toml and run.json (status running); return the spec hash."""
         digest = spec_hash(resolved)
+        text = tomli_w.dumps(resolved)
         info = {
             "spec_hash": digest,
+            "spec_file_hash": hashlib.sha256(text.encode()).hexdigest(),
             "source": source,
             "name": resolved.get("name"),
             "status": "running",
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "started": _now(),
             "versions": {
                 "python": platform.python_version(),
                 "torch": torch.__version__,
@@ -112,21 +212,49 @@ class RunDir:
                 "plugins": {p.name: f"{p.distribution} {p.version}" for p in plugins},
             },
         }
-        self._guard("spec.toml", lambda: write_text(self.path / "spec.toml", tomli_w.dumps(resolved)))
+        self._guard("spec.toml", lambda: write_text(self.path / "spec.toml", text))
         self._guard("run.json", lambda: write_json(self.path / "run.json", info))
         return digest
 
-    def info(self) -> dict[str, Any]:
-        """run.json, parsed."""
-        try:
-            return json.loads((self.path / "run.json").read_text())  # type: ignore[no-any-return]
-        except (OSError, ValueError) as e:
-            raise CheckpointError(f"{self.path / 'run.json'}: unreadable: {e}") from None
+    def info(self) -> RunInfo:
+        """run.json, validated.
+
+        Raises:
+            CheckpointError: missing, unreadable, or not a valid record.
+        """
+        return read_record(self.path / "run.json", RunInfo)
+
+    def status(self) -> str:
+        """The run's status: run.json's, except that ``running`` with nobody holding the lock is ``killed``."""
+        status = self.info().status
+        return "killed" if status == "running" and not self.is_held() else status
 
     def set_status(self, status: str, **extra: Any) -> None:
-        """Record the run's status (and e.g. the message of a failure) in run.json."""
-        info = {**self.info(), "status": status, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **extra}
+        """Record the run's status (and why it ended) in run.json."""
+        info = {**self.info().model_dump(exclude_none=True), "status": status, "updated": _now(), **extra}
         self._guard("run.json", lambda: write_json(self.path / "run.json", info))
+
+    def check_spec_file(self) -> None:
+        """Refuse a ``spec.toml`` edited since the run wrote it (its hash is in run.json).
+
+        Raises:
+            CheckpointError: it differs from what the run trained with.
+        """
+        stored = self.info().spec_file_hash
+        if stored is None:  # a run directory from before the hash was kept
+            return
+        try:
+            actual = hashlib.sha256((self.path / "spec.toml").read_bytes()).hexdigest()
+        except OSError as e:
+            raise CheckpointError(f"{self.path / 'spec.toml'}: unreadable: {e.strerror or e}") from None
+        if actual != stored:
+            raise CheckpointError(
+                f"{self.path / 'spec.toml'}: edited after the run wrote it (its SHA-256 differs from the one in "
+                "run.json); it must stay the spec the run trained with: restore it, or start a new run from your "
+                "edited copy"
+            )
+
+    # -- results ---------------------------------------------------------------------------------
 
     def write_confusion(self, counts: list[list[int]], classes: list[str]) -> None:
         """confusion.json: test-split counts[true][predicted] and the class names."""
@@ -134,15 +262,47 @@ class RunDir:
             "confusion.json", lambda: write_json(self.path / "confusion.json", {"classes": classes, "counts": counts})
         )
 
-    def write_metrics(self, history: Sequence[dict[str, Any]]) -> None:
+    def write_metrics(self, history: Sequence[EpochRow]) -> None:
         """Rewrite metrics.jsonl and metrics.csv from *history* (one row per finished epoch)."""
-        lines = "".join(json.dumps(row, sort_keys=True) + "\n" for row in history)
+        lines = "".join(row.model_dump_json() + "\n" for row in history)
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, lineterminator="\n")
+        fields = EpochRow.fields()
+        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
-        writer.writerows({k: ("" if row.get(k) is None else row[k]) for k in METRIC_FIELDS} for row in history)
+        writer.writerows({k: ("" if v is None else v) for k, v in row.model_dump().items()} for row in history)
         self._guard("metrics.jsonl", lambda: write_text(self.path / "metrics.jsonl", lines))
         self._guard("metrics.csv", lambda: write_text(self.path / "metrics.csv", buf.getvalue()))
+
+    def read_metrics(self) -> list[EpochRow]:
+        """The rows of metrics.jsonl, validated (none when the file is missing).
+
+        Raises:
+            CheckpointError: a row is not valid.
+        """
+        path = self.path / "metrics.jsonl"
+        if not path.is_file():
+            return []
+        from registry.untrusted import Unreadable, load_json, read_bounded
+
+        rows: list[EpochRow] = []
+        try:
+            for line in read_bounded(path, 50 * 2**20).decode().splitlines():
+                if line.strip():
+                    load_json(line)
+                    rows.append(EpochRow.model_validate_json(line, strict=True))
+        except (Unreadable, UnicodeDecodeError, ValueError) as e:
+            where = f"line {len(rows) + 1}"
+            raise CheckpointError(f"{path}: {where}: not a valid metrics row ({str(e).splitlines()[0]})") from None
+        return rows
+
+
+def _holder(fd: int) -> str:
+    try:
+        raw = os.pread(fd, 4096, 0)
+        who = json.loads(raw)
+        return f"process {who['pid']} on {who['host']} (since {who['since']}: {who['command']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
 
 
 def _registry_version() -> str:

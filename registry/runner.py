@@ -1,6 +1,10 @@
 """The run: load the data once, then the seed notebook's train and test loops, epoch by epoch.
 
-The log lines are the notebook's own, character for character.
+The log lines are the notebook's own, character for character. SIGINT and
+SIGTERM are caught for the whole run, the final test pass and the confusion
+matrix included: the current step (or test pass) finishes, a checkpoint is
+written, and the run stops with ``Interrupted``, leaving a directory that
+``--resume`` continues.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from torch import Tensor, nn
 from torch.utils.data import Dataset as TorchDataset
 
@@ -24,16 +29,18 @@ from registry.builder import Built
 from registry.checkpoint import Checkpoint, Progress, apply_checkpoint, promote_best, rotate, save_checkpoint
 from registry.data import DatasetSplits, Split, Transform, apply_transforms, block_batches, iter_batches, split_len
 from registry.distributed import Ranks, all_sum, shard
-from registry.errors import CheckpointError, Interrupted, PluginLoadError, TrainingError
+from registry.errors import CheckpointError, Interrupted, RegistryError, TrainingError
+from registry.factory import plugin_fault, short_message
+from registry.records import EpochRow
 from registry.report import PlainReporter, Reporter
 from registry.rundir import RunDir
 
 __all__ = [
-    "EpochResult",
     "EvalResult",
     "RunResult",
     "batch_transforms",
     "evaluate",
+    "format_test",
     "load_data",
     "run",
     "train_epoch",
@@ -56,38 +63,55 @@ class EvalResult:
 
 
 @dataclass(frozen=True)
-class EpochResult:
-    """One epoch: mean training loss, test metrics, and wall time (training alone, and with the test)."""
-
-    epoch: int
-    train_loss: float
-    test: EvalResult
-    train_seconds: float
-    seconds: float
-
-
-@dataclass(frozen=True)
 class RunResult:
-    epochs: tuple[EpochResult, ...]
+    """Every epoch of the run (those before a resume too), and this process's share of it.
+
+    Attributes:
+        epochs: one row per finished epoch, the whole run's.
+        seconds: this process's wall time.
+        resumed_epochs: epochs that were already done when this process resumed the run.
+    """
+
+    epochs: tuple[EpochRow, ...]
     seconds: float
+    resumed_epochs: int = 0
 
     @property
-    def final(self) -> EpochResult:
+    def final(self) -> EpochRow:
         return self.epochs[-1]
 
 
+def _check_splits(built: Built, splits: Any) -> DatasetSplits:
+    c = built.resolved.dataset.component
+    if not isinstance(splits, DatasetSplits):
+        raise plugin_fault(c, f"returned {type(splits).__name__} from load(), not registry.DatasetSplits")
+    for label, split in (("train", splits.train), ("test", splits.test)):
+        if isinstance(split, Split):
+            wrong = built.data.dataset.check(split, label)
+            if wrong:
+                raise plugin_fault(c, f"loaded data that differs from its declaration: {wrong}")
+        elif not isinstance(split, TorchDataset):
+            raise plugin_fault(c, f"gave its {label} split as {type(split).__name__}, not a Split or a torch Dataset")
+    return splits
+
+
 def load_data(built: Built) -> DatasetSplits:
-    """Load the dataset once and move both splits to the run's device.
+    """Load the dataset once, check it against its declaration, and move both splits to the run's device.
 
     With ``data.precompute`` the transforms are applied here, once, to the splits held in
     memory; otherwise ``batch_transforms`` returns them for each batch.
+
+    Raises:
+        DatasetNotFoundError: the dataset's files are missing.
+        PluginError: its ``load`` raised something else, or returned data unlike what it declares.
     """
-    splits = built.data.dataset.load()
-    if not isinstance(splits, DatasetSplits):
-        c = built.resolved.dataset.component
-        raise PluginLoadError(
-            f"dataset {c.name!r}: load() returned {type(splits).__name__}, not DatasetSplits", c.plugin
-        )
+    c = built.resolved.dataset.component
+    try:
+        splits = _check_splits(built, built.data.dataset.load())
+    except RegistryError:
+        raise
+    except Exception as e:  # a plugin's loader can raise anything: its fault, named
+        raise plugin_fault(c, f"raised {type(e).__name__} while loading its data: {short_message(e)}") from e
     if built.resolved.spec.data.precompute and built.data.transforms:
         return DatasetSplits(*(_precomputed(built, s) for s in (splits.train, splits.test)))
     return DatasetSplits(*(s.to(built.device) if isinstance(s, Split) else s for s in (splits.train, splits.test)))
@@ -110,17 +134,22 @@ def batch_transforms(built: Built, split: Split | TorchDataset[Any] | None = Non
     return () if isinstance(split, Split) and split.transformed else built.data.transforms
 
 
-def _summed(loss_fn: nn.Module) -> bool:
+def _summed(loss_fn: Any) -> bool:
     return getattr(loss_fn, "reduction", "mean") == "sum"
 
 
 class _StopFlag:
-    """Set by SIGINT/SIGTERM; the loop finishes its step, checkpoints, and stops."""
+    """Set by SIGINT/SIGTERM; the loop finishes its step (or test pass), checkpoints, and stops.
+
+    A second signal does not wait: it stops at once, as Python's default would.
+    """
 
     def __init__(self) -> None:
         self.signal_name: str | None = None
 
     def __call__(self, signum: int, frame: object) -> None:
+        if self.signal_name is not None:
+            raise KeyboardInterrupt
         self.signal_name = signal.Signals(signum).name
 
 
@@ -281,26 +310,42 @@ class _Checkpointer:
         assert self.built.optimizer is not None
         folder = self.rundir.checkpoints
         try:
-            return save_checkpoint(
+            path = save_checkpoint(
                 folder, self.built.model, self.built.optimizer, self.generator, self.epoch_start, progress,
                 self.spec_hash,
             )  # fmt: skip
-        except OSError as e:
+        except (OSError, SafetensorError) as e:  # safetensors reports a full disk as its own error
             raise CheckpointError(
-                f"{folder}: writing a checkpoint failed: {e.strerror or e}; the previous checkpoint is intact"
+                f"{folder}: writing a checkpoint failed: {getattr(e, 'strerror', None) or e}; "
+                "the previous checkpoint is intact"
             ) from None
+        if progress.batch:
+            self.rotate()
+        return path
+
+    def rotate(self) -> None:
+        assert self.rundir is not None
+        try:
+            rotate(self.rundir.checkpoints, self.built.resolved.spec.train.keep_checkpoints)
+        except OSError as e:
+            raise CheckpointError(f"{self.rundir.checkpoints}: removing old checkpoints failed: {e}") from None
 
     def end_epoch(self, progress: Progress) -> None:
         path = self.save(progress)
         if self.rundir is None or path is None:
             return
-        spec = self.built.resolved.spec.train
-        key = "test_accuracy" if spec.best_metric == "accuracy" else "test_loss"
-        values = [row[key] for row in progress.history if row.get(key) is not None]
-        if values and values[-1] == (max(values) if key == "test_accuracy" else min(values)):
+        if _is_best(self.built.resolved.spec.train.best_metric, progress.history):
             promote_best(self.rundir.checkpoints, path)
-        rotate(self.rundir.checkpoints, spec.keep_checkpoints)
+        self.rotate()
         self.rundir.write_metrics(progress.history)
+
+
+def _is_best(metric: str, history: list[EpochRow]) -> bool:
+    if metric == "accuracy":
+        values = [row.test_accuracy for row in history if row.test_accuracy is not None]
+        return bool(values) and values[-1] == max(values)
+    losses = [row.test_loss for row in history]
+    return bool(losses) and losses[-1] == min(losses)
 
 
 def _ddp(built: Built, ranks: Ranks | None) -> nn.Module:
@@ -312,26 +357,34 @@ def _ddp(built: Built, ranks: Ranks | None) -> nn.Module:
     return DistributedDataParallel(built.model, device_ids=ids)
 
 
-def _epoch_row(
-    built: Built, epoch: int, progress: Progress, result: EvalResult, t0: float, t1: float
-) -> dict[str, Any]:
+def _epoch_row(built: Built, epoch: int, progress: Progress, result: EvalResult, t0: float, t1: float) -> EpochRow:
     assert built.optimizer is not None
-    return {
-        "epoch": epoch,
-        "train_loss": progress.loss_total / max(progress.seen, 1),
-        "test_loss": result.loss,
-        "test_accuracy": result.accuracy,
-        "test_correct": result.correct,
-        "test_total": result.total,
-        "lr": built.optimizer.param_groups[0]["lr"],
-        "train_seconds": t1 - t0,
-        "seconds": time.perf_counter() - t0,
-        "samples_per_second": progress.seen / max(t1 - t0, 1e-9),
-    }
+    return EpochRow(
+        epoch=epoch,
+        train_loss=progress.loss_total / max(progress.seen, 1),
+        test_loss=result.loss,
+        test_accuracy=result.accuracy,
+        test_correct=result.correct,
+        test_total=result.total,
+        lr=built.optimizer.param_groups[0]["lr"],
+        train_seconds=t1 - t0,
+        seconds=time.perf_counter() - t0,
+        samples_per_second=progress.seen / max(t1 - t0, 1e-9),
+    )
 
 
 def _reporter(log: Log | Reporter) -> Reporter:
     return log if isinstance(log, Reporter) else PlainReporter(log)
+
+
+def _interrupted(stop: _StopFlag, p: Progress, path: Path | None, rundir: RunDir | None) -> Interrupted:
+    assert stop.signal_name is not None
+    where = f"epoch {p.epoch}, batch {p.batch}" if p.batch else f"the end of epoch {p.epoch - 1}"
+    return Interrupted(
+        f"interrupted by {stop.signal_name} at {where}; checkpoint saved in {path}; resume with: "
+        f"python -m registry run --resume {rundir.path if rundir else 'DIR'}",
+        stop.signal_name,
+    )
 
 
 def run(
@@ -344,6 +397,9 @@ def run(
 ) -> RunResult:
     """Train for ``train.epochs`` epochs, testing after each; return every epoch's metrics.
 
+    A resumed run whose every epoch was already done (killed after its last checkpoint) only
+    writes what is left: the metrics files and the confusion matrix.
+
     Args:
         built: the built spec.
         log: a Reporter, or a function that receives the notebook's plain log lines.
@@ -354,38 +410,34 @@ def run(
 
     Raises:
         TrainingError: the loss or a gradient became non-finite (the last checkpoint stays as it was).
-        Interrupted: SIGINT/SIGTERM arrived; a checkpoint of the current step was written first.
+        Interrupted: SIGINT/SIGTERM arrived; a checkpoint of where training stood was written first.
         CheckpointError: a checkpoint could not be written.
         DatasetNotFoundError: the data could not be loaded.
+        PluginError: the dataset's loader misbehaved.
     """
     start = time.perf_counter()
-    splits = load_data(built)
-    generator = torch.Generator().manual_seed(built.resolved.spec.seed)
-    progress = Progress()
-    epoch_start = generator.get_state()
-    if resume is not None:
-        assert built.optimizer is not None
-        epoch_start = apply_checkpoint(resume, built.model, built.optimizer, generator)
-        progress = resume.progress
-        if ranks and not ranks.is_main:  # the saved running loss is the whole run's: count it once
-            progress.loss_total, progress.seen = 0.0, 0
-    report = _reporter(log)
-    ckpt = _Checkpointer(built, rundir, spec_hash, generator, epoch_start, ranks)
-    model = _ddp(built, ranks)
-    results = [_from_row(row) for row in progress.history]
     with _catch_signals(rundir is not None) as stop:
+        splits = load_data(built)
+        generator = torch.Generator().manual_seed(built.resolved.spec.seed)
+        progress = Progress()
+        epoch_start = generator.get_state()
+        if resume is not None:
+            assert built.optimizer is not None
+            epoch_start = apply_checkpoint(resume, built.model, built.optimizer, generator)
+            progress = resume.progress
+            if ranks and not ranks.is_main:  # the saved running loss is the whole run's: count it once
+                progress.loss_total, progress.seen = 0.0, 0
+        done_before = len(progress.history)
+        report = _reporter(log)
+        ckpt = _Checkpointer(built, rundir, spec_hash, generator, epoch_start, ranks)
+        model = _ddp(built, ranks)
 
         def after_step(p: Progress) -> None:
             every = built.resolved.spec.train.checkpoint_every
             if ranks and all_sum([1.0 if stop.signal_name else 0.0], built.device, ranks)[0]:
                 stop.signal_name = stop.signal_name or "SIGTERM"  # another rank was signalled
             if stop.signal_name is not None:
-                path = ckpt.save(p)
-                raise Interrupted(
-                    f"interrupted by {stop.signal_name} at epoch {p.epoch}, batch {p.batch}; checkpoint saved in "
-                    f"{path}; resume with: python -m registry run --resume {rundir.path if rundir else 'DIR'}",
-                    stop.signal_name,
-                )
+                raise _interrupted(stop, p, ckpt.save(p), rundir)
             if every and p.batch % every == 0:
                 ckpt.save(p)
 
@@ -403,13 +455,18 @@ def run(
             row = _epoch_row(built, epoch, progress, result, t0, t1)
             report.test(epoch, format_test(result), row)
             progress.history.append(row)
-            results.append(_from_row(row))
             progress.epoch, progress.batch, progress.loss_total, progress.seen = epoch + 1, 0, 0.0, 0
             ckpt.end_epoch(progress)
-    report.close()
-    if rundir is not None and built.data.dataset.classes and isinstance(splits.test, Split):
-        rundir.write_confusion(_confusion(built, splits.test), list(built.data.dataset.classes))
-    return RunResult(tuple(results), time.perf_counter() - start)
+            if stop.signal_name is not None:  # arrived during the test pass: the epoch is saved whole
+                raise _interrupted(stop, progress, rundir.checkpoints if rundir else None, rundir)
+        report.close()
+        if rundir is not None:
+            rundir.write_metrics(progress.history)
+            if built.data.dataset.classes and isinstance(splits.test, Split):
+                rundir.write_confusion(_confusion(built, splits.test), list(built.data.dataset.classes))
+            if stop.signal_name is not None:
+                raise _interrupted(stop, progress, rundir.checkpoints, rundir)
+    return RunResult(tuple(progress.history), time.perf_counter() - start, done_before)
 
 
 def _confusion(built: Built, test: Split) -> list[list[int]]:
@@ -424,8 +481,3 @@ def _confusion(built: Built, test: Split) -> list[list[int]]:
             predicted = built.model(data).argmax(dim=1)
             counts += torch.bincount(target * k + predicted, minlength=k * k)
     return counts.view(k, k).tolist()
-
-
-def _from_row(row: dict[str, Any]) -> EpochResult:
-    test = EvalResult(row["test_loss"], row["test_correct"], row["test_total"])
-    return EpochResult(row["epoch"], row["train_loss"], test, row["train_seconds"], row["seconds"])

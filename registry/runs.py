@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from registry.errors import CheckpointError, format_loc
+from registry.loader import MAX_SPEC_BYTES
+from registry.rundir import RunDir
 from registry.specdiff import diff_dicts
+from registry.untrusted import read_bounded
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -18,29 +20,31 @@ else:  # pragma: no cover
 __all__ = ["describe_runs", "diff_runs"]
 
 
-def _rows(run: Path) -> list[dict[str, Any]]:
-    metrics = run / "metrics.jsonl"
-    if not metrics.is_file():
-        return []
-    return [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+def _row(run: Path) -> str:
+    rundir = RunDir(run)
+    try:
+        info, rows, status = rundir.info(), rundir.read_metrics(), rundir.status()
+    except CheckpointError as e:
+        return f"{run.name:<40} unreadable: {e}"
+    accs = [r.test_accuracy for r in rows if r.test_accuracy is not None]
+    best = f"{100 * max(accs):.2f}%" if accs else "-"
+    seconds = sum(r.train_seconds for r in rows)
+    return (
+        f"{run.name:<40} {str(info.name or '-'):<24} {status:<12} {len(rows):>6} "
+        f"{best:>9} {seconds:>8.1f}  {info.started}"
+    )
 
 
 def describe_runs(folder: Path) -> str:
-    """A table of the runs in *folder*: name, status, epochs, best test accuracy, training time, start."""
+    """A table of the runs in *folder*: name, status, epochs, best test accuracy, training time, start.
+
+    A run whose run.json says ``running`` but that no process holds is shown as ``killed``.
+    """
     runs = sorted(p for p in folder.iterdir() if (p / "run.json").is_file()) if folder.is_dir() else []
     if not runs:
         return f"no runs in {folder}\n"
     lines = [f"{'run':<40} {'spec name':<24} {'status':<12} {'epochs':>6} {'best acc':>9} {'train s':>8}  started"]
-    for run in runs:
-        info = json.loads((run / "run.json").read_text())
-        rows = _rows(run)
-        accs = [r["test_accuracy"] for r in rows if r.get("test_accuracy") is not None]
-        best = f"{100 * max(accs):.2f}%" if accs else "-"
-        seconds = sum(r.get("train_seconds", 0.0) for r in rows)
-        lines.append(
-            f"{run.name:<40} {str(info.get('name') or '-'):<24} {info.get('status', '?'):<12} {len(rows):>6} "
-            f"{best:>9} {seconds:>8.1f}  {info.get('started', '?')}"
-        )
+    lines += [_row(run) for run in runs]
     return "\n".join(lines) + "\n"
 
 
@@ -49,14 +53,14 @@ def diff_runs(a: Path, b: Path) -> str:
     specs = []
     for run in (a, b):
         try:
-            specs.append(tomllib.loads((run / "spec.toml").read_text()))
-        except (OSError, tomllib.TOMLDecodeError) as e:
+            specs.append(tomllib.loads(read_bounded(run / "spec.toml", MAX_SPEC_BYTES).decode()))
+        except (OSError, ValueError, RecursionError) as e:
             raise CheckpointError(f"{run}: no readable spec.toml ({e})") from None
     lines = [f"--- {a}", f"+++ {b}", "spec:"]
     changes = diff_dicts(specs[0], specs[1])
     lines += [f"  {format_loc(loc)}: {x!r} -> {y!r}" for loc, x, y in changes] or ["  (identical)"]
     lines.append("final metrics:")
-    finals = [(_rows(run) or [{}])[-1] for run in (a, b)]
+    finals = [_final(run) for run in (a, b)]
     for key in ("epoch", "train_loss", "test_loss", "test_accuracy"):
         x, y = finals[0].get(key), finals[1].get(key)
         if isinstance(x, float) and isinstance(y, float):
@@ -64,3 +68,8 @@ def diff_runs(a: Path, b: Path) -> str:
         else:
             lines.append(f"  {key}: {x} -> {y}")
     return "\n".join(lines) + "\n"
+
+
+def _final(run: Path) -> dict[str, Any]:
+    rows = RunDir(run).read_metrics()
+    return rows[-1].model_dump() if rows else {}

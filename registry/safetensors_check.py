@@ -8,11 +8,12 @@ that the ranges neither overlap nor leave the data section.
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from pathlib import Path
 from typing import Any
+
+from registry.untrusted import Unreadable, load_json
 
 __all__ = ["MAX_HEADER_BYTES", "check_safetensors"]
 
@@ -25,14 +26,6 @@ DTYPE_BYTES = {
 
 class MalformedError(ValueError):
     """The file is not a well-formed safetensors file (the message says why)."""
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    dup = {k for k in keys if keys.count(k) > 1}
-    if dup:
-        raise MalformedError(f"duplicate keys in the header: {', '.join(sorted(dup))}")
-    return dict(pairs)
 
 
 def check_safetensors(path: Path) -> dict[str, Any]:
@@ -54,9 +47,9 @@ def check_safetensors(path: Path) -> dict[str, Any]:
             raise MalformedError(f"truncated: the header needs {n:,} bytes but the file has {size - 8:,}")
         raw = f.read(n)
     try:
-        header = json.loads(raw, object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise MalformedError(f"the header is not JSON ({e})") from None
+        header = load_json(raw)
+    except Unreadable as e:
+        raise MalformedError(f"the header: {e}") from None
     if not isinstance(header, dict):
         raise MalformedError("the header is not a JSON object")
     data_size = size - 8 - n

@@ -1,95 +1,214 @@
-"""The JSON Schema of the spec format, covering every component in a catalog.
+"""The JSON Schema of the spec format, covering every component in a catalog, nested ones included.
 
 Editors with TOML schema support (Taplo / Even Better TOML) read it through a
 ``#:schema ./spec.schema.json`` first line, and then complete names and
-parameters and flag mistakes as a spec is typed. It is draft-07, the most
-widely supported draft. Component names (and aliases) are enums; each
-component's parameters are typed, with defaults and descriptions, exactly as
-its pydantic model validates them.
+parameters and flag mistakes as a spec is typed. It is built by walking the
+places of the spec (``registry.places``) and, through each component's own
+parameters, the components they hold: a chain of layers inside a container
+refers back to the same definition, so nesting is checked at any depth.
+
+It declares draft 2020-12 and keeps to the keywords that mean the same in
+draft-07, which some editors (Taplo) still apply: no ``prefixItems`` (a tuple is
+an array of a fixed length), ``$defs`` reached by plain JSON pointers. A
+component table is dispatched on its ``type`` with ``if``/``then``, so that an
+editor names the fault in the chosen component ("'momentun' was unexpected")
+instead of "not valid under any of the given schemas".
 """
 
 from __future__ import annotations
 
 import json
+import typing
 from typing import Any
 
+from pydantic import BaseModel
+
 from registry.catalog import Catalog, Component
-from registry.resolve import LAYER_KINDS
-from registry.spec import DataSpec, ModelSpec, RequiresSpec, Spec, TrainSpec
+from registry.kinds import KINDS
+from registry.params import Nested
+from registry.places import Holds, Place, places
+from registry.resolve import MAX_REPEAT
+from registry.spec import BLOCK_PATTERN, Spec
 
 __all__ = ["SCHEMA_DRAFT", "dump_schema", "spec_schema"]
 
-SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"
-REF = "#/definitions/{model}"
+SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+REF = "#/$defs/{model}"
 
 JSON = dict[str, Any]
 
 
-def _params(c: Component, definitions: JSON) -> tuple[JSON, list[str]]:
-    schema = c.schema.model.model_json_schema(ref_template=REF)
-    definitions.update(schema.pop("$defs", {}))
-    return schema.get("properties", {}), list(schema.get("required", []))
+def _draft07_safe(node: Any) -> Any:
+    """*node* with ``prefixItems`` (2020-12 only) written as an array of a fixed length, recursively."""
+    if isinstance(node, list):
+        return [_draft07_safe(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _draft07_safe(v) for k, v in node.items()}
+    items = out.pop("prefixItems", None)
+    if items is not None:
+        unique = [json.loads(s) for s in dict.fromkeys(json.dumps(i, sort_keys=True) for i in items)]
+        out["items"] = unique[0] if len(unique) == 1 else {"anyOf": unique}
+        out["minItems"] = out["maxItems"] = len(items)
+    return out
 
 
-def _variant(c: Component, definitions: JSON, key: str = "type", base: JSON | None = None) -> JSON:
-    props, required = _params(c, definitions)
-    names = [c.name, *c.aliases]
-    return {
-        "type": "object",
-        "title": f"{c.kind} {c.name}",
-        "description": c.description,
-        "properties": {key: {"enum": names, "description": c.description}, **(base or {}), **props},
-        "required": [key, *required],
-        "additionalProperties": False,
-    }
+class _Builder:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.defs: JSON = {}
+
+    def pydantic(self, model: type[BaseModel]) -> JSON:
+        schema = model.model_json_schema(ref_template=REF)
+        self.defs.update(_draft07_safe(schema.pop("$defs", {})))
+        return _draft07_safe(schema)  # type: ignore[no-any-return]
+
+    # -- components ------------------------------------------------------------------------------
+
+    def params(self, c: Component) -> tuple[JSON, list[str]]:
+        schema = self.pydantic(c.schema.model)
+        props: JSON = schema.get("properties", {})
+        for name, nested in c.schema.nested.items():
+            props[name] = {**self.nested(nested), "description": props.get(name, {}).get("description", "")}
+        return props, list(schema.get("required", []))
+
+    def nested(self, n: Nested) -> JSON:
+        ref = {"$ref": self.choice(n.holds)}
+        if n.form == "one":
+            return ref
+        if n.form == "chains":
+            return {"type": "array", "minItems": 1, "items": {"type": "array", "minItems": 1, "items": ref}}
+        return {"type": "array", "minItems": 1 if n.form == "chain" else 0, "items": ref}
+
+    def dispatch(self, components: list[Component], key: str, extra: JSON) -> list[JSON]:
+        """One ``if key is this component then its parameters`` rule per component."""
+        rules = []
+        for c in components:
+            props, required = self.params(c)
+            rules.append({
+                "if": {"properties": {key: {"enum": [c.name, *c.aliases]}}, "required": [key]},
+                "then": {
+                    "title": f"{c.kind} {c.name}",
+                    "description": c.description,
+                    "properties": {key: True, **extra, **props},
+                    "required": required,
+                    "additionalProperties": False,
+                },
+            })  # fmt: skip
+        return rules
+
+    def names(self, kinds: tuple[str, ...], key: str) -> JSON:
+        components = [c for k in kinds for c in self.catalog.list(k)]
+        names = [n for c in components for n in (c.name, *c.aliases)]
+        what = " or ".join(kinds)
+        return {
+            key: {
+                "enum": names,
+                "description": f"a registered {what} (python -m registry list {KINDS[kinds[0]].plural})",
+            }
+        }
+
+    def choice(self, holds: Holds) -> str:
+        """A ``$defs`` entry for a table naming one component of *holds*' kinds; its reference."""
+        name = "+".join(holds.kinds)
+        ref = f"#/$defs/{name}"
+        if name in self.defs:
+            return ref
+        self.defs[name] = {}  # reserved first: a container's parameters refer back to it
+        components = [c for k in holds.kinds for c in self.catalog.list(k)]
+        repeat = {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_REPEAT,
+            "description": "build it N times, each with its own weights",
+        }
+        extra = {"repeat": repeat} if holds.is_module else {}
+        table: JSON = {
+            "type": "object",
+            "properties": self.names(holds.kinds, holds.key),
+            "required": [holds.key],
+            "allOf": self.dispatch(components, holds.key, extra),
+        }
+        if holds.is_module:  # or a use of a block: { block = NAME, repeat = N }
+            table = {
+                "type": "object",
+                "if": {"required": ["block"]},
+                "then": {
+                    "properties": {
+                        "block": {"type": "string", "pattern": BLOCK_PATTERN, "description": "a [model.blocks] name"},
+                        "repeat": repeat,
+                    },
+                    "additionalProperties": False,
+                },
+                "else": table,
+            }  # fmt: skip
+        self.defs[name] = table
+        return ref
+
+    # -- the places of the spec ------------------------------------------------------------------
+
+    def place(self, place: Place, settings: JSON) -> JSON:
+        holds = place.holds
+        if place.form == "list":
+            return {"type": "array", "items": {"$ref": self.choice(holds)}, "description": place.description}
+        if place.form == "map":
+            return {
+                "type": "object",
+                "additionalProperties": {"$ref": self.choice(holds)},
+                "description": place.description,
+            }
+        if not place.settings:
+            return {"$ref": self.choice(holds), "description": place.description}
+        components = [c for k in holds.kinds for c in self.catalog.list(k)]
+        settings = {k: v for k, v in settings.items() if k != holds.key}
+        allowed = {} if holds.optional else {k: True for k in settings}  # an optional key excludes the settings
+        names = self.names(holds.kinds, holds.key)
+        with_component = {"required": [holds.key], "allOf": self.dispatch(components, holds.key, allowed)}
+        if not holds.optional:
+            return {"type": "object", "properties": {**names, **settings}, **with_component}
+        return {  # the key names a component, or the table's own places hold the components instead
+            "type": "object",
+            "if": {"required": [holds.key]},
+            "then": {"properties": names, **with_component},
+            "else": {"properties": settings, "additionalProperties": False,
+                     "anyOf": [{"required": [k]} for k in settings if k != "blocks"]},
+        }  # fmt: skip
+
+    def model(self, model: type[BaseModel], loc: tuple[str, ...]) -> JSON:
+        schema = self.pydantic(model)
+        props: JSON = schema.get("properties", {})
+        for name, field in model.model_fields.items():
+            at = (*loc, name)
+            here = next((p for p in places() if p.loc == at), None)
+            inner = _model_type(field.annotation)
+            if here is not None and here.settings and inner is not None:
+                settings = self.model(inner, at)["properties"]
+                props[name] = {**self.place(here, settings), "description": field.description or inner.__doc__ or ""}
+            elif here is not None:
+                props[name] = self.place(here, {})
+            elif inner is not None:
+                props[name] = {**self.model(inner, at), "description": inner.__doc__ or ""}
+        schema["properties"] = props
+        schema.pop("title", None)
+        return schema
 
 
-def _choice(components: list[Component], definitions: JSON) -> JSON:
-    return {"oneOf": [_variant(c, definitions) for c in components]}
+def _model_type(annotation: Any) -> type[BaseModel] | None:
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
 def spec_schema(catalog: Catalog) -> JSON:
-    """Return the JSON Schema (draft-07) of specs that use the components of *catalog*."""
-    definitions: JSON = {}
-    top = Spec.model_json_schema(ref_template=REF)
-    data_fields = DataSpec.model_json_schema(ref_template=REF)["properties"]
-    data_fields.pop("dataset")
-    data_fields["transforms"] = {
-        "type": "array",
-        "description": data_fields["transforms"].get("description", ""),
-        "items": _choice(catalog.list("transform"), definitions),
-        "default": [],
-    }
-    data = {"oneOf": [_variant(c, definitions, "dataset", data_fields) for c in catalog.list("dataset")]}
-    layers = ModelSpec.model_json_schema(ref_template=REF)["properties"]["layers"]
-    layer_kinds = [c for k in LAYER_KINDS for c in catalog.list(k)]
-    model = {
-        "type": "object",
-        "description": ModelSpec.__doc__,
-        "properties": {"layers": {**layers, "items": _choice(layer_kinds, definitions)}},
-        "required": ["layers"],
-        "additionalProperties": False,
-    }
-    train = TrainSpec.model_json_schema(ref_template=REF)
-    props = top["properties"]
+    """Return the JSON Schema (2020-12, draft-07-compatible) of specs that use the components of *catalog*."""
+    b = _Builder(catalog)
+    top = b.model(Spec, ())
     return {
         "$schema": SCHEMA_DRAFT,
         "title": "registry spec",
         "description": "A registry spec: data, model, loss, optimizer and training (python -m registry run SPEC).",
-        "type": "object",
-        "properties": {
-            "seed": props["seed"],
-            "name": props["name"],
-            "data": {**data, "description": DataSpec.__doc__},
-            "model": model,
-            "loss": {**_choice(catalog.list("loss"), definitions), "description": "the loss: { type = NAME, ... }"},
-            "optimizer": {**_choice(catalog.list("optimizer"), definitions), "description": "the optimizer"},
-            "train": {**train, "description": TrainSpec.__doc__},
-            "requires": {**RequiresSpec.model_json_schema(ref_template=REF), "description": RequiresSpec.__doc__},
-        },
-        "required": ["data", "model", "loss", "optimizer"],
-        "additionalProperties": False,
-        "definitions": definitions,
+        **top,
+        "$defs": dict(sorted(b.defs.items())),
     }
 
 

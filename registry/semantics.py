@@ -15,6 +15,7 @@ __all__ = [
     "CONTRACT_ATTR",
     "Contract",
     "Output",
+    "PassesOn",
     "Targets",
     "contract",
     "get_contract",
@@ -24,6 +25,9 @@ Output = Literal["scores", "probabilities", "log_probabilities", "unit_interval"
 """scores: any real values (logits); probabilities: >= 0 and summing to 1 along the class
 dimension (softmax); log_probabilities: their logarithm (log_softmax); unit_interval: each
 value in [0, 1] on its own (sigmoid)."""
+
+PassesOn = Literal["last_layer"]
+"""For a container: its output is what the last layer of its (first) chain produces (``sequential``)."""
 
 Targets = Literal["class_index", "same_as_output"]
 """class_index: one integer class label per sample; same_as_output: a tensor shaped like the
@@ -37,12 +41,13 @@ class Contract(dict[str, Any]):
 
 
 def contract(
-    *, produces: Output | None = None, expects: Output | None = None, targets: Targets | None = None
+    *, produces: Output | PassesOn | None = None, expects: Output | None = None, targets: Targets | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare what a factory's component produces (activations) or expects (losses).
 
     Args:
-        produces: the kind of values an activation outputs.
+        produces: the kind of values an activation outputs (``last_layer`` for a container that
+            outputs what the last layer of its chain outputs).
         expects: the kind of model output a loss needs.
         targets: the kind of targets a loss needs.
     """

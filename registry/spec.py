@@ -1,11 +1,14 @@
 """The spec format: pydantic models of a TOML spec, unknown keys refused.
 
-A component entry (a layer, the loss, the optimizer, a transform) is a table
-with ``type`` naming a registered component; its other keys are that
-component's parameters, validated against the component's own schema when the
-spec is resolved (``registry.resolve``). ``[data]`` works the same way:
-``dataset`` names the dataset and the keys that are not loader settings are
-the dataset's parameters.
+The settings (``seed``, ``[train]``, batch sizes...) are typed fields. The keys
+that hold components are typed as TOML tables and marked ``Holds(kinds)``:
+``registry.places`` reads those marks into the one table of component places,
+and the resolver, the resolved spec, the JSON Schema and ``show`` all walk that
+table. A component entry is ``{ type = "name", param = value, ... }``; its
+parameters are validated against the component's own schema when the spec is
+resolved. ``[data]`` and ``[model]`` are tables of settings that also hold a
+component: the dataset (``dataset = "name"``, the keys that are not settings are
+its parameters) and, optionally, a whole architecture (``type = "resnet18"``).
 """
 
 from __future__ import annotations
@@ -15,39 +18,37 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-__all__ = ["ComponentSpec", "DataSpec", "ModelSpec", "RequiresSpec", "Spec", "TrainSpec"]
+from registry.kinds import MODULE_KINDS
+from registry.places import Holds
+
+__all__ = ["NAME_PATTERN", "DataSpec", "ModelSpec", "RequiresSpec", "Spec", "Table", "TrainSpec"]
 
 Positive = Annotated[int, Field(ge=1)]
+Table = dict[str, Any]
+"""A TOML table, not yet validated: a component entry, resolved later against its component's schema."""
+
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+"""A run name is one path component: letters, digits, ``_ . -``, not starting with a dot, at most 64 characters."""
+
+BLOCK_PATTERN = r"^[a-z_][a-z0-9_]{0,63}$"
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-class ComponentSpec(BaseModel):
-    """``{ type = "name", param = value, ... }``: a component and its parameters."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    type: Annotated[str, Field(min_length=1, description="a registered component name")]
-
-    @property
-    def params(self) -> dict[str, Any]:
-        """The keys besides ``type``: the component's parameters, not yet validated."""
-        return dict(self.model_extra or {})
-
-
 class DataSpec(BaseModel):
     """``[data]``: the dataset, its settings, batch sizes and transforms."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
-    dataset: Annotated[str, Field(min_length=1, description="a registered dataset name")]
+    dataset: Annotated[str, Field(min_length=1, description="a registered dataset: python -m registry list datasets")]
     batch_size: Annotated[Positive, Field(description="training batch size")] = 64
     test_batch_size: Annotated[Positive, Field(description="evaluation batch size")] = 1000
-    transforms: Annotated[list[ComponentSpec], Field(description="applied in order to every input")] = []
+    transforms: Annotated[list[Table], Holds(("transform",)), Field(description="applied in order to every input")] = []
     augment: Annotated[
-        list[ComponentSpec],
+        list[Table],
+        Holds(("transform",)),
         Field(description="random transforms applied to each training batch only, after `transforms`"),
     ] = []
     precompute: Annotated[
@@ -65,10 +66,22 @@ class DataSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
-class ModelSpec(_Strict):
-    """``[model]``: the layers, in order; each one's input size is inferred."""
+class ModelSpec(BaseModel):
+    """``[model]``: ``layers`` (a chain, each input size inferred) or ``type`` (a whole architecture), not both."""
 
-    layers: Annotated[list[ComponentSpec], Field(min_length=1, description="layers and activations, in order")]
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+
+    type: Annotated[str | None, Field(min_length=1, description="a registered model (whole architecture)")] = None
+    layers: Annotated[
+        list[Table] | None,
+        Holds(MODULE_KINDS),
+        Field(min_length=1, description="layers, activations and containers, in order"),
+    ] = None
+    blocks: Annotated[
+        dict[Annotated[str, Field(pattern=BLOCK_PATTERN)], Table],
+        Holds(MODULE_KINDS),
+        Field(description="named blocks: each defined once, used anywhere in layers as { block = NAME }"),
+    ] = {}
 
 
 def _device(value: str) -> str:
@@ -80,7 +93,7 @@ def _device(value: str) -> str:
 class TrainSpec(_Strict):
     """``[train]``: how long and where to train."""
 
-    epochs: Annotated[Positive, Field(description="passes over the training split")] = 10
+    epochs: Annotated[int, Field(ge=1, le=1_000_000, description="passes over the training split")] = 10
     log_interval: Annotated[Positive, Field(description="log the loss every this many batches")] = 100
     device: Annotated[
         str,
@@ -114,7 +127,10 @@ class RequiresSpec(_Strict):
     """``[requires]``: what the spec needs installed."""
 
     plugins: Annotated[
-        list[str], Field(description="plugin distributions, as pip requirements ('registry-example-plugin>=0.1')")
+        list[str],
+        Field(
+            description="plugin distributions, as pip requirements ('registry-example-plugin>=0.1'); no URLs or paths"
+        ),
     ] = []
 
 
@@ -122,10 +138,17 @@ class Spec(_Strict):
     """A whole spec: what to train, on what, with what, and for how long."""
 
     seed: Annotated[int, Field(ge=0, description="seeds weights, shuffling and dropout")] = 0
-    name: Annotated[str | None, Field(description="a label for the run")] = None
-    data: DataSpec
-    model: ModelSpec
-    loss: ComponentSpec
-    optimizer: ComponentSpec
+    name: Annotated[
+        str | None,
+        Field(
+            pattern=NAME_PATTERN,
+            description="a label for the run, also the start of its directory's name: letters, digits, _ . - "
+            "(not starting with a dot), at most 64 characters",
+        ),
+    ] = None
+    data: Annotated[DataSpec, Holds(("dataset",), key="dataset")]
+    model: Annotated[ModelSpec, Holds(("model",), optional=True)]
+    loss: Annotated[Table, Holds(("loss",)), Field(description="the loss: { type = NAME, ... }")]
+    optimizer: Annotated[Table, Holds(("optimizer",)), Field(description="the optimizer: { type = NAME, ... }")]
     train: TrainSpec = TrainSpec()
     requires: RequiresSpec = RequiresSpec()

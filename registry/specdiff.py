@@ -23,11 +23,14 @@ def diff_dicts(a: Any, b: Any, path: tuple[str | int, ...] = ()) -> list[tuple[t
     return [] if a == b else [(path, a, b)]
 
 
-def refuse_incompatible(saved: ResolvedSpec, new: ResolvedSpec, ckpt: Checkpoint) -> None:
-    """Raise unless *new* differs from *saved* only in keys that keep a resumed run right.
+def refuse_incompatible(saved: ResolvedSpec, new: ResolvedSpec, ckpt: Checkpoint, completed: bool) -> None:
+    """Raise unless *new* differs from *saved* only in keys that keep a resumed run right, and leaves work to do.
+
+    A run whose every epoch is done but that did not complete (killed after its last checkpoint)
+    has work left: its final files.
 
     Raises:
-        CheckpointError: listing each key that changed, with both values.
+        CheckpointError: listing each key that changed, with both values; or nothing is left to do.
     """
     from registry.errors import format_loc
 
@@ -41,8 +44,8 @@ def refuse_incompatible(saved: ResolvedSpec, new: ResolvedSpec, ckpt: Checkpoint
             f"cannot resume {ckpt.path.parent.parent}: the spec changed in ways that would make the result wrong "
             f"({lines}); start a new run instead"
         )
-    if epochs <= done and ckpt.progress.batch == 0:
+    if epochs < done or (epochs == done and completed):
         raise CheckpointError(
-            f"nothing to resume in {ckpt.path.parent.parent}: train.epochs = {epochs} and {done} epochs are done; "
-            "raise train.epochs to train longer"
+            f"nothing to resume in {ckpt.path.parent.parent}: train.epochs = {epochs} and {done} epochs are done"
+            f"{' (the run completed)' if completed else ''}; raise train.epochs to train longer"
         )

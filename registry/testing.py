@@ -28,7 +28,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from registry.builder import fill_shape_params
 from registry.catalog import Catalog, Component
 from registry.data import Dataset, DatasetSplits, Split
 from registry.loader import strict_validate
@@ -61,20 +60,28 @@ def plugin_components(plugin: str, catalog: Catalog | None = None) -> list[Compo
     return found
 
 
-def _resolved(c: Component) -> Resolved:
-    params = strict_validate(c.schema.model, dict(c.example.params))
-    return Resolved(c, params, (c.kind, c.name))
+def _resolved(c: Component, catalog: Catalog | None = None) -> Resolved:
+    if not c.schema.nested:
+        params = strict_validate(c.schema.model, dict(c.example.params))
+        return Resolved(c, params, (c.kind, c.name))
+    from registry.resolve import resolve_entry  # it holds components: resolve them as a spec would
+
+    assert catalog is not None
+    return resolve_entry(catalog, (c.kind,), {"type": c.name, **c.example.params}, (c.kind, c.name))
 
 
 def _check_finite(c: Component, what: str, t: torch.Tensor) -> None:
     assert torch.isfinite(t).all(), f"{c.kind} {c.name}: {what} is not finite"
 
 
-def _check_layer(c: Component) -> None:
-    shape = c.example.input_shape or DEFAULT_SHAPE
-    module = c.factory(**fill_shape_params(_resolved(c), shape))
-    assert isinstance(module, nn.Module), f"{c.kind} {c.name}: returned {type(module).__name__}, not an nn.Module"
+def _check_layer(c: Component, catalog: Catalog) -> None:
+    from registry.network import build_layer
+
+    shape = c.example.input_shape or (DEFAULT_IMAGE if c.kind == "model" else DEFAULT_SHAPE)
     x = torch.randn(4, *shape, requires_grad=True)
+    with torch.random.fork_rng(devices=[]):
+        module, _ = build_layer(_resolved(c, catalog), x.detach(), num_classes=3)
+    assert isinstance(module, nn.Module), f"{c.kind} {c.name}: returned {type(module).__name__}, not an nn.Module"
     out = module(x)
     assert isinstance(out, torch.Tensor) and out.shape[0] == 4, f"{c.kind} {c.name}: output is not a batch of 4"
     _check_finite(c, "the output", out)
@@ -167,7 +174,7 @@ def _check_transform(c: Component) -> None:
 
 
 def _check_listed(c: Component, catalog: Catalog) -> None:
-    from registry.cli import render_list, render_show
+    from registry.render import render_list, render_show
     from registry.schema import dump_schema
 
     assert c.description, f"{c.kind} {c.name}: no description (give the factory a docstring)"
@@ -192,14 +199,14 @@ def check_component(component: Component, catalog: Catalog | None = None, load_d
     c = component
     _ = c.schema  # its signature must give a schema
     checks: dict[str, Any] = {
-        "layer": _check_layer,
-        "activation": _check_layer,
         "loss": _check_loss,
         "optimizer": _check_optimizer,
         "transform": _check_transform,
     }
     if c.kind == "dataset":
         _check_dataset(c, load_datasets)
+    elif c.kind in ("layer", "activation", "model"):
+        _check_layer(c, catalog)
     else:
         checks[c.kind](c)
     _check_listed(c, catalog)

@@ -41,6 +41,56 @@ device = "cpu"
 """
 
 
+NESTED = """\
+seed = 0
+[data]
+dataset = "digits"
+batch_size = 32
+transforms = [{ type = "to_tensor" }]
+
+[model.blocks.conv_bn]
+type = "sequential"
+layers = [
+  { type = "conv2d", out_channels = 8, kernel_size = 3, padding = 1, bias = false },
+  { type = "batch_norm" },
+  { type = "relu" },
+]
+
+[model.blocks.res]
+type = "residual"
+layers = [
+  { block = "conv_bn" },
+  { type = "conv2d", out_channels = 8, kernel_size = 3, padding = 1 },
+]
+
+[model]
+layers = [
+  { block = "conv_bn" },
+  { block = "res", repeat = 2 },
+  { type = "parallel", merge = "concat", branches = [
+      [{ type = "max_pool2d", kernel_size = 2 }],
+      [{ type = "avg_pool2d", kernel_size = 2 }],
+  ] },
+  { type = "flatten" },
+  { type = "linear", out_features = 10 },
+]
+
+[loss]
+type = "cross_entropy"
+
+[optimizer]
+type = "adam"
+lr = 0.01
+
+[train]
+epochs = 1
+log_interval = 20
+device = "cpu"
+"""
+"""A nested model on the digits: named blocks (one inside another, one used three times), a residual with an
+identity shortcut, repeat, parallel branches concatenated."""
+
+
 @pytest.fixture
 def catalog() -> Catalog:
     """A fresh catalog of the built-ins only (installed third-party plugins left out)."""

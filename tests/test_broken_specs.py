@@ -84,18 +84,47 @@ def test_no_spec_can_import_or_run_code(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_hostile_sizes_are_refused_quickly(tmp_path: Path) -> None:
-    """Nesting thousands deep, a 200 MB file, 10^12 parameters: each a clean exit 2."""
+    """Nesting thousands deep, a 200 MB file, a FIFO, /dev/zero, 10^12 parameters: each a clean exit 2, at once."""
+    import os
+    import time
+
     deep = tmp_path / "deep.toml"
     deep.write_text("x = " + "[" * 10000 + "]" * 10000 + "\n")
     big = tmp_path / "big.toml"
     with open(big, "wb") as f:
         f.truncate(200 * 2**20)
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)  # nobody ever writes to it: reading it would block forever
     huge = tmp_path / "huge.toml"
     huge.write_text(QUICK.replace("out_features = 32 }", "out_features = 1000000000000 }"))
     for path, message in (
-        (deep, "invalid TOML: nested too deeply"),
-        (big, "the file is 209,715,200 bytes; a spec is at most 1,000,000"),
-        (huge, "layer 1 (linear) has 65,000,000,000,000 parameters"),
+        (deep, "invalid TOML: nested more than 64 levels deep"),
+        (big, "the file is 209,715,200 bytes; at most 1,000,000 are read"),
+        (fifo, "is not a regular file (a pipe, a device or a socket cannot be read as one)"),
+        (Path("/dev/zero"), "is not a regular file (a pipe, a device or a socket cannot be read as one)"),
+        (huge, "model.layers[1]: linear has 65,000,000,000,000 parameters"),
     ):
-        code, _, err = run_cli("validate", str(path))
-        assert code == 2 and message in err, err
+        start = time.perf_counter()
+        code, out, err = run_cli("validate", str(path))
+        assert code == 2 and message in err and out == "", err
+        assert time.perf_counter() - start < 30  # never reads /dev/zero until memory runs out
+
+
+def test_deep_nesting_is_refused_in_every_reader(tmp_path: Path) -> None:
+    """Nesting beyond 64 levels: refused in a spec, a --set value, a JSON record and a safetensors header alike."""
+    from registry.safetensors_check import MalformedError, check_safetensors
+    from registry.untrusted import Unreadable, load_json
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(QUICK)
+    code, _, err = run_cli("validate", str(spec), "--set", "seed=" + "[" * 70 + "]" * 70)
+    assert code == 2 and "the value is nested more than 64 levels deep" in err
+    with pytest.raises(Unreadable, match="nested more than 64 levels deep"):
+        load_json("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(Unreadable, match="nested more than 64 levels deep"):
+        load_json("[" * 70 + "]" * 70)
+    header = ('{"__metadata__": ' + "[" * 100_000 + "]" * 100_000 + "}").encode()
+    st = tmp_path / "deep.safetensors"
+    st.write_bytes(len(header).to_bytes(8, "little") + header)
+    with pytest.raises(MalformedError, match="nested more than 64 levels deep"):
+        check_safetensors(st)

@@ -33,9 +33,9 @@ TORCH_NAMES = {
 def test_registered_names_equal_the_plugin_tables() -> None:
     """The catalog holds exactly the factories that registry_torch's tables define, nothing more."""
     tables = {
-        "layer": registry_torch.LAYERS, "activation": registry_torch.ACTIVATIONS, "loss": registry_torch.LOSSES,
-        "optimizer": registry_torch.OPTIMIZERS, "dataset": registry_torch.DATASETS,
-        "transform": registry_torch.TRANSFORMS,
+        "layer": {**registry_torch.LAYERS, **registry_torch.CONTAINERS}, "activation": registry_torch.ACTIVATIONS,
+        "model": registry_torch.MODELS, "loss": registry_torch.LOSSES, "optimizer": registry_torch.OPTIMIZERS,
+        "dataset": registry_torch.DATASETS, "transform": registry_torch.TRANSFORMS,
     }  # fmt: skip
     for kind in KINDS:
         assert [c.name for c in CATALOG.list(kind)] == sorted(tables[kind])

@@ -111,10 +111,10 @@ def test_rotation_keeps_the_last_two_and_the_best(tmp_path) -> None:
     ckpts = tmp_path / "run" / "checkpoints"
     names = sorted(p.name for p in ckpts.iterdir() if p.is_dir())
     best = (ckpts / "best").read_text().strip()
-    assert (ckpts / "latest").read_text().strip() == "ckpt-e0003-b000000" == names[-1]
+    assert (ckpts / "latest").read_text().strip() == "ckpt-e0003-end" == names[-1]
     assert set(names) == {best, *names[-2:]} and len(names) in (2, 3)
     rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert best == f"ckpt-e{max(rows, key=lambda r: r['test_accuracy'])['epoch']:04d}-b000000"
+    assert best == f"ckpt-e{max(rows, key=lambda r: r['test_accuracy'])['epoch']:04d}-end"
 
 
 def test_sigterm_checkpoints_and_says_how_to_resume(tmp_path, reference) -> None:
@@ -168,9 +168,10 @@ def test_resume_refuses_a_changed_spec(tmp_path) -> None:
     longer = tmp_path / "longer.toml"
     longer.write_text(SPEC.replace("epochs = 3", "epochs = 2"))
     code, out, _ = cli("run", str(longer), "--resume", str(run))  # more epochs: allowed
-    assert code == 0 and "Done: 2 epochs" in out
+    assert code == 0 and "Done: 2 epochs (1 in this process, after 1 before the resume)" in out
     code, _, err = cli("run", str(longer), "--resume", str(run))
-    assert code == ExitCode.CHECKPOINT and "nothing to resume" in err
+    assert code == ExitCode.CHECKPOINT
+    assert err == f"error: nothing to resume in {run}: train.epochs = 2 and 2 epochs are done (the run completed); raise train.epochs to train longer\n"
 
 
 def test_resume_without_a_checkpoint_is_refused(tmp_path) -> None:
@@ -194,29 +195,53 @@ def test_unwritable_output_is_reported_before_training(tmp_path) -> None:
     spec.write_text(SPEC)
     code, out, err = cli("run", str(spec), "--out", str(blocker / "run"))
     assert code == ExitCode.CHECKPOINT and "Train Epoch" not in out
-    assert err.startswith(f"error: {blocker / 'run'}: cannot write the run directory: ")
+    assert err == f"error: {blocker / 'run'}: cannot make the run directory: Not a directory\n"
 
 
-def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch) -> None:
-    """A disk that fills up during the 4th checkpoint: exit 5 at that write; the 3rd stays loadable."""
-    import registry.checkpoint as ck
+def _limited(limit: int, *argv: str) -> subprocess.CompletedProcess[str]:
+    """python -m registry ARGV with files limited to *limit* bytes: a write past it fails as on a full disk."""
+    import resource
 
-    real, calls = ck.save_file, [0]
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))  # Python ignores SIGXFSZ: the write fails
 
-    def full_disk(tensors, path, *a, **k):
-        calls[0] += 1
-        if calls[0] == 7:  # 4th checkpoint, first file (two files per checkpoint)
-            raise OSError(28, "No space left on device")
-        return real(tensors, path, *a, **k)
+    return subprocess.run([sys.executable, "-m", "registry", *argv], capture_output=True, text=True, cwd=ROOT,
+                          preexec_fn=limit_files)  # fmt: skip
 
-    monkeypatch.setattr(ck, "save_file", full_disk)
+
+def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tmp_path) -> None:
+    """The safetensors write fails for real (its own error type): exit 5, the previous checkpoint intact, run.json failed."""
     spec = tmp_path / "spec.toml"
-    spec.write_text(SPEC)
+    spec.write_text(SPEC.replace("epochs = 3", "epochs = 1").replace("checkpoint_every = 10", "checkpoint_every = 0"))
     run = tmp_path / "run"
-    code, _, err = cli("run", str(spec), "--out", str(run))
-    assert code == ExitCode.CHECKPOINT
-    assert "writing a checkpoint failed: No space left on device; the previous checkpoint is intact" in err
-    assert load_checkpoint(run).path.name == "ckpt-e0000-b000030"
+    assert cli("run", str(spec), "--out", str(run))[0] == 0
+    before = load_checkpoint(run)
+    sizes = {p.name: p.stat().st_size for p in before.path.iterdir()}
+    assert sizes["model.safetensors"] < 16_000 < sizes["tensors.safetensors"]
+    longer = tmp_path / "longer.toml"
+    longer.write_text(spec.read_text().replace("epochs = 1", "epochs = 2"))
+    proc = _limited(16_000, "run", str(longer), "--resume", str(run))
+    assert proc.returncode == ExitCode.CHECKPOINT, proc.stderr
+    assert proc.stderr.startswith(f"error: {run / 'checkpoints'}: writing a checkpoint failed: ")
+    assert "File too large" in proc.stderr and proc.stderr.endswith("; the previous checkpoint is intact\n")
+    after = load_checkpoint(run)
+    assert after.path == before.path and all(torch.equal(after.model[k], before.model[k]) for k in before.model)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best", "ckpt-e0001-end", "latest"]
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "failed" and "writing a checkpoint failed" in info["reason"]
+
+
+def test_resume_checks_that_it_can_write_before_it_trains(tmp_path) -> None:
+    """--resume where nothing can be written: exit 5 at once, before a step is trained."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC.replace("epochs = 3", "epochs = 1"))
+    run = tmp_path / "run"
+    assert cli("run", str(spec), "--out", str(run))[0] == 0
+    longer = tmp_path / "longer.toml"
+    longer.write_text(spec.read_text().replace("epochs = 1", "epochs = 2"))
+    proc = _limited(0, "run", str(longer), "--resume", str(run))
+    assert proc.returncode == ExitCode.CHECKPOINT
+    assert proc.stderr == f"error: {run}: cannot be written: File too large\n" and "Train Epoch" not in proc.stdout
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +276,7 @@ CORRUPTIONS = {
                                                        "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}, bytes(12)),
                             "tensors 'a' and 'b' overlap"),
     "duplicate keys": (lambda p: _raw_header(p, b'{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype": "F32"}}', bytes(4)),
-                       "duplicate keys in the header: a"),
+                       "the header: duplicate keys: a"),
     "non-finite weights": (lambda p: save_file({k: torch.full_like(v, float("nan")) for k, v in load_file(str(p)).items()}, str(p)),
                            "non-finite weights in 1.bias, 1.weight, 4.bias, 4.weight"),
 }  # fmt: skip
@@ -295,3 +320,60 @@ def test_evaluate_and_predict_use_the_trained_weights(trained, tmp_path) -> None
     assert all(0 < p["probability"] <= 1 and p["label"] == str(p["class"]) for p in preds)
 
 
+
+
+def _edit_state(key: str, value) -> object:
+    def edit(state: dict) -> None:
+        node = state
+        *path, last = key.split(".")
+        for part in path:
+            node = node[part]
+        node[last] = value
+
+    return edit
+
+
+STATES = {
+    "negative epoch": (_edit_state("progress.epoch", -3), "progress.epoch: Input should be greater than or equal to 1"),
+    "astronomical batch": (_edit_state("progress.batch", 10**30), "progress.batch: Input should be less than or equal to"),
+    "string for a number": (_edit_state("progress.seen", "many"), "progress.seen: Input should be a valid integer"),
+    "history of another run": (_edit_state("progress.epoch", 5), "history must hold one row for each of epochs 1 to 4, in order"),
+    "deep nesting": (_edit_state("optimizer", {"x": json.loads("[" * 200 + "]" * 200)}), "nested more than 64 levels deep"),
+}
+
+
+@pytest.mark.parametrize("kind", list(STATES))
+def test_untrusted_checkpoint_state_is_refused(tmp_path, trained, kind) -> None:
+    """A state.json edited or crafted: evaluate and resume exit 5 naming the file and the fault, never resume wrongly."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    path = load_checkpoint(run).path / "state.json"
+    state = json.loads(path.read_text())
+    edit, message = STATES[kind]
+    edit(state)
+    path.write_text(json.dumps(state))
+    for argv in (("evaluate", str(run)), ("run", "--resume", str(run), "--set", "train.epochs=5")):
+        code, _, err = cli(*argv)
+        assert code == ExitCode.CHECKPOINT and err.startswith(f"error: {path}: ") and message in err, err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "unreadable: nested more than 64 levels deep"),
+        ('{"status": "running"}', "not a valid RunInfo record: spec_hash: Field required"),
+        ('{"spec_hash": "%s", "status": "done", "started": "x"}' % ("0" * 64), "not a valid RunInfo record: status: Input should be"),
+    ],
+    ids=["deep", "missing", "bad status"],
+)
+def test_untrusted_run_json_is_refused(tmp_path, trained, content, message) -> None:
+    """A run.json edited or crafted: resume exits 5 with the reason, never a traceback."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    (run / "run.json").write_text(content)
+    code, _, err = cli("run", "--resume", str(run))
+    assert code == ExitCode.CHECKPOINT and err.startswith(f"error: {run / 'run.json'}: {message}"), err

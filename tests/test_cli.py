@@ -57,20 +57,21 @@ def test_start_up_collects_garbage_rarely_and_training_as_the_interpreter_would(
     import gc
 
     import registry.cli as cli_module
+    import registry.launch as launch_module
 
     seen: dict[str, tuple[int, ...]] = {}
-    real_validate, real_run = cli_module.COMMANDS["validate"], cli_module._run_ranked
+    real_validate, real_execute = cli_module.COMMANDS["validate"], launch_module.execute
 
     def validate(*a):
         seen["validate"] = gc.get_threshold()
         return real_validate(*a)
 
-    def run_ranked(*a):
+    def execute(*a):
         seen["training"] = gc.get_threshold()
-        return real_run(*a)
+        return real_execute(*a)
 
     monkeypatch.setitem(cli_module.COMMANDS, "validate", validate)
-    monkeypatch.setattr(cli_module, "_run_ranked", run_ranked)
+    monkeypatch.setattr(launch_module, "execute", execute)
     before = gc.get_threshold()
     spec = str(write_spec(QUICK))
     try:
@@ -112,22 +113,22 @@ def test_every_shipped_spec_validates(spec: str) -> None:
     """Each file in specs/ validates: model built, parameters counted, no data loaded."""
     code, out, err = cli("validate", str(SPECS / spec))
     assert code == ExitCode.OK, err
-    assert out.startswith(f"{SPECS / spec}: valid\nSequential(")
-    assert re.search(r"^Total parameters: [\d,]+$", out, re.M)
+    assert out.startswith(f"{SPECS / spec}: valid\n  node ")
+    assert re.search(r"^Total parameters: [\d,]+; output \(\d+,\) per sample", out, re.M)
 
 
 def test_validate_summarises_each_layer() -> None:
-    """validate prints each layer's output shape and parameter count, and the total."""
+    """validate prints the model as a table: each node, its output shape, parameters and key path; then the total."""
     _, out, _ = cli("validate", str(SPECS / "mnist_simple.toml"))
-    rows = re.findall(r"^\s+(\d)\s+(\w+)\s+(\([\d, ]*\))\s+([\d,]+)$", out, re.M)
-    assert rows == [
-        ("0", "flatten", "(784,)", "0"),
-        ("1", "linear", "(128,)", "100,480"),
-        ("2", "relu", "(128,)", "0"),
-        ("3", "linear", "(10,)", "1,290"),
-        ("4", "log_softmax", "(10,)", "0"),
+    assert out.splitlines()[1:7] == [
+        "  node         output shape   params  spec",
+        "  flatten      (784,)              0  model.layers[0]",
+        "  linear       (128,)        100,480  model.layers[1]",
+        "  relu         (128,)              0  model.layers[2]",
+        "  linear       (10,)           1,290  model.layers[3]",
+        "  log_softmax  (10,)               0  model.layers[4]",
     ]
-    assert "Total parameters: 101,770" in out
+    assert "Total parameters: 101,770; output (10,) per sample (log probabilities)" in out
 
 
 def test_bad_spec_exits_2_with_file_and_key_path(write_spec) -> None:
@@ -137,7 +138,7 @@ def test_bad_spec_exits_2_with_file_and_key_path(write_spec) -> None:
     assert code == ExitCode.USAGE and out == ""
     line = QUICK.splitlines().index('  { type = "relu" },') + 1
     assert f"{path}:{line}: model.layers[2].type: unknown layer or activation 'rleu'; did you mean 'relu'" in err
-    assert "(see: python -m registry list layer, python -m registry list activation)" in err
+    assert "(see: python -m registry list layers, python -m registry list activations)" in err
     assert "Traceback" not in err
 
 
@@ -158,39 +159,58 @@ def test_non_finite_loss_exits_1(write_spec) -> None:
 
 @pytest.mark.usefixtures("builtins_only")
 def test_list_shows_every_kind_with_descriptions() -> None:
-    """list prints each kind with its count, and each name with its description and plugin."""
+    """list prints each kind (plural) with its count, and each name with its description and plugin."""
     code, out, _ = cli("list")
     assert code == 0
-    for head in ("layer (9):", "activation (13):", "loss (7):", "optimizer (6):", "dataset (3):", "transform (7):"):
-        assert head in out
+    heads = [ln.split(":")[0] for ln in out.splitlines() if not ln.startswith(" ")]
+    assert heads == ["layers (12)", "activations (13)", "models (3)", "losses (7)", "optimizers (6)", "datasets (3)", "transforms (7)"]
     assert re.search(r"^  leaky_relu +Leaky ReLU: x for x >= 0, negative_slope \* x otherwise\.  \[registry_torch\]$", out, re.M)
 
 
 @pytest.mark.usefixtures("builtins_only")
-def test_list_one_kind() -> None:
-    """list KIND prints that kind alone."""
-    _, out, _ = cli("list", "optimizer")
-    assert out.splitlines()[0] == "optimizer (6): optimizers over the model's parameters"
+@pytest.mark.parametrize("word", ["optimizer", "optimizers"])
+def test_list_one_kind(word) -> None:
+    """list KIND prints that kind alone; the kind may be singular or plural."""
+    _, out, _ = cli("list", word)
+    assert out.splitlines()[0] == "optimizers (6): optimizers over the model's parameters"
     assert [ln.split()[0] for ln in out.splitlines()[1:]] == ["adadelta", "adagrad", "adam", "adamw", "rmsprop", "sgd"]
 
 
+def test_list_an_unknown_kind_names_the_kinds() -> None:
+    """list with a word that is no kind: usage error 2 naming every kind, singular and plural."""
+    code, _, _ = cli("list", "layerz")
+    assert code == ExitCode.USAGE
+
+
 def test_show_by_torch_name() -> None:
-    """show LeakyReLU prints the component's parameters with types, defaults and descriptions."""
+    """show LeakyReLU prints the component's parameters with types and bounds, defaults and descriptions."""
     code, out, _ = cli("show", "LeakyReLU")
     assert code == 0
     assert out.splitlines() == [
         "activation leaky_relu: Leaky ReLU: x for x >= 0, negative_slope * x otherwise.",
         "  also: LeakyReLU",
         "  from: registry_torch (built-in, torch-spec-registry 0.1.0)",
-        "  negative_slope: float = 0.01  # slope for x < 0",
+        "  negative_slope: float >= 0 = 0.01  # slope for x < 0",
     ]
+
+
+def test_show_renders_types_readably() -> None:
+    """show prints tuples, unions and literals with their bounds, never pydantic's internal objects."""
+    _, adam, _ = cli("show", "adam")
+    assert "  betas: tuple[float in [0, 1), float in [0, 1)] = (0.9, 0.999)  # decay rates of the moment estimates" in adam.splitlines()
+    _, conv, _ = cli("show", "conv2d")
+    assert "  kernel_size: int >= 1 | tuple[int >= 1, int >= 1] = (required)  # kernel height and width" in conv.splitlines()
+    assert "  padding: int >= 0 | tuple[int >= 0, int >= 0] | 'same' | 'valid' = 0  # zero padding" in conv.splitlines()
+    _, res, _ = cli("show", "residual")
+    assert "  layers: array of layer or activation tables (a chain) = (required)" in res.splitlines()
+    assert "FieldInfo" not in adam + conv + res
 
 
 def test_show_marks_inferred_parameters() -> None:
     """show linear marks in_features as inferred and out_features as required."""
     _, out, _ = cli("show", "linear")
-    assert "  out_features: int = (required)  # number of outputs" in out
-    assert "  in_features: int | None = None (inferred)  # inferred from the previous layer" in out
+    assert "  out_features: int >= 1 = (required)  # number of outputs" in out
+    assert "  in_features: int >= 1 | None = None (inferred)  # inferred from the previous layer" in out
 
 
 def test_show_unknown_name_suggests() -> None:
@@ -205,3 +225,53 @@ def test_python_dash_m_entry_point() -> None:
     proc = subprocess.run([sys.executable, "-m", "registry", "show", "nope"], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: unknown ")
+
+
+def test_version(capsys) -> None:
+    """--version prints the version and exits 0."""
+    from registry import __version__
+
+    code, _, _ = cli("--version")
+    assert code == 0 and capsys.readouterr().out == f"registry {__version__} (torch-spec-registry)\n"
+
+
+def test_output_into_a_closed_pipe_ends_quietly() -> None:
+    """`validate SPEC | head -1`: the first line, then a quiet end (no traceback, no 'Exception ignored')."""
+    proc = subprocess.run(
+        f"{sys.executable} -m registry validate {SPECS / 'quickstart.toml'} | head -1; echo \"rc=${{PIPESTATUS[0]}}\"",
+        shell=True, executable="/bin/bash", capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.stdout == f"{SPECS / 'quickstart.toml'}: valid\nrc=141\n" or proc.stdout.endswith("rc=0\n")
+    assert proc.stderr == ""
+
+
+def test_the_traceback_switch_shows_where_a_plugin_failed(write_spec, monkeypatch) -> None:
+    """REGISTRY_TRACEBACK=1 prints the traceback of a reported error, and its cause, before the message."""
+    path = write_spec(QUICK.replace("momentum = 0.9", "nesterov = true"))
+    monkeypatch.setenv("REGISTRY_TRACEBACK", "1")
+    code, _, err = cli("validate", str(path))
+    assert code == ExitCode.USAGE
+    assert err.startswith("Traceback (most recent call last):") and "SpecError" in err
+    assert err.splitlines()[-1].endswith("Nesterov momentum requires a momentum and zero dampening")
+    monkeypatch.setenv("REGISTRY_TRACEBACK", "0")
+    assert "Traceback" not in cli("validate", str(path))[2]
+
+
+def test_json_log_format_prints_json_only(write_spec) -> None:
+    """--log-format json: every line of stdout is a JSON object, the summary and run directory included."""
+    import json
+
+    code, out, _ = cli("run", str(write_spec(QUICK)), "--log-format", "json", "--out", "r")
+    assert code == 0
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [e["event"] for e in events if e["event"] != "train"] == ["epoch", "done", "run_dir", "plots"]
+    assert events[-2] == {"event": "run_dir", "message": "Run directory: r", "path": "r"}
+
+
+def test_quiet_prints_the_test_lines_without_blank_lines(write_spec) -> None:
+    """--quiet: the test line of each epoch, then the summary; no per-batch lines, no blank lines."""
+    code, out, _ = cli("run", str(write_spec(QUICK.replace("epochs = 1", "epochs = 2"))), "--quiet", "--out", "r")
+    assert code == 0
+    lines = out.splitlines()
+    assert all(lines) and len(lines) == 5
+    assert [ln.split(":")[0] for ln in lines] == ["Test set", "Test set", "Done", "Run directory", "Plots"]

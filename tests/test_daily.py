@@ -15,7 +15,7 @@ import tomllib
 from PIL import Image
 
 from registry.cli import ExitCode, main
-from registry.rundir import METRIC_FIELDS
+from registry.records import EpochRow
 
 from .conftest import QUICK, SPECS
 
@@ -46,8 +46,9 @@ def test_set_changes_values_like_the_file_would(spec) -> None:
     ("setting", "message"),
     [
         ("model.layers[9].out_features=3", "error: command line: 1 problem in the spec\n  command line: model.layers[9]: --set model.layers[9].out_features=3: model.layers has 5 items (indexes 0 to 4)\n"),
-        ("optimizer.lr=-1", "optimizer.lr: Input should be greater than 0 (got -1) (from the command line: --set optimizer.lr=-1)"),
-        ("train.epochs=\"ten\"", "train.epochs: Input should be a valid integer (got 'ten') (from the command line: --set train.epochs=\"ten\")"),
+        ("optimizer.lr=-1", "optimizer.lr: must be > 0.0 (got -1) (from the command line: --set optimizer.lr=-1)"),
+        ("train.epochs=\"ten\"", "train.epochs: must be an integer (got 'ten') (from the command line: --set train.epochs=\"ten\")"),
+        ("optimizer.lr=1e300", "optimizer.lr: 1e+300 is beyond what torch's float32 holds (at most 3.403e+38 in size) (from the command line: --set optimizer.lr=1e300)"),
         ("optimizer.lrr=0.1", "optimizer.lrr: optimizer 'sgd' takes no parameter 'lrr'; did you mean 'lr'?"),
         ("lr", "error: command line: 1 problem in the spec\n  command line: (top level): --set lr: expected KEY.PATH=VALUE\n"),
     ],
@@ -113,10 +114,10 @@ def test_metrics_files_and_pictures(spec, tmp_path) -> None:
     run = tmp_path / "r"
     assert cli("run", str(spec), "--out", str(run))[0] == 0
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in rows] == [1, 2] and set(rows[0]) == set(METRIC_FIELDS)
+    assert [r["epoch"] for r in rows] == [1, 2] and set(rows[0]) == set(EpochRow.fields())
     with open(run / "metrics.csv") as f:
         table = list(csv.DictReader(f))
-    assert list(table[0]) == list(METRIC_FIELDS) and len(table) == 2
+    assert list(table[0]) == list(EpochRow.fields()) and len(table) == 2
     assert float(table[1]["test_accuracy"]) == rows[1]["test_accuracy"]
     sizes = {name: Image.open(run / name).size for name in ("loss.png", "accuracy.png", "confusion.png")}
     assert sizes == {"loss.png": (640, 420), "accuracy.png": (640, 420), "confusion.png": (750, 750)}

@@ -10,7 +10,7 @@ from torch.utils.data import TensorDataset
 import registry
 from registry.builder import build
 from registry.data import Dataset, DatasetSplits, Split, iter_batches
-from registry.manager import build_catalog, get_plugin_manager
+from registry.manager import build_catalog, load_plugins
 from registry.resolve import load_and_resolve
 from registry.runner import run
 
@@ -60,7 +60,7 @@ def test_precomputed_splits_are_marked_and_not_transformed_again(write_spec) -> 
     from registry.runner import batch_transforms, load_data
 
     spec = write_spec(QUICK.replace("batch_size = 32", "batch_size = 32\nprecompute = true"))
-    built = build(load_and_resolve(spec, build_catalog(get_plugin_manager(load_entrypoints=False))))
+    built = build(load_and_resolve(spec, build_catalog(load_plugins(load_entrypoints=False))))
     splits = load_data(built)
     assert splits.train.transformed and splits.test.transformed
     assert splits.train.inputs.dtype == torch.float32 and splits.train.inputs.shape[1:] == (1, 8, 8)
@@ -101,18 +101,18 @@ def registry_torch_digits(test_fraction: float) -> Dataset:
 
 def test_dataloader_path_trains_exactly_like_the_in_memory_path(write_spec) -> None:
     """The same data served as a torch Dataset through a DataLoader gives bit-identical weights and metrics."""
-    pm = get_plugin_manager(load_entrypoints=False)
+    plugins = load_plugins(load_entrypoints=False)
     mod = types.ModuleType("streamed")
     mod.registry_datasets = registry.hookimpl(lambda: {"streamed_digits": _streamed_digits})
     mod.registry_datasets.__name__ = "registry_datasets"
-    pm.register(mod, name="streamed")
-    catalog = build_catalog(pm)
+    plugins.pm.register(mod, name="streamed")
+    catalog = build_catalog(plugins)
     results = {}
     for name in ("digits", "streamed_digits"):
         spec = write_spec(QUICK.replace('dataset = "digits"', f'dataset = "{name}"').replace("epochs = 1", "epochs = 2"), f"{name}.toml")
         built = build(load_and_resolve(spec, catalog))
         result = run(built, log=lambda _: None)
-        results[name] = ([p.detach().clone() for p in built.model.parameters()], [e.test for e in result.epochs])
+        results[name] = ([p.detach().clone() for p in built.model.parameters()], [(e.test_loss, e.test_correct) for e in result.epochs])
     (wa, ma), (wb, mb) = results["digits"], results["streamed_digits"]
     assert all(torch.equal(a, b) for a, b in zip(wa, wb))
     assert ma == mb

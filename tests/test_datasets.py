@@ -71,8 +71,12 @@ def test_a_failed_download_is_a_dataset_error(catalog, tmp_path, monkeypatch) ->
     monkeypatch.setattr(utils, "download_url", offline)
     monkeypatch.setattr("torchvision.datasets.mnist.download_and_extract_archive", offline)
     ds = catalog.get("dataset", "mnist").factory(root=str(tmp_path), download=True)
-    with pytest.raises(DatasetNotFoundError, match="MNIST: could not load or download"):
+    with pytest.raises(DatasetNotFoundError, match="MNIST: could not load or download") as e:
         ds.load()
+    assert str(e.value).endswith(
+        "network is unreachable; to work offline, copy the four files train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+        f"t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (plain or .gz) into {tmp_path} or {tmp_path / 'MNIST' / 'raw'}"
+    )
 
 
 @pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")

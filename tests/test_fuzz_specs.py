@@ -13,14 +13,14 @@ import tomllib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import registry.cli
+import registry.launch
 from registry.cli import main
 from registry.manager import load_catalog
 
-from .conftest import SPECS
+from .conftest import NESTED, SPECS
 
 BASE_TEXT = (SPECS / "quickstart.toml").read_text()
-BASE = tomllib.loads(BASE_TEXT)
+BASES = [tomllib.loads(BASE_TEXT), tomllib.loads(NESTED)]  # a flat model, and one with blocks and containers
 CATALOG = load_catalog(load_entrypoints=False)
 
 
@@ -62,7 +62,8 @@ scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
     st.booleans(),
-    st.sampled_from(["relu", "linear", "ReLU", "nll", "sgd", "digits", "mnist", "adam", "torch.nn.Linear", ""]),
+    st.sampled_from(["relu", "linear", "ReLU", "nll", "sgd", "digits", "mnist", "adam", "torch.nn.Linear", "",
+                     "residual", "parallel", "sequential", "res", "conv_bn", "resnet18", "mlp"]),
 )
 values = st.recursive(
     scalars, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
@@ -72,7 +73,7 @@ values = st.recursive(
 
 @st.composite
 def mutated_docs(draw: st.DrawFn) -> str:
-    doc = json.loads(json.dumps(BASE))
+    doc = json.loads(json.dumps(draw(st.sampled_from(BASES))))
     for _ in range(draw(st.integers(1, 3))):
         all_paths = paths(doc)
         if not all_paths:
@@ -113,7 +114,7 @@ def check(path: Path) -> None:
 
 @pytest.fixture(autouse=True)
 def shared_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry.cli, "_catalog", lambda: CATALOG)
+    monkeypatch.setattr(registry.launch, "load_plugins_catalog", lambda err, keep_clashes=False: CATALOG)
 
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -13,10 +13,11 @@ from .conftest import ROOT
 def test_all_is_pinned() -> None:
     """registry.__all__ lists exactly the supported names, each importable."""
     assert registry.__all__ == [
-        "CHANNELS", "FEATURES", "KINDS", "Catalog", "Component", "Dataset", "DatasetNotFoundError",
-        "DatasetSplits", "DuplicateComponentError", "Inferred", "InputShape", "PluginLoadError", "Problem",
-        "RegistryError", "SpecError", "Split", "TrainingError", "UnknownComponentError", "__version__",
-        "aliases", "contract", "example", "hookimpl", "replaces",
+        "CHANNELS", "FEATURES", "KINDS", "MODULE_KINDS", "NUM_CLASSES", "Branches", "Catalog", "Chain",
+        "CheckpointError", "Component", "Dataset", "DatasetNotFoundError", "DatasetSplits", "DistributedError",
+        "DuplicateComponentError", "Holds", "Inferred", "InputError", "InputShape", "Interrupted", "Layers",
+        "PluginError", "PluginLoadError", "Problem", "RegistryError", "SpecError", "Split", "TrainingError",
+        "UnknownComponentError", "__version__", "aliases", "contract", "example", "hookimpl", "replaces",
     ]  # fmt: skip
     assert all(hasattr(registry, name) for name in registry.__all__)
 
@@ -29,6 +30,8 @@ def test_error_hierarchy() -> None:
     assert issubclass(registry.PluginLoadError, ImportError)
     assert issubclass(registry.DatasetNotFoundError, FileNotFoundError)
     assert issubclass(registry.TrainingError, RuntimeError)
+    assert issubclass(registry.PluginError, RuntimeError) and issubclass(registry.DistributedError, RuntimeError)
+    assert issubclass(registry.InputError, ValueError) and issubclass(registry.CheckpointError, ValueError)
 
 
 MODULES = sorted(

@@ -1,8 +1,14 @@
-"""The JSON Schema: it covers every component, the shipped copy is current, and every spec in specs/ passes it."""
+"""The JSON Schema: one draft, no dangling reference, every component, nested ones checked, and what real editor
+clients (check-jsonschema, taplo) say about good and bad specs."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -10,23 +16,43 @@ import tomllib
 
 from registry.schema import dump_schema, spec_schema
 
-from .conftest import QUICK, SPECS
+from .conftest import NESTED, QUICK, SPECS
 from .test_cli import cli
 
 SHIPPED = SPECS / "spec.schema.json"
 
 
 @pytest.fixture(scope="module")
-def schema(catalog=None):
+def schema() -> dict[str, Any]:
     from registry.manager import load_catalog
 
     return spec_schema(load_catalog(load_entrypoints=False))
 
 
-def test_schema_is_valid_draft7(schema) -> None:
-    """The generated schema is itself a valid draft-07 schema."""
+def _walk(node: Any) -> list[Any]:
+    out = [node]
+    if isinstance(node, dict):
+        for v in node.values():
+            out += _walk(v)
+    elif isinstance(node, list):
+        for v in node:
+            out += _walk(v)
+    return out
+
+
+def test_one_draft_throughout(schema) -> None:
+    """It declares 2020-12, is valid under it and under draft-07, and uses no keyword whose meaning differs."""
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.Draft7Validator.check_schema(schema)
-    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    keys = {k for node in _walk(schema) if isinstance(node, dict) for k in node}
+    assert not keys & {"prefixItems", "definitions", "$dynamicRef", "dependentRequired", "unevaluatedProperties"}
+
+
+def test_no_reference_dangles(schema) -> None:
+    """Every $ref points at a definition that exists."""
+    refs = {node["$ref"] for node in _walk(schema) if isinstance(node, dict) and "$ref" in node}
+    assert refs and all(ref.removeprefix("#/$defs/") in schema["$defs"] for ref in refs)
 
 
 def test_shipped_schema_is_current(catalog) -> None:
@@ -34,48 +60,110 @@ def test_shipped_schema_is_current(catalog) -> None:
     assert SHIPPED.read_text() == dump_schema(catalog)
 
 
+def _names(choice: dict[str, Any], key: str = "type") -> set[str]:
+    table = choice.get("else", choice)
+    return set(table["properties"][key]["enum"])
+
+
 def test_every_component_is_in_the_schema(schema, catalog) -> None:
-    """Each component's name and aliases are an enum in its kind's choices, with its parameters."""
-    def names(choice):
-        return {n for v in choice["oneOf"] for n in v["properties"].get("type", v["properties"].get("dataset"))["enum"]}
-
-    layers = names(schema["properties"]["model"]["properties"]["layers"]["items"])
+    """Each component's name and aliases are in the choice of each place that holds its kind, with its parameters."""
+    defs = schema["$defs"]
+    where = {
+        "layer": _names(defs["layer+activation"]), "activation": _names(defs["layer+activation"]),
+        "model": set(schema["properties"]["model"]["then"]["properties"]["type"]["enum"]),
+        "loss": _names(defs["loss"]), "optimizer": _names(defs["optimizer"]),
+        "dataset": set(schema["properties"]["data"]["properties"]["dataset"]["enum"]),
+        "transform": _names(defs["transform"]),
+    }  # fmt: skip
     for c in catalog:
-        where = {
-            "layer": layers, "activation": layers, "loss": names(schema["properties"]["loss"]),
-            "optimizer": names(schema["properties"]["optimizer"]), "dataset": names(schema["properties"]["data"]),
-            "transform": names(schema["properties"]["data"]["oneOf"][0]["properties"]["transforms"]["items"]),
-        }[c.kind]  # fmt: skip
-        assert {c.name, *c.aliases} <= where, c.name
-    linear = next(v for v in schema["properties"]["model"]["properties"]["layers"]["items"]["oneOf"] if v["title"] == "layer linear")
-    assert linear["required"] == ["type", "out_features"]
+        assert {c.name, *c.aliases} <= where[c.kind], c.name
+    rules = defs["layer+activation"]["else"]["allOf"]
+    linear = next(r["then"] for r in rules if r["then"]["title"] == "layer linear")
+    assert linear["required"] == ["out_features"] and linear["additionalProperties"] is False
     assert linear["properties"]["out_features"] == {"description": "number of outputs", "minimum": 1, "title": "Out Features", "type": "integer"}
-    assert linear["additionalProperties"] is False
+    residual = next(r["then"] for r in rules if r["then"]["title"] == "layer residual")
+    assert residual["properties"]["layers"]["items"] == {"$ref": "#/$defs/layer+activation"}  # nesting, at any depth
 
 
-@pytest.mark.parametrize("spec", sorted(p.name for p in SPECS.glob("*.toml")))
-def test_every_shipped_spec_passes_the_schema(schema, spec) -> None:
-    """Each spec in specs/ validates against the schema and points editors at it on its first line."""
-    text = (SPECS / spec).read_text()
-    assert text.splitlines()[0] == "#:schema ./spec.schema.json"
-    jsonschema.Draft7Validator(schema).validate(tomllib.loads(text))
+def _docs() -> dict[str, dict[str, Any]]:
+    docs = {p.name: tomllib.loads(p.read_text()) for p in sorted(SPECS.glob("*.toml"))}
+    docs["nested"] = tomllib.loads(NESTED)
+    return docs
 
 
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [
-        ('{ type = "relu" }', '{ type = "rleu" }'),
-        ("out_features = 32 }", "out_feature = 32 }"),
-        ("lr = 0.05", "lr = -1"),
-        ("seed = 0", "sede = 0"),
-        ('dataset = "digits"', 'dataset = "digits"\nroot = "x"'),
-        ('{ type = "to_tensor" }', '{ type = "to_tensor", x = 1 }'),
-    ],
-)
-def test_the_schema_catches_what_an_editor_should_flag(schema, old, new) -> None:
-    """Unknown names, unknown parameters, out-of-range values and unknown keys fail the schema."""
+@pytest.mark.parametrize("name", sorted(_docs()))
+def test_every_shipped_spec_passes_the_schema(schema, name) -> None:
+    """Each spec in specs/ (and a nested one) validates under 2020-12; shipped ones point editors at the schema."""
+    jsonschema.Draft202012Validator(schema).validate(_docs()[name])
+    if name != "nested":
+        assert (SPECS / name).read_text().splitlines()[0] == "#:schema ./spec.schema.json"
+
+
+BAD = [
+    ('{ type = "relu" }', '{ type = "rleu" }', "'rleu' is not one of"),
+    ("out_features = 32 }", "out_feature = 32 }", "'out_feature' was unexpected"),
+    ("lr = 0.05", "lr = -1", "-1 is less than or equal to the minimum of 0"),
+    ("seed = 0", "sede = 0", "'sede' was unexpected"),
+    ('dataset = "digits"', 'dataset = "digits"\nroot = "x"', "'root' was unexpected"),
+    ('{ type = "to_tensor" }', '{ type = "to_tensor", x = 1 }', "'x' was unexpected"),
+    ("transforms = [", 'augment = [{ type = "random_crop", padding = 0 }]\ntransforms = [', "0 is less than the minimum of 1"),
+    ('type = "sgd"\nlr = 0.05\nmomentum = 0.9', 'type = "adam"\nbetas = [1.5, 2.0]', "1.5 is greater than or equal to the maximum of 1"),
+    ('type = "sgd"\nlr = 0.05\nmomentum = 0.9', 'type = "sgd"\nmomentun = 0.9', "'momentun' was unexpected"),
+    ('{ type = "relu" }', '{ type = "residual", layers = [{ type = "sequential", layers = [{ type = "linear", out_feature = 3 }] }] }',
+     "'out_feature' was unexpected"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "new", "message"), BAD, ids=[b[2][:30] for b in BAD])
+def test_the_schema_names_what_an_editor_should_flag(schema, old, new, message) -> None:
+    """Unknown names, parameters and keys, and out-of-range values, each with a message that names the fault."""
     doc = tomllib.loads(QUICK.replace(old, new, 1))
-    assert list(jsonschema.Draft7Validator(schema).iter_errors(doc))
+    errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(doc)]
+    assert errors and any(message in e for e in errors), errors
+    assert not any("is not valid under any of the given schemas" in e for e in errors)
+
+
+@pytest.fixture(scope="module")
+def clients(tmp_path_factory, schema) -> tuple[Path, dict[str, str]]:
+    """The schema on disk, and the installed editor clients that read it."""
+    tools = {name: shutil.which(name) or str(Path(sys.executable).parent / name) for name in ("check-jsonschema", "taplo")}
+    for name, path in tools.items():
+        assert Path(path).exists(), f"{name} is part of the test extra: pip install -e '.[test]'"
+    folder = tmp_path_factory.mktemp("schema")
+    (folder / "spec.schema.json").write_text(json.dumps(schema))
+    return folder, tools
+
+
+def _client_errors(clients, name: str, text: str) -> tuple[int, str]:
+    folder, tools = clients
+    spec = folder / "spec.toml"
+    spec.write_text(text)
+    schema = folder / "spec.schema.json"
+    if name == "taplo":
+        argv = [tools["taplo"], "lint", "--no-auto-config", "--schema", schema.as_uri(), str(spec)]
+    else:
+        argv = [tools["check-jsonschema"], "--schemafile", str(schema), str(spec)]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=folder)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("client", ["check-jsonschema", "taplo"])
+def test_real_editor_clients_accept_the_shipped_and_nested_specs(clients, client) -> None:
+    """check-jsonschema (2020-12) and taplo (Even Better TOML's engine, draft-07) accept every good spec."""
+    for name in sorted(p.name for p in SPECS.glob("*.toml")):
+        text = (SPECS / name).read_text().replace("#:schema ./spec.schema.json\n", "")
+        code, output = _client_errors(clients, client, text)
+        assert code == 0, (name, output)
+    code, output = _client_errors(clients, client, NESTED)
+    assert code == 0, output
+
+
+@pytest.mark.parametrize("client", ["check-jsonschema", "taplo"])
+@pytest.mark.parametrize(("old", "new", "message"), BAD, ids=[b[2][:30] for b in BAD])
+def test_real_editor_clients_name_the_fault(clients, client, old, new, message) -> None:
+    """Both clients refuse each bad spec, naming the fault (a tuple out of range included, for draft-07 taplo)."""
+    code, output = _client_errors(clients, client, QUICK.replace(old, new, 1))
+    assert code != 0 and message in output.replace('"', "'"), output  # taplo quotes strings with "
 
 
 def test_schema_command_writes_the_file(tmp_path) -> None:

@@ -107,7 +107,7 @@ def test_model_prints_the_architecture(catalog) -> None:
     """print(model) shows each layer with its inferred sizes, as the notebook's print does."""
     built = _built(catalog, SPECS / "mnist_leaky_relu.toml")
     assert str(built.model) == (
-        "Sequential(\n"
+        "Chain(\n"
         "  (0): Flatten(start_dim=1, end_dim=-1)\n"
         "  (1): Linear(in_features=784, out_features=128, bias=True)\n"
         "  (2): ReLU()\n"

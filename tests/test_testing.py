@@ -9,26 +9,26 @@ import torch
 from torch import nn
 
 import registry
-from registry.manager import build_catalog, get_plugin_manager, load_catalog
+from registry.manager import build_catalog, load_catalog, load_plugins
 from registry.testing import check_component, plugin_components
 
 CATALOG = load_catalog(load_entrypoints=False)
 
 
-@pytest.mark.parametrize("component", plugin_components("registry_torch", CATALOG), ids=lambda c: f"{c.kind}-{c.name}")
+@pytest.mark.parametrize("component", plugin_components("registry_torch", CATALOG), ids=str)
 def test_builtin_conforms(component) -> None:
     """Every built-in component passes the kit that plugin authors run (datasets needing files are not loaded)."""
     check_component(component, CATALOG, load_datasets=component.name == "digits")
 
 
 def _catalog_with(**hooks):
-    pm = get_plugin_manager(load_entrypoints=False)
+    plugins = load_plugins(load_entrypoints=False)
     mod = types.ModuleType("mine")
     for hook, table in hooks.items():
         setattr(mod, hook, registry.hookimpl(lambda table=table: table))
         getattr(mod, hook).__name__ = hook
-    pm.register(mod, name="mine")
-    return build_catalog(pm)
+    plugins.pm.register(mod, name="mine")
+    return build_catalog(plugins)
 
 
 def nan_layer() -> nn.Module:
@@ -72,3 +72,9 @@ def test_unknown_plugin_is_reported() -> None:
     """Asking for a plugin that is not loaded names the loaded ones."""
     with pytest.raises(AssertionError, match=r"plugin 'nope' registers no component \(loaded plugins: registry_torch\)"):
         plugin_components("nope", CATALOG)
+
+
+def test_components_have_stable_test_ids() -> None:
+    """str(component) is kind:name, so `ids=str` gives test ids that do not change from run to run."""
+    assert str(CATALOG.get("activation", "relu")) == "activation:relu"
+    assert str(CATALOG.get("layer", "residual")) == "layer:residual"

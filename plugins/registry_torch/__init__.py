@@ -1,4 +1,5 @@
-"""The built-in torch plugin: torch's layers, activations, losses, optimizers and the MNIST family.
+"""The built-in torch plugin: torch's layers and containers, activations, torchvision's architectures, losses,
+optimizers, the MNIST family and transforms.
 
 It is written exactly as a third-party plugin would be: one hook per kind.
 """
@@ -9,16 +10,23 @@ from registry import hookimpl
 from registry.hookspecs import Factories
 
 from .activations import ACTIVATIONS
+from .containers import CONTAINERS
 from .datasets import DATASETS
 from .layers import LAYERS
 from .losses import LOSSES
+from .models import MODELS
 from .optimizers import OPTIMIZERS
 from .transforms import TRANSFORMS
 
 
 @hookimpl
 def registry_layers() -> Factories:
-    return LAYERS
+    return {**LAYERS, **CONTAINERS}
+
+
+@hookimpl
+def registry_models() -> Factories:
+    return MODELS
 
 
 @hookimpl

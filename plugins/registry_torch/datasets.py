@@ -37,6 +37,15 @@ HINTS = {
     "/usr/share/datasets/fashion-mnist (use that as root), or set download = true",
 }
 
+
+def _offline(cls_name: str, root: Path) -> str:
+    """Where to put the files by hand, for a machine without the network."""
+    return (
+        f"to work offline, copy the four files {', '.join(IDX_FILES)} (plain or .gz) into {root} "
+        f"or {root / cls_name / 'raw'}"
+    )
+
+
 Root = Annotated[str, Field(min_length=1, description="folder holding the four IDX files (or <Class>/raw below it)")]
 Download = Annotated[bool, Field(description="fetch the files with torchvision when they are not found")]
 
@@ -119,7 +128,7 @@ def _load_idx(cls_name: str, root: str, download: bool) -> DatasetSplits:
         test = cls(str(where), train=False, download=download)
     except (RuntimeError, URLError, OSError) as e:
         raise DatasetNotFoundError(
-            f"{cls_name}: could not load or download into {where}: {e}; {HINTS[cls_name]}"
+            f"{cls_name}: could not load or download into {where}: {e}; {_offline(cls_name, Path(root))}"
         ) from e
     return DatasetSplits(Split(train.data, train.targets.long()), Split(test.data, test.targets.long()))
 

@@ -10,7 +10,10 @@ from torch import nn
 from registry import CHANNELS, FEATURES, InputShape, aliases, example
 
 Size = Annotated[int, Field(ge=1)]
-Size2 = int | tuple[int, int]
+Size2 = Size | tuple[Size, Size]
+"""A positive size for both image dimensions, or one for each (kernel, stride, dilation)."""
+Pad = Annotated[int, Field(ge=0)]
+Pad2 = Pad | tuple[Pad, Pad]
 InFeatures = Annotated[int | None, FEATURES, Field(ge=1, description="inferred from the previous layer")]
 InChannels = Annotated[int | None, CHANNELS, Field(ge=1, description="inferred from the previous layer")]
 Shape = Annotated[tuple[int, ...], InputShape()]
@@ -49,7 +52,7 @@ def conv2d(
     out_channels: Annotated[int, Field(ge=1, description="number of output channels")],
     kernel_size: Annotated[Size2, Field(description="kernel height and width")],
     stride: Size2 = 1,
-    padding: Annotated[Size2 | Literal["same", "valid"], Field(description="zero padding")] = 0,
+    padding: Annotated[Pad2 | Literal["same", "valid"], Field(description="zero padding")] = 0,
     dilation: Size2 = 1,
     groups: Size = 1,
     bias: bool = True,
@@ -65,7 +68,7 @@ def conv2d(
 def max_pool2d(
     kernel_size: Annotated[Size2, Field(description="window height and width")],
     stride: Annotated[Size2 | None, Field(description="defaults to kernel_size")] = None,
-    padding: Size2 = 0,
+    padding: Pad2 = 0,
     dilation: Size2 = 1,
     ceil_mode: bool = False,
 ) -> nn.Module:
@@ -78,7 +81,7 @@ def max_pool2d(
 def avg_pool2d(
     kernel_size: Annotated[Size2, Field(description="window height and width")],
     stride: Annotated[Size2 | None, Field(description="defaults to kernel_size")] = None,
-    padding: Size2 = 0,
+    padding: Pad2 = 0,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
 ) -> nn.Module:
@@ -118,7 +121,7 @@ def layer_norm(
 @aliases("Unflatten")
 @example(input_shape=(12,), sizes=[3, 4])
 def unflatten(
-    sizes: Annotated[tuple[int, ...], Field(min_length=1, description="the new shape of dim (e.g. [1, 28, 28])")],
+    sizes: Annotated[tuple[Size, ...], Field(min_length=1, description="the new shape of dim (e.g. [1, 28, 28])")],
     dim: Annotated[int, Field(description="the dimension to unflatten (0 is the batch)")] = 1,
 ) -> nn.Module:
     """Reshape one dimension into several (784 features -> 1x28x28 image)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from registry import hookimpl
 
-from .components import focal, gaussian_noise, lion, spirals, squareplus
+from .components import focal, gaussian_noise, lion, spirals, squareplus, squeeze_excite
 
 REGISTRY_PLUGIN_API = 1  # the plugin API this plugin was written for
 
@@ -20,7 +20,7 @@ def registry_activations():
 
 @hookimpl
 def registry_layers():
-    return {"gaussian_noise": gaussian_noise}
+    return {"gaussian_noise": gaussian_noise, "squeeze_excite": squeeze_excite}
 
 
 @hookimpl

@@ -10,7 +10,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from registry import Dataset, DatasetSplits, Split, contract, example
+from registry import Chain, Dataset, DatasetSplits, Layers, Split, contract, example
 
 
 class Squareplus(nn.Module):
@@ -47,6 +47,33 @@ class GaussianNoise(nn.Module):
 def gaussian_noise(std: Annotated[float, Field(ge=0, description="noise standard deviation")] = 0.1) -> nn.Module:
     """Add Gaussian noise while training (a regulariser); identity at test time."""
     return GaussianNoise(std)
+
+
+class SqueezeExcite(nn.Module):
+    def __init__(self, layers: Chain, reduction: int) -> None:
+        super().__init__()
+        channels = layers.out_shape[0]
+        hidden = max(1, channels // reduction)
+        self.layers = layers
+        self.squeeze = nn.Linear(channels, hidden)
+        self.excite = nn.Linear(hidden, channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.layers(x)
+        pooled = y.flatten(2).mean(2) if y.dim() > 2 else y  # one value per channel (or feature)
+        gate = torch.sigmoid(self.excite(torch.relu(self.squeeze(pooled))))
+        return y * gate.view(*gate.shape, *([1] * (y.dim() - 2)))
+
+
+@example(input_shape=(3, 8, 8), layers=[{"type": "conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}])
+def squeeze_excite(
+    layers: Layers,
+    reduction: Annotated[int, Field(ge=1, description="the gate's hidden width is channels / reduction")] = 4,
+) -> nn.Module:
+    """Squeeze-and-excitation (Hu et al. 2018): the layers' output, each channel scaled by a gate learned from it."""
+    if len(layers.out_shape) not in (1, 3):
+        raise ValueError(f"its layers give shape {layers.out_shape}; a gate needs features (F,) or images (C, H, W)")
+    return SqueezeExcite(layers, reduction)
 
 
 class FocalLoss(nn.Module):

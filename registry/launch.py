@@ -1,0 +1,234 @@
+"""Setting up a run: load the plugins, prepare the spec, start or resume its run directory, run it (under
+torchrun too), and record how it ended. The CLI calls these; so can any other front end.
+
+Whatever ends a run (success, a ``RegistryError``, a signal, a bug) is recorded in
+its ``run.json`` before the error goes on: ``completed``, ``failed`` or
+``interrupted``, with the reason. A process killed outright cannot record
+anything; its lock is released by the system, and the next look calls the run
+``killed``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from registry.catalog import Catalog
+from registry.errors import CheckpointError, DistributedError, Interrupted, Problem, RegistryError, SpecError
+
+if TYPE_CHECKING:
+    from registry.builder import Built
+    from registry.checkpoint import Checkpoint
+    from registry.distributed import Ranks
+    from registry.report import Reporter
+    from registry.rundir import RunDir
+    from registry.runner import RunResult
+
+__all__ = ["RunOptions", "Session", "execute", "load_plugins_catalog", "prepare", "start", "trained"]
+
+
+def load_plugins_catalog(err: TextIO, keep_clashes: bool = False) -> Catalog:
+    """The catalog of the installed plugins, with a warning on *err* for each plugin left out."""
+    from registry.manager import STRICT_ENV, load_catalog
+
+    catalog = load_catalog(keep_clashes=keep_clashes)
+    for failure in catalog.failures:
+        print(f"warning: {failure.render()}; its components are unavailable ({STRICT_ENV}=1 makes this an error)",
+              file=err)  # fmt: skip
+    for warning in catalog.warnings:
+        print(f"warning: {warning}", file=err)
+    return catalog
+
+
+def prepare(
+    path: str,
+    err: TextIO,
+    with_optimizer: bool = True,
+    cuda_index: int | None = None,
+    sets: Sequence[str] = (),
+    catalog: Catalog | None = None,
+) -> Built:
+    """Load, resolve and build the spec at *path* (with ``--set`` overrides), printing its warnings on *err*.
+
+    Raises:
+        SpecError, PluginError, PluginLoadError, DuplicateComponentError: as the stages raise them.
+    """
+    from registry.builder import build
+    from registry.overrides import parse_override
+    from registry.resolve import load_and_resolve
+
+    overrides = [parse_override(text) for text in sets]
+    built = build(load_and_resolve(path, catalog or load_plugins_catalog(err), overrides), with_optimizer, cuda_index)
+    for w in built.warnings:
+        print(f"warning: {w.render(path)}", file=err)
+    return built
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``run`` was asked: a spec (with overrides) and where to write, or a run directory to resume."""
+
+    spec: str | None = None
+    sets: tuple[str, ...] = ()
+    out: str | None = None
+    resume: str | None = None
+
+
+@dataclass(frozen=True)
+class Session:
+    """A run ready to go: built, its directory made (or opened) and locked, and where it resumes from."""
+
+    built: Built
+    rundir: RunDir | None
+    checkpoint: Checkpoint | None
+    spec_hash: str
+    notes: tuple[tuple[str, str], ...] = ()
+
+
+def _resume(options: RunOptions, err: TextIO, ranks: Ranks | None) -> Session:
+    from registry.checkpoint import load_checkpoint
+    from registry.resolve import load_and_resolve
+    from registry.rundir import RunDir
+    from registry.specdiff import refuse_incompatible
+
+    assert options.resume is not None
+    main = ranks is None or ranks.is_main
+    rundir = RunDir.open(Path(options.resume), writer=main)
+    try:
+        rundir.check_spec_file()
+        info = rundir.info()
+        saved = rundir.path / "spec.toml"
+        local = ranks.local_rank if ranks else None
+        built = prepare(str(options.spec or saved), err, cuda_index=local, sets=options.sets)
+        ckpt = load_checkpoint(rundir.path)
+        if ckpt.spec_hash != info.spec_hash:
+            raise CheckpointError(
+                f"{ckpt.path}: made by another run (its spec hash differs from {rundir.path}/run.json)"
+            )
+        # The run's own spec only needs resolving (against the catalog already loaded), not building.
+        saved_spec = load_and_resolve(saved, built.resolved.catalog)
+        refuse_incompatible(saved_spec, built.resolved, ckpt, info.status == "completed")
+    except BaseException:
+        rundir.release()
+        raise
+    p = ckpt.progress
+    where = f"epoch {p.epoch}, batch {p.batch}" if p.batch else f"the end of epoch {p.epoch - 1}"
+    note = ("resume", f"resuming {rundir.path} from {ckpt.path.name}: {where}")
+    return Session(built, rundir if main else None, ckpt, info.spec_hash, (note,))
+
+
+def start(options: RunOptions, err: TextIO, ranks: Ranks | None = None) -> Session:
+    """Build the run, and (on the main process) make and lock its run directory, or open the one to resume.
+
+    Raises:
+        SpecError: the spec is wrong (nothing is written).
+        CheckpointError: the run directory exists, is in use, cannot be written, or cannot be resumed.
+    """
+    from registry.resolve import resolved_dict
+    from registry.rundir import RunDir, default_run_path, spec_hash
+
+    if options.resume:
+        return _resume(options, err, ranks)
+    assert options.spec is not None
+    built = prepare(options.spec, err, cuda_index=ranks.local_rank if ranks else None, sets=options.sets)
+    resolved = resolved_dict(built.resolved)
+    if ranks is not None and not ranks.is_main:
+        return Session(built, None, None, spec_hash(resolved))
+    rundir = RunDir.create(Path(options.out) if options.out else default_run_path(resolved.get("name"), options.spec))
+    try:
+        return Session(built, rundir, None, rundir.start(resolved, options.spec, built.resolved.catalog.plugins))
+    except BaseException:
+        rundir.release()
+        raise
+
+
+def _record_end(rundir: RunDir, error: BaseException) -> None:
+    status = "interrupted" if isinstance(error, (Interrupted, KeyboardInterrupt)) else "failed"
+    reason = str(error) if isinstance(error, RegistryError) else f"{type(error).__name__}: {error}"
+    with contextlib.suppress(RegistryError):
+        rundir.set_status(status, reason=reason or type(error).__name__)
+
+
+def execute(session: Session, report: Reporter, ranks: Ranks | None = None) -> RunResult:
+    """Run *session* (joining the process group under torchrun) and record in run.json how it ended.
+
+    The caller releases the session's run directory (``session.rundir.release()``) when it is done with it.
+
+    Raises:
+        TrainingError, Interrupted, CheckpointError, DatasetNotFoundError, PluginError: as the run raises them
+            (run.json says ``failed`` or ``interrupted``, with the reason).
+        DistributedError: the process group broke (another rank failed, or a collective timed out).
+    """
+    from registry import distributed
+    from registry.runner import run
+
+    built, rundir = session.built, session.rundir
+    try:
+        if ranks is not None:
+            cfg = built.resolved.spec.train
+            distributed.init_process_group(ranks, cfg.backend, built.device, cfg.dist_timeout)
+        try:
+            result = run(built, report, rundir, session.checkpoint, session.spec_hash, ranks)
+        except RegistryError:
+            raise
+        except RuntimeError as e:
+            if ranks is None:
+                raise
+            # a collective failed: a peer died or the process group timed out
+            raise DistributedError(f"the process group broke (another rank failed or timed out): {e}") from e
+        finally:
+            distributed.shutdown(ranks)
+    except BaseException as e:  # whatever ends the run, run.json says so before the error goes on
+        if rundir is not None:
+            _record_end(rundir, e)
+        raise
+    if rundir is not None:
+        rundir.set_status("completed", final=result.final.model_dump())
+    return result
+
+
+def quiet_rank_output(out: TextIO, ranks: Ranks | None) -> TextIO:
+    """Where a process prints: only rank 0 of a data-parallel run prints anything."""
+    return io.StringIO() if ranks is not None and not ranks.is_main else out
+
+
+def trained(run_dir: str, which: str, err: TextIO) -> tuple[Built, Checkpoint]:
+    """The model of a finished (or stopped) run, with the weights of its *which* checkpoint.
+
+    Raises:
+        CheckpointError: not a run directory, its spec.toml was edited, or the checkpoint is unusable.
+    """
+    from registry.checkpoint import load_checkpoint, resolve_checkpoint
+    from registry.rundir import RunDir
+
+    ckpt_path = resolve_checkpoint(Path(run_dir), which)
+    home = ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else Path(run_dir)
+    rundir = RunDir.open(home, writer=False)
+    rundir.check_spec_file()
+    built = prepare(str(rundir.path / "spec.toml"), err, with_optimizer=False)
+    ckpt = load_checkpoint(ckpt_path)
+    try:
+        built.model.load_state_dict(ckpt.model, strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"{ckpt.path}: does not fit the run's model: {e}") from None
+    return built, ckpt
+
+
+def tensorboard_reporter(report: Reporter, rundir: RunDir) -> Reporter:
+    """*report*, also writing TensorBoard event files into the run directory.
+
+    Raises:
+        SpecError: ``train.tensorboard`` is on but TensorBoard is not installed.
+    """
+    from registry.report import TensorBoardReporter
+
+    try:
+        return TensorBoardReporter(report, str(rundir.path / "tensorboard"))
+    except ImportError:
+        raise SpecError(
+            [Problem(("train", "tensorboard"), "needs TensorBoard: pip install 'torch-spec-registry[tensorboard]'")]
+        ) from None

@@ -1,0 +1,138 @@
+"""What the commands print: ``list``, ``show``, ``plugins``, ``validate``'s model tree and ``run``'s summary.
+
+Pure text from typed objects; nothing here reads files or catches errors.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from registry.catalog import Catalog
+from registry.errors import format_loc
+from registry.kinds import KINDS
+from registry.params import describe_fields
+
+if TYPE_CHECKING:
+    from registry.builder import Built
+    from registry.network import ModelPlan, NodePlan
+    from registry.runner import RunResult
+
+__all__ = ["render_list", "render_model", "render_plugins", "render_show", "render_summary", "render_validated"]
+
+
+def render_list(catalog: Catalog, kind: str | None = None) -> str:
+    """What ``list [KIND]`` prints: each kind, then each name with its description and plugin."""
+    lines = []
+    for k in [kind] if kind else list(KINDS):
+        comps = catalog.list(k)
+        lines.append(f"{KINDS[k].plural} ({len(comps)}): {KINDS[k].summary}")
+        width = max((len(c.name) for c in comps), default=0)
+        lines += [f"  {c.name:<{width}}  {c.description}  [{c.plugin}]" for c in comps]
+    return "\n".join(lines) + "\n"
+
+
+def render_show(catalog: Catalog, name: str, kind: str | None = None) -> str:
+    """What ``show NAME`` prints: the component's description, origin and parameters with their types and bounds.
+
+    Raises:
+        UnknownComponentError: no component answers to *name*.
+    """
+    plugins = {p.name: p for p in catalog.plugins}
+    found = [catalog.get(kind, name)] if kind else catalog.find(name)
+    if not found:
+        catalog.get(tuple(KINDS), name)  # raises with suggestions
+    lines = []
+    for c in found:
+        lines.append(f"{c.kind} {c.name}: {c.description}")
+        if c.aliases:
+            lines.append(f"  also: {', '.join(c.aliases)}")
+        info = plugins.get(c.plugin)
+        lines.append(f"  from: {c.plugin} ({info.describe() if info else 'registered directly'})")
+        rows = describe_fields(c.schema)
+        if not rows:
+            lines.append("  parameters: none")
+        for pname, tname, default, desc in rows:
+            inferred = " (inferred)" if pname in c.schema.inferred else ""
+            lines.append(f"  {pname}: {tname} = {default}{inferred}{'  # ' + desc if desc else ''}")
+    return "\n".join(lines) + "\n"
+
+
+def render_plugins(catalog: Catalog) -> str:
+    """What ``plugins`` prints: each loaded plugin and what it adds; the clashes, failures and warnings."""
+    replaced = {(k, n): old for k, n, old, _ in catalog.replaced}
+    lines = []
+    for info in catalog.plugins:
+        lines.append(f"{info.name}  ({info.describe()})")
+        for kind in KINDS:
+            names = [
+                c.name + (f" (replaces {replaced[(kind, c.name)]})" if (kind, c.name) in replaced else "")
+                for c in catalog.list(kind)
+                if c.plugin == info.name
+            ]
+            if names:
+                lines.append(f"  {kind}: {', '.join(names)}")
+    lines += [f"clash: {clash}" for clash in catalog.clashes]
+    lines += [f"failed: {failure.render()}" for failure in catalog.failures]
+    lines += [f"warning: {w}" for w in catalog.warnings]
+    return "\n".join(lines) + "\n"
+
+
+def render_model(plan: ModelPlan) -> str:
+    """The model as an indented tree: each node with its output shape per sample, parameters and key path.
+
+    The children of a container are indented under it; when it holds several chains (branches), each
+    chain's name heads its children.
+    """
+    rows: list[tuple[str, str, str, str]] = []
+
+    def visit(nodes: tuple[NodePlan, ...], depth: int) -> None:
+        for node in nodes:
+            where = ""
+            if node.resolved is not None:
+                where = format_loc(node.resolved.loc)
+                if node.resolved.used_at and node.resolved.block:
+                    where = f"{format_loc(node.resolved.used_at)} -> {where}"
+            label = node.label or node.name
+            rows.append(("  " * depth + label, str(node.out_shape), f"{node.num_params:,}", where))
+            groups = [g for g in node.groups if g[1]]
+            for name, children in groups:
+                if len(groups) > 1:
+                    rows.append(("  " * (depth + 1) + f"{name}:", "", "", ""))
+                visit(children, depth + (2 if len(groups) > 1 else 1))
+
+    visit(plan.nodes, 0)
+    head = ("node", "output shape", "params", "spec")
+    w = [max(len(r[i]) for r in [head, *rows]) for i in range(3)]
+    lines = [f"  {a:<{w[0]}}  {b:<{w[1]}}  {c:>{w[2]}}  {d}".rstrip() for a, b, c, d in [head, *rows]]
+    return "\n".join(lines) + "\n"
+
+
+def render_validated(spec: str, built: Built) -> str:
+    """What ``validate`` prints: the model tree, the total, the data, the loss, the optimizer and the device."""
+    d = built.data
+    classes = f"{d.dataset.num_classes} classes" if d.dataset.classes else d.dataset.describe_targets()
+    lines = [
+        f"{spec}: valid",
+        render_model(built.model_plan).rstrip("\n"),
+        f"Total parameters: {built.model_plan.num_params:,}; output {built.model_plan.output_shape} per sample "
+        f"({built.model_plan.produces.replace('_', ' ')})",
+        f"Data: {built.resolved.dataset.name}, input per sample {d.sample_shape}, {classes}",
+        f"Loss: {built.loss}",
+        f"Optimizer: {built.resolved.optimizer.name} {built.resolved.optimizer.kwargs}",
+        f"Device: {built.device}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_summary(result: RunResult) -> str:
+    """``run``'s last line of results: how many epochs (of which this process did how many), loss and accuracy."""
+    final = result.final
+    n = len(result.epochs)
+    ran = n - result.resumed_epochs
+    share = (
+        f" ({ran} in this process, after {result.resumed_epochs} before the resume)" if result.resumed_epochs else ""
+    )
+    line = f"Done: {n} epochs{share} in {result.seconds:.1f} s; test loss {final.test_loss:.4f}"
+    if final.test_accuracy is not None:
+        line += f", accuracy {final.test_correct}/{final.test_total} ({100 * final.test_accuracy:.2f}%)"
+    return line

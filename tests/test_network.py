@@ -1,0 +1,160 @@
+"""Models beyond a flat list: containers, named blocks, repeat and whole architectures, shapes inferred through them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from registry.builder import build
+from registry.errors import SpecError
+from registry.loader import parse_spec, validate_spec
+from registry.resolve import resolve_spec, resolved_dict
+
+from .conftest import NESTED, QUICK
+
+
+def resolved(catalog, text):
+    return resolve_spec(validate_spec(parse_spec(text), "s.toml", text), catalog, "s.toml", text)
+
+
+def line_of(text: str, fragment: str) -> int:
+    return next(i for i, ln in enumerate(text.splitlines(), 1) if fragment in ln)
+
+
+def test_nested_model_resolves_and_infers_every_size(catalog) -> None:
+    """Blocks, a residual, repeat and branches: every child's input size comes from what reaches it."""
+    built = build(resolved(catalog, NESTED))
+    plan = built.model_plan
+    rows = [(depth, node.label, node.out_shape) for depth, _, node in plan.walk()]
+    assert rows[:4] == [
+        (0, "sequential [block conv_bn]", (8, 8, 8)),
+        (1, "conv2d", (8, 8, 8)), (1, "batch_norm", (8, 8, 8)), (1, "relu", (8, 8, 8)),
+    ]  # fmt: skip
+    assert rows[4] == (0, "residual [block res] x2", (8, 8, 8))
+    assert [r for r in rows if r[1] in ("parallel", "max_pool2d", "avg_pool2d", "linear")] == [
+        (0, "parallel", (16, 4, 4)), (1, "max_pool2d", (8, 4, 4)), (1, "avg_pool2d", (8, 4, 4)), (0, "linear", (10,)),
+    ]  # fmt: skip
+    model = built.model
+    assert model[0][0].in_channels == 1 and model[1][0].layers[0][0].in_channels == 8  # the same block, other inputs
+    assert model[4].in_features == 256
+    assert model(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
+    assert plan.num_params == sum(p.numel() for p in model.parameters()) == 5010
+
+
+def test_a_block_used_twice_builds_two_sets_of_weights(catalog) -> None:
+    """Each use of a block (and each repetition) is a fresh module with its own parameters."""
+    model = build(resolved(catalog, NESTED)).model
+    first, second = model[1][0], model[1][1]  # block 'res', repeat = 2
+    assert first is not second
+    assert first.layers[1].weight is not second.layers[1].weight
+    assert not torch.equal(first.layers[1].weight, second.layers[1].weight)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 5 and len({id(c.weight) for c in convs}) == 5
+
+
+def test_the_resolved_spec_keeps_blocks_and_reruns_unchanged(catalog, write_spec) -> None:
+    """print-config's output names block uses as uses, and resolves and builds to the same model."""
+    import tomli_w
+
+    rs = resolved(catalog, NESTED)
+    d = resolved_dict(rs)
+    assert d["model"]["layers"][1] == {"block": "res", "repeat": 2}
+    assert d["model"]["blocks"]["res"]["layers"][0] == {"block": "conv_bn"}
+    again = resolved(catalog, tomli_w.dumps(d))
+    assert resolved_dict(again) == d
+    a, b = build(rs).model, build(again).model
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+
+def test_an_error_inside_a_block_names_the_full_key_path_and_its_line(catalog) -> None:
+    """A wrong size deep in a block: located at the block's own key and line, naming the use."""
+    text = NESTED.replace('{ type = "conv2d", out_channels = 8, kernel_size = 3, padding = 1 },',
+                          '{ type = "conv2d", out_channels = 8, kernel_size = 3, padding = 1, in_channels = 3 },')
+    with pytest.raises(SpecError) as e:
+        build(resolved(catalog, text))
+    (p,) = e.value.problems
+    assert p.loc == ("model", "blocks", "res", "layers", 1, "in_channels")
+    assert p.line == line_of(text, "in_channels = 3")
+    assert p.message == (
+        "in_channels = 3 but the input here has shape (8, 8, 8), so in_channels must be 8 (the channel dimension of "
+        "the previous layer's output); remove it to have it inferred (in block 'res', used at model.layers[1])"
+    )
+
+
+def test_a_shape_mismatch_names_both_shapes_at_the_node(catalog) -> None:
+    """parallel branches that cannot be concatenated: the container's key path, and each branch's shape."""
+    text = NESTED.replace('[{ type = "avg_pool2d", kernel_size = 2 }],', '[{ type = "avg_pool2d", kernel_size = 4 }],')
+    with pytest.raises(SpecError) as e:
+        build(resolved(catalog, text))
+    (p,) = e.value.problems
+    assert (p.loc, p.line) == (("model", "layers", 2), line_of(text, 'type = "parallel"'))
+    assert p.message == (
+        "layer 'parallel' refused its parameters: merge = 'concat' joins the branches along their first dimension, "
+        "so the others must agree; they give (8, 4, 4), (8, 2, 2)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("inner", "shape", "projection"),
+    [
+        ('{ type = "linear", out_features = 16 }', (16,), nn.Linear),
+        ('{ type = "relu" }', (32,), type(None)),
+    ],
+)
+def test_residual_projects_the_input_when_the_shape_changes(catalog, inner, shape, projection) -> None:
+    """output = input + f(input): identity when f keeps the shape, a learned projection when it does not."""
+    text = QUICK.replace('{ type = "relu" }', f'{{ type = "residual", layers = [{inner}] }}')
+    built = build(resolved(catalog, text))
+    res = built.model[2]
+    assert built.model_plan.nodes[2].out_shape == shape
+    assert type(res.projection) is projection
+    x = torch.randn(4, 32)
+    shortcut = x if res.projection is None else res.projection(x)
+    assert torch.equal(res(x), res.layers(x) + shortcut)
+
+
+def test_residual_projects_images_with_a_strided_convolution(catalog) -> None:
+    """A residual that halves the image and doubles the channels gets a 1x1 stride-2 convolution and batch norm."""
+    text = NESTED.replace("{ block = \"res\", repeat = 2 },", '{ type = "residual", layers = [{ type = "conv2d", out_channels = 16, kernel_size = 3, stride = 2, padding = 1 }] },')
+    text = text.replace("merge = \"concat\"", "merge = \"sum\"")
+    built = build(resolved(catalog, text))
+    proj = built.model[1].projection
+    assert isinstance(proj[0], nn.Conv2d) and proj[0].stride == (2, 2) and proj[0].out_channels == 16
+    assert built.model_plan.nodes[1].out_shape == (16, 4, 4)
+
+
+def test_the_loss_check_reads_the_output_through_the_nesting(catalog) -> None:
+    """A model whose last entry is a sequential ending in log_softmax gives log-probabilities: nll fits."""
+    text = QUICK.replace('  { type = "linear", out_features = 10 },\n  { type = "log_softmax", dim = 1 },',
+                         '  { type = "sequential", layers = [{ type = "linear", out_features = 10 }, { type = "log_softmax", dim = 1 }] },')
+    built = build(resolved(catalog, text))
+    assert built.model_plan.produces == "log_probabilities" and built.warnings == ()
+    with pytest.raises(SpecError, match=r"cross_entropy expects raw scores, but the model ends with 'softmax'"):
+        build(resolved(catalog, text.replace('"log_softmax", dim = 1', '"softmax", dim = 1').replace('type = "nll"', 'type = "cross_entropy"')))
+
+
+MLP_MODEL = QUICK.replace(
+    QUICK[QUICK.index("[model]"):QUICK.index("[loss]")],
+    '[model]\ntype = "mlp"\nhidden = [32]\n\n',
+).replace('type = "nll"', 'type = "cross_entropy"')
+
+
+def test_a_whole_architecture_takes_its_sizes_from_the_data(catalog) -> None:
+    """[model] type = "mlp": in_features (64) and num_classes (10) come from the digits; the model trains."""
+    built = build(resolved(catalog, MLP_MODEL))
+    mlp = built.model[1]
+    assert mlp[0].in_features == 64 and mlp[-2].out_features == 10
+    assert built.model_plan.output_shape == (10,)
+    assert [n.label for _, _, n in built.model_plan.walk()][:3] == ["mlp", "0 (Flatten)", "1 (MLP)"]
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small"])
+def test_torchvision_architectures_take_one_channel_images(catalog, name) -> None:
+    """resnet18 and mobilenet_v3_small on 1-channel 28x28 images: first convolution and classifier fitted to the data."""
+    text = MLP_MODEL.replace('type = "mlp"\nhidden = [32]', f'type = "{name}"').replace(
+        '{ type = "to_tensor" }', '{ type = "to_tensor" }, { type = "resize", size = 28 }')
+    built = build(resolved(catalog, text), with_optimizer=False)
+    first = next(m for m in built.model.modules() if isinstance(m, nn.Conv2d))
+    assert first.in_channels == 1 and built.model_plan.output_shape == (10,)
+    assert built.model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
