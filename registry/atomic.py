@@ -62,6 +62,6 @@ def remove_leftovers(folder: Path) -> list[str]:
     removed = []
     for p in folder.iterdir() if folder.is_dir() else ():
         if TMP_MARK in p.name:
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()  # a link goes, not its target
             removed.append(p.name)
     return sorted(removed)

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from registry.checks import check_model_and_loss
 from registry.data import Dataset
 from registry.errors import Problem, SpecError
-from registry.factory import Refused, call_factory, plugin_fault, short_message
+from registry.factory import Refused, build_plain, plugin_fault, short_message
 from registry.network import MAX_PARAMETERS, ModelPlan, NodePlan, build_network, fill_inferred
 from registry.problems import ProblemList
 from registry.resolve import Resolved, ResolvedSpec
@@ -82,9 +82,9 @@ def _problems(rs: ResolvedSpec) -> ProblemList:
 
 def _build(r: Resolved, problems: ProblemList, *args: Any) -> Any:
     try:
-        return call_factory(r, *args)
+        return build_plain(r, *args)
     except Refused as e:
-        problems.add(r.loc, str(e))
+        problems.add(e.resolved.loc, str(e))
         return None
 
 
@@ -102,13 +102,16 @@ def _try(t: Resolved, fn: Transform, batch: Tensor, problems: ProblemList) -> Te
     return out
 
 
-def _is_random(fn: Transform, x: Tensor) -> bool:
+def _is_random(t: Resolved, fn: Transform, x: Tensor, problems: ProblemList) -> tuple[bool, Tensor] | None:
+    """Whether *fn* gives two results for one random batch *x* under two seeds, and its first result."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(1)
-        a = fn(x)
+        a = _try(t, fn, x, problems)
         torch.manual_seed(2)
-        b = fn(x)
-    return a.shape != b.shape or not torch.equal(a, b)
+        b = _try(t, fn, x, problems)
+    if a is None or b is None:
+        return None
+    return a.shape != b.shape or not torch.equal(a, b), a
 
 
 def _plan_data(rs: ResolvedSpec, problems: ProblemList) -> DataPlan | None:
@@ -122,7 +125,10 @@ def _plan_data(rs: ResolvedSpec, problems: ProblemList) -> DataPlan | None:
         out = None if fn is None else _try(t, fn, batch, problems)
         if fn is None or out is None:
             return None
-        if _is_random(fn, probe):
+        tried = _is_random(t, fn, probe, problems)
+        if tried is None:
+            return None
+        if tried[0]:
             problems.add(
                 (*t.loc, "type"),
                 f"{t.name} is random (two calls on the same batch differ); list it in data.augment, which "
@@ -130,7 +136,7 @@ def _plan_data(rs: ResolvedSpec, problems: ProblemList) -> DataPlan | None:
             )
             return None
         transforms.append(fn)
-        batch, probe = out, fn(probe)
+        batch, probe = out, tried[1]
     augment = []
     for t in rs.augment:
         fn = _build(t, problems)
@@ -202,8 +208,9 @@ def _try_loss(rs: ResolvedSpec, loss: Any, output: Tensor, data: DataPlan, probl
         raise plugin_fault(c, f"returned {got}, not a scalar tensor, for a batch of {output.shape[0]}")
 
 
-class _StopBeforeParameters(Exception):
-    """Raised by ``_ProbeParameters`` once the optimizer's own checks have passed."""
+class _StopBeforeParameters(BaseException):
+    """Raised by ``_ProbeParameters`` once the optimizer's own checks have passed (a BaseException, so
+    that the factory's callers do not take it for the factory's own failure)."""
 
 
 class _ProbeParameters:
@@ -218,18 +225,14 @@ def _check_optimizer(rs: ResolvedSpec, problems: ProblemList) -> None:
     """The optimizer's own checks of its hyperparameters, without building it (``validate``).
 
     A real optimizer costs a first import of torch._dynamo (1.4 s): ``run`` pays that, ``validate`` need not.
+    An optimizer that builds without reading its parameters has nothing more to tell without them.
     """
-    r = rs.optimizer
     try:
-        r.component.factory(_ProbeParameters(), **r.kwargs)
+        build_plain(rs.optimizer, _ProbeParameters())
     except _StopBeforeParameters:
         return
-    except (ValueError, TypeError) as e:
-        problems.add(r.loc, f"optimizer {r.name!r} refused its parameters: {short_message(e)}")
-        return
-    except Exception as e:  # a plugin's factory can raise anything: its fault
-        raise plugin_fault(r.component, f"raised {type(e).__name__} when built: {short_message(e)}") from e
-    # It built without reading its parameters: nothing more to learn without them.
+    except Refused as e:
+        problems.add(e.resolved.loc, str(e))
 
 
 def _dry_output(plan: ModelPlan, example: Tensor) -> Tensor:
@@ -266,6 +269,8 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
     plan = build_network(rs, data.example, data.dataset.num_classes, problems)
     problems.raise_if_any()
     assert plan is not None
+    if plan.num_params == 0:
+        problems.add(("model",), f"the model has no parameters for optimizer {rs.optimizer.name!r} to train")
     warnings = []
     for f in check_model_and_loss(rs, rs.catalog, plan, data.dataset.num_classes):
         if f.is_error:
@@ -276,10 +281,10 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
     if loss is not None and not problems.items:
         _try_loss(rs, loss, _dry_output(plan, data.example), data, problems)
     optimizer = None
-    if with_optimizer:
+    if with_optimizer and plan.num_params:
         model = plan.model.to(device)
         optimizer = _build(rs.optimizer, problems, model.parameters())
-    else:
+    elif plan.num_params:
         _check_optimizer(rs, problems)
     problems.raise_if_any()
     assert loss is not None

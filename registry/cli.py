@@ -160,7 +160,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry import distributed
-    from registry.launch import RunOptions, quiet_rank_output, start
+    from registry.launch import RunOptions, quiet_rank_output, record_end, start
 
     if not (args.spec or args.resume):
         print("error: run needs a SPEC, or --resume DIR", file=err)
@@ -170,6 +170,10 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     session = start(RunOptions(args.spec, tuple(args.set), args.out, args.resume), err, ranks)
     try:
         return _run_session(args, session, out, err, ranks)
+    except BaseException as e:  # whatever stops it, even before the first step, run.json says so
+        if session.rundir is not None:
+            record_end(session.rundir, e)
+        raise
     finally:
         if session.rundir is not None:
             session.rundir.release()
@@ -398,7 +402,10 @@ def _silence_stdout() -> None:
     """The reader of our output went away (``validate spec | head -1``): send the rest nowhere."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
     except (OSError, ValueError):  # stdout is not a real file (a test's StringIO): nothing to redirect
         pass
 

@@ -17,7 +17,7 @@ from registry.errors import PluginError
 from registry.kinds import KINDS
 from registry.resolve import Resolved
 
-__all__ = ["Refused", "call_factory", "check_returns", "plugin_fault", "short_message"]
+__all__ = ["Refused", "build_plain", "call_factory", "check_returns", "plugin_fault", "short_message"]
 
 _BACKTRACE_MARKS = ("\nException raised from", "\nframe #", "\nC++ CapturedTraceback", "\n\nThe above exception")
 
@@ -72,3 +72,18 @@ def call_factory(r: Resolved, *args: Any, **overrides: Any) -> Any:
     except Exception as e:  # a plugin's factory can raise anything: its fault, named, with the cause chained
         raise plugin_fault(c, f"raised {type(e).__name__} when built: {short_message(e)}") from e
     return check_returns(c, obj)
+
+
+def build_plain(r: Resolved, *args: Any) -> Any:
+    """Build *r*'s component with the components it holds built first (each as its own factory returns it).
+
+    Raises:
+        Refused, PluginError: as ``call_factory``, for *r* or what it holds.
+    """
+    nested: dict[str, Any] = {}
+    for name, value in r.nested.items():
+        if isinstance(value, tuple):
+            nested[name] = [build_plain(v) for v in value]
+        else:
+            nested[name] = None if value is None else build_plain(value)
+    return call_factory(r, *args, **nested)

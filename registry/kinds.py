@@ -31,6 +31,8 @@ class KindInfo:
         injected: leading factory parameters the builder passes itself (an optimizer's parameters).
         module: its components are torch modules placed in a chain of layers: their input sizes are
             inferred from what reaches them, and an entry may repeat them or name a block instead.
+        shaped: its components are built from the shape of their input (layers, and whole models):
+            only these may hold chains of layers.
     """
 
     kind: str
@@ -40,17 +42,18 @@ class KindInfo:
     returns: str = ""
     injected: int = 0
     module: bool = False
+    shaped: bool = False
 
 
 KINDS: Mapping[str, KindInfo] = {
     k.kind: k
     for k in (
         KindInfo("layer", "layers", "registry_layers", "model layers and containers (torch.nn.Module factories)",
-                 "torch.nn:Module", module=True),
+                 "torch.nn:Module", module=True, shaped=True),
         KindInfo("activation", "activations", "registry_activations", "activation functions, usable as layers",
-                 "torch.nn:Module", module=True),
+                 "torch.nn:Module", module=True, shaped=True),
         KindInfo("model", "models", "registry_models", "whole architectures, for [model] type = NAME",
-                 "torch.nn:Module"),
+                 "torch.nn:Module", shaped=True),
         KindInfo("loss", "losses", "registry_losses", "loss functions: (output, target) -> scalar"),
         KindInfo("optimizer", "optimizers", "registry_optimizers", "optimizers over the model's parameters",
                  "torch.optim:Optimizer", injected=1),

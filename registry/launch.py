@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from registry.rundir import RunDir
     from registry.runner import RunResult
 
-__all__ = ["RunOptions", "Session", "execute", "load_plugins_catalog", "prepare", "start", "trained"]
+__all__ = ["RunOptions", "Session", "execute", "load_plugins_catalog", "prepare", "record_end", "start", "trained"]
 
 
 def load_plugins_catalog(err: TextIO, keep_clashes: bool = False) -> Catalog:
@@ -115,6 +115,8 @@ def _resume(options: RunOptions, err: TextIO, ranks: Ranks | None) -> Session:
     except BaseException:
         rundir.release()
         raise
+    if main:
+        rundir.set_status("running")  # this process's run now: a kill of it shows as killed
     p = ckpt.progress
     where = f"epoch {p.epoch}, batch {p.batch}" if p.batch else f"the end of epoch {p.epoch - 1}"
     note = ("resume", f"resuming {rundir.path} from {ckpt.path.name}: {where}")
@@ -138,7 +140,8 @@ def start(options: RunOptions, err: TextIO, ranks: Ranks | None = None) -> Sessi
     resolved = resolved_dict(built.resolved)
     if ranks is not None and not ranks.is_main:
         return Session(built, None, None, spec_hash(resolved))
-    rundir = RunDir.create(Path(options.out) if options.out else default_run_path(resolved.get("name"), options.spec))
+    path = Path(options.out) if options.out else default_run_path(resolved.get("name"), options.spec)
+    rundir = RunDir.create(path)
     try:
         return Session(built, rundir, None, rundir.start(resolved, options.spec, built.resolved.catalog.plugins))
     except BaseException:
@@ -146,11 +149,14 @@ def start(options: RunOptions, err: TextIO, ranks: Ranks | None = None) -> Sessi
         raise
 
 
-def _record_end(rundir: RunDir, error: BaseException) -> None:
+def record_end(rundir: RunDir, error: BaseException) -> None:
+    """Record in run.json that *error* ended the run (``interrupted`` or ``failed``, with the message),
+    unless its ending is recorded already."""
     status = "interrupted" if isinstance(error, (Interrupted, KeyboardInterrupt)) else "failed"
     reason = str(error) if isinstance(error, RegistryError) else f"{type(error).__name__}: {error}"
     with contextlib.suppress(RegistryError):
-        rundir.set_status(status, reason=reason or type(error).__name__)
+        if rundir.info().status == "running":
+            rundir.set_status(status, reason=reason or type(error).__name__)
 
 
 def execute(session: Session, report: Reporter, ranks: Ranks | None = None) -> RunResult:
@@ -184,7 +190,7 @@ def execute(session: Session, report: Reporter, ranks: Ranks | None = None) -> R
             distributed.shutdown(ranks)
     except BaseException as e:  # whatever ends the run, run.json says so before the error goes on
         if rundir is not None:
-            _record_end(rundir, e)
+            record_end(rundir, e)
         raise
     if rundir is not None:
         rundir.set_status("completed", final=result.final.model_dump())

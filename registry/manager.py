@@ -242,6 +242,13 @@ def check_params(c: Component) -> None:
     Raises:
         PluginLoadError: the signature gives no schema, or a parameter is named like a reserved key.
     """
+    chains = [name for name, n in c.schema.nested.items() if n.form in ("chain", "chains")]
+    if chains and not KINDS[c.kind].shaped:
+        raise PluginLoadError(
+            f"{c.kind} {c.name!r}: parameter {chains[0]!r} holds layers, but a {c.kind} is not built from an input "
+            "shape, so layers cannot be chained in it; only layers and models hold layers",
+            c.plugin,
+        )
     taken = sorted(set(c.schema.model.model_fields) & set(reserved_params(c.kind)))
     if taken:
         raise PluginLoadError(

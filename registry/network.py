@@ -21,7 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from registry.chain import Chain
-from registry.factory import Refused, call_factory, plugin_fault, short_message
+from registry.errors import PluginError, format_loc
+from registry.factory import Refused, build_plain, call_factory, plugin_fault, short_message
 from registry.problems import Loc, ProblemList
 from registry.resolve import Resolved, ResolvedSpec
 from registry.semantics import get_contract
@@ -33,7 +34,6 @@ __all__ = [
     "ShapeParamError",
     "build_layer",
     "build_network",
-    "build_plain",
     "fill_inferred",
 ]
 
@@ -103,10 +103,6 @@ class ModelPlan:
 
         yield from visit(self.nodes, 0, "")
 
-    def module_paths(self) -> dict[int, str]:
-        """The torch module path of each built module (``id(module)`` -> ``"3.layers.0"``)."""
-        return {id(m): name for name, m in self.model.named_modules()}
-
 
 class ShapeParamError(ValueError):
     """An inferred size that cannot be filled (internal: the builder turns it into a Problem)."""
@@ -149,18 +145,18 @@ def fill_inferred(r: Resolved, shape: tuple[int, ...], num_classes: int = 0) -> 
     return kwargs
 
 
-def build_plain(r: Resolved, *args: Any) -> Any:
-    """Build a component that is not a layer, with the components it holds built first."""
-    nested = {
-        name: tuple(build_plain(v) for v in value) if isinstance(value, tuple) else build_plain(value)
-        for name, value in r.nested.items()
-        if value is not None
-    }
-    return call_factory(r, *args, **nested)
-
-
 def _count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def _estimate(r: Resolved, kwargs: dict[str, Any], held: dict[str, Any]) -> int | None:
+    """The parameters *r* would have, counted on the ``meta`` device (nothing allocated); None where its factory
+    cannot run there (it computes with tensor values): then the real module is counted once it is built."""
+    try:
+        with torch.device("meta"):
+            return _count(call_factory(r, **kwargs, **held))
+    except (Refused, PluginError):
+        return None
 
 
 class _Network:
@@ -211,7 +207,9 @@ class _Network:
         groups: list[tuple[str, tuple[NodePlan, ...]]] = []
         for name, n in r.component.schema.nested.items():
             value = r.nested[name]
-            if n.form == "chain":
+            if value is None:  # an optional parameter left out
+                built[name] = None
+            elif n.form == "chain":
                 made = self.chain(value, x)
                 if made is None:
                     return None
@@ -226,7 +224,7 @@ class _Network:
                     chains.append(made[0])
                     groups.append((f"{name}[{i}]", made[1]))
                 built[name] = chains
-            elif value is not None:
+            else:
                 built[name] = [build_plain(v) for v in value] if n.form == "list" else build_plain(value)
         return built, tuple(groups)
 
@@ -248,21 +246,18 @@ class _Network:
                 return None
             held, groups = made
             inside = sum(n.num_params for _, nodes in groups for n in nodes)
-            with torch.device("meta"):  # no allocation, whatever the size
-                own = _count(call_factory(r, **kwargs, **held)) - inside
-            if self.total + own > MAX_PARAMETERS:
-                self.problems.add(
-                    r.loc,
-                    f"{r.name} has {own:,} parameters, which brings the model to {self.total + own:,}; "
-                    f"at most {MAX_PARAMETERS:,} are allowed{self.used(r)}",
-                )
-                return None
+            estimate = None if groups else _estimate(r, kwargs, held)
+            if estimate is not None and self.too_large(r, estimate):
+                return None  # refused before a byte is allocated
             module = call_factory(r, **kwargs, **held)
         except ShapeParamError as e:
             self.problems.add(e.loc, f"{e}{self.used(r)}")
             return None
         except Refused as e:
-            self.problems.add(r.loc, f"{e}{self.used(r)}")
+            self.problems.add(e.resolved.loc, f"{e}{self.used(r)}")
+            return None
+        own = _count(module) - inside
+        if estimate is None and self.too_large(r, own):
             return None
         out = self.dry_run(r, module, x)
         if out is None:
@@ -271,6 +266,16 @@ class _Network:
         plan = NodePlan(r, module, kwargs, shape, tuple(out.shape[1:]), _count(module), groups,
                         _produces(r, groups), _label(r))  # fmt: skip
         return module, plan, out
+
+    def too_large(self, r: Resolved, own: int) -> bool:
+        if self.total + own <= MAX_PARAMETERS:
+            return False
+        self.problems.add(
+            r.loc,
+            f"{r.name} has {own:,} parameters, which brings the model to {self.total + own:,}; "
+            f"at most {MAX_PARAMETERS:,} are allowed{self.used(r)}",
+        )
+        return True
 
     def dry_run(self, r: Resolved, module: nn.Module, x: Tensor) -> Tensor | None:
         module.eval()  # the dry run must not draw dropout masks or move batch-norm statistics
@@ -292,8 +297,6 @@ class _Network:
 
 
 def _fmt(loc: Loc | None) -> str:
-    from registry.errors import format_loc
-
     return format_loc(loc or ())
 
 

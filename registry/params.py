@@ -135,6 +135,10 @@ Table = dict[str, Any]
 
 def _nested(annotation: Any, holds: Holds) -> tuple[Nested, Any]:
     """What a ``Holds`` parameter holds, and the raw type its spec value is validated as."""
+    args = typing.get_args(annotation)
+    if type(None) in args and len(args) == 2:  # optional: the raw type is optional too
+        nested, inner = _nested(next(a for a in args if a is not type(None)), holds)
+        return nested, inner | None
     base = annotation
     while typing.get_origin(base) is typing.Annotated:
         base = typing.get_args(base)[0]

@@ -116,11 +116,15 @@ def form_of(annotation: Any) -> Form:
 
 
 def marks(annotation: Any, metadata: list[Any] | None = None) -> Holds | None:
-    """The ``Holds`` mark of a field (in its ``Annotated`` metadata or pydantic's ``FieldInfo.metadata``)."""
+    """The ``Holds`` mark of a field (in its ``Annotated`` metadata or pydantic's ``FieldInfo.metadata``), also
+    when the field is optional (``registry.Layers | None``)."""
     found = [m for m in (metadata or []) if isinstance(m, Holds)]
     while typing.get_origin(annotation) is typing.Annotated:
         found += [m for m in annotation.__metadata__ if isinstance(m, Holds)]
         annotation = typing.get_args(annotation)[0]
+    args = typing.get_args(annotation)
+    if not found and type(None) in args and len(args) == 2:
+        return marks(next(a for a in args if a is not type(None)))
     return found[0] if found else None
 
 

@@ -19,7 +19,7 @@ from safetensors.torch import load as load_safetensors
 from registry.builder import Built
 from registry.data import apply_transforms
 from registry.errors import InputError
-from registry.safetensors_check import MalformedError, check_safetensors
+from registry.safetensors_check import MalformedError, check_safetensors_bytes
 from registry.untrusted import Unreadable, read_bounded
 
 __all__ = ["MAX_INPUT_BYTES", "predict_file"]
@@ -32,12 +32,11 @@ def _read(path: Path) -> torch.Tensor:
     if path.suffix not in (".npy", ".safetensors"):
         raise InputError(f"{path}: give the inputs as a .npy or .safetensors file")
     try:
-        if path.suffix == ".safetensors":
-            check_safetensors(path)
         data = read_bounded(path, MAX_INPUT_BYTES)
         if path.suffix == ".npy":
             array = np.load(io.BytesIO(data), allow_pickle=False)
         else:
+            check_safetensors_bytes(data)
             tensors = load_safetensors(data)
             if len(tensors) != 1:
                 raise ValueError(f"holds {len(tensors)} tensors; give exactly one")

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from registry.errors import Problem
+from registry.errors import Problem, SpecError, format_loc
 from registry.params import describe_type
 
 __all__ = ["Loc", "ProblemList", "annotation_at", "closest", "problems_from", "render_value", "table_name"]
@@ -51,13 +51,13 @@ def table_name(loc: Loc) -> str:
     """How a message names the table at *loc*: ``[train]``, ``[data.transforms[0]]``, or the top level."""
     if not loc:
         return "The top level"
-    from registry.errors import format_loc
-
     return f"[{format_loc(loc)}]"
 
 
-def _clean(loc: Sequence[str | int], data: Any, kind: str) -> Loc:
-    """*loc* without pydantic's internal parts: every part but a missing key's must exist in *data*."""
+def _clean(loc: Sequence[str | int], data: Any, kind: str) -> tuple[Loc, bool]:
+    """*loc* without pydantic's internal parts (every part but a missing key's must exist in *data*), cut at
+    the first of them: an error inside one branch of a union is an error of the value the union types.
+    The flag says whether it was cut."""
     out: list[str | int] = []
     node = data
     for i, part in enumerate(loc):
@@ -68,9 +68,9 @@ def _clean(loc: Sequence[str | int], data: Any, kind: str) -> Loc:
         elif i == len(loc) - 1 and kind in ("missing", "extra_forbidden"):
             node = None
         else:
-            continue  # a union branch, a validator's name: not a key the author wrote
+            return tuple(out), True  # a union branch, a validator's name: not a key the author wrote
         out.append(part)
-    return tuple(out)
+    return tuple(out), False
 
 
 def _value_at(data: Any, loc: Loc) -> Any:
@@ -251,8 +251,10 @@ def problems_from(
     """
     grouped: dict[Loc, list[Mapping[str, Any]]] = {}
     for err in error.errors():
-        loc = _clean(err["loc"], data, err["type"])
-        if loc and isinstance(loc[-1], int) and err["type"] in ("missing", "too_long") and _is_tuple(model, loc[:-1]):
+        loc, cut = _clean(err["loc"], data, err["type"])
+        if cut:
+            err = {**err, "type": "union"}
+        elif loc and isinstance(loc[-1], int) and err["type"] in ("missing", "too_long") and _is_tuple(model, loc[:-1]):
             loc = loc[:-1]  # a position of a tuple: the tuple is what is wrong
             err = {**err, "type": "tuple_shape"}
         grouped.setdefault(loc, []).append(err)
@@ -268,7 +270,7 @@ def problems_from(
             msg = missing(loc) if missing else _missing(model, loc)
         elif kind == "extra_forbidden":
             msg = unknown(loc[:-1], str(loc[-1]), _value_at(data, loc))
-        elif len(errs) > 1 or kind == "tuple_shape":
+        elif any(e["type"] in ("union", "tuple_shape") for e in errs):
             expected = _expected(model, loc) or "another value"
             msg = f"must be {expected} (got {render_value(_value_at(data, loc))})"
         else:
@@ -292,6 +294,4 @@ class ProblemList:
     def raise_if_any(self) -> None:
         """Raise every problem found so far as one ``SpecError``."""
         if self.items:
-            from registry.errors import SpecError
-
             raise SpecError(self.items, self.source)

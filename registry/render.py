@@ -95,6 +95,8 @@ def render_model(plan: ModelPlan) -> str:
             label = node.label or node.name
             rows.append(("  " * depth + label, str(node.out_shape), f"{node.num_params:,}", where))
             groups = [g for g in node.groups if g[1]]
+            if groups and groups[0][0] == "" and node.resolved is not None and node.resolved.repeat > 1:
+                groups = [("", groups[0][1][:1])]  # the repetitions are alike: the first one stands for them
             for name, children in groups:
                 if len(groups) > 1:
                     rows.append(("  " * (depth + 1) + f"{name}:", "", "", ""))
@@ -132,7 +134,7 @@ def render_summary(result: RunResult) -> str:
     share = (
         f" ({ran} in this process, after {result.resumed_epochs} before the resume)" if result.resumed_epochs else ""
     )
-    line = f"Done: {n} epochs{share} in {result.seconds:.1f} s; test loss {final.test_loss:.4f}"
+    line = f"Done: {n} epoch{'s' if n != 1 else ''}{share} in {result.seconds:.1f} s; test loss {final.test_loss:.4f}"
     if final.test_accuracy is not None:
         line += f", accuracy {final.test_correct}/{final.test_total} ({100 * final.test_accuracy:.2f}%)"
     return line

@@ -28,7 +28,7 @@ from registry.overrides import Override, apply_overrides
 from registry.places import ENTRY_KEYS, Holds, Place, places
 from registry.problems import Loc, closest, problems_from, render_value, table_name
 from registry.requires import check_requires
-from registry.spec import Spec
+from registry.spec import RequiresSpec, Spec
 
 __all__ = [
     "MAX_REPEAT",
@@ -42,6 +42,10 @@ __all__ = [
 ]
 
 MAX_REPEAT = 1000
+MAX_NESTING = 32
+"""Components inside components (containers, block uses) at most this deep."""
+MAX_MODULES = 100_000
+"""Modules a model may build, repetitions and block uses counted."""
 
 
 @dataclass(frozen=True)
@@ -82,12 +86,6 @@ class Resolved:
     def given(self) -> set[str]:
         """The parameters the spec set explicitly."""
         return set(self.params.model_fields_set)
-
-    @property
-    def where(self) -> str:
-        """Its key path, and the use of its block when it is in one: for messages."""
-        used = f" (block {self.block!r} used at {format_loc(self.used_at)})" if self.block and self.used_at else ""
-        return format_loc(self.loc) + used
 
 
 @dataclass(frozen=True)
@@ -167,7 +165,9 @@ class _Resolver:
         self.block_tables: Mapping[str, Any] = tables if isinstance(tables, Mapping) else {}
         self.blocks: dict[str, Resolved | None] = {}
         self.resolving: list[str] = []
-        self.unknown_names: list[Problem] = []
+        self.unknown_names: list[Problem] = []  # names with no close match: a missing plugin's, perhaps
+        self.depth = 0
+        self.too_deep = False
 
     def line(self, loc: Loc) -> int | None:
         return locate_line(self.text, loc) if self.text else None
@@ -199,7 +199,6 @@ class _Resolver:
 
     def without_component(self, place: Place, table: Mapping[str, Any]) -> None:
         """A table whose component key is optional and absent: its places must hold the components instead."""
-        children = [p.loc[-1] for p in places() if p.loc[:-1] == place.loc]
         for key in table:
             if key not in place.settings:
                 near = closest(str(key), [*place.settings, place.holds.key])
@@ -209,8 +208,9 @@ class _Resolver:
                     + f" {table_name(place.loc)} takes: {', '.join(sorted([*place.settings, place.holds.key]))} "
                     f"(and, with {place.holds.key} = NAME, that {place.what}'s parameters)",
                 )  # fmt: skip
-        if not any(table.get(c) for c in children if c != "blocks"):
-            what = ", ".join(f"{c} = [...]" for c in children if c != "blocks")
+        chains = [p.loc[-1] for p in places() if p.loc[:-1] == place.loc and p.form != "map"]
+        if not any(c in table for c in chains):
+            what = ", ".join(f"{c} = [...]" for c in chains)
             self.problem(
                 place.loc,
                 f"needs {what} or {place.holds.key} = NAME (a registered {place.what}: "
@@ -231,6 +231,22 @@ class _Resolver:
     def entry(self, holds: Holds, table: Any, loc: Loc, settings: Sequence[str] = ()) -> Resolved | None:
         if not isinstance(table, Mapping):
             return None  # the schema of the table holding it reports the wrong type
+        if self.depth >= MAX_NESTING:
+            if not self.too_deep:  # one fault, one problem: not one more for every way into the same chain
+                self.problem(
+                    loc, f"components are nested more than {MAX_NESTING} deep here (through containers and blocks)"
+                )
+            self.too_deep = True
+            return None
+        self.depth += 1
+        try:
+            return self.nested_entry(holds, table, loc, settings)
+        finally:
+            self.depth -= 1
+
+    def nested_entry(
+        self, holds: Holds, table: Mapping[str, Any], loc: Loc, settings: Sequence[str]
+    ) -> Resolved | None:
         repeat = 1
         if holds.is_module:
             repeat = self.repeat(table, loc)
@@ -246,20 +262,23 @@ class _Resolver:
                 f"(see: {', '.join(f'python -m registry list {KINDS[k].plural}' for k in holds.kinds)})",
             )
             return None
-        if not isinstance(name, str) or not name:
-            self.problem(
-                (*loc, holds.key), f"must be a string naming a {' or '.join(holds.kinds)} (got {render_value(name)})"
-            )
+        what = " or ".join(holds.kinds)
+        if not isinstance(name, str):
+            self.problem((*loc, holds.key), f"must be a string naming a {what} (got {render_value(name)})")
+            return None
+        if not name:
+            self.problem((*loc, holds.key), f"must not be empty: name a registered {what}")
             return None
         try:
             comp = self.catalog.get(holds.kinds, name)
         except UnknownComponentError as e:
             self.problem((*loc, holds.key), str(e))
-            self.unknown_names.append(self.problems[-1])
+            if not e.suggestions:
+                self.unknown_names.append(self.problems[-1])
             return None
         reserved = {holds.key, *settings, *(ENTRY_KEYS if holds.is_module else ())}
         params = {k: v for k, v in table.items() if k not in reserved}
-        return self.component(comp, params, loc, settings, repeat)
+        return self.component(comp, params, loc, () if holds.optional else settings, repeat)
 
     def repeat(self, table: Mapping[str, Any], loc: Loc) -> int:
         value = table.get("repeat", 1)
@@ -286,14 +305,16 @@ class _Resolver:
             if n.form == "one":
                 nested[pname] = None if value is None else self.entry(n.holds, value, at)
                 ok &= value is None or nested[pname] is not None
+            elif value is None:  # an optional parameter left out
+                nested[pname] = None
             elif n.form == "chains":
                 nested[pname] = tuple(
                     tuple(self.entry(n.holds, t, (*at, i, j)) for j, t in enumerate(chain))
-                    for i, chain in enumerate(value or [])
+                    for i, chain in enumerate(value)
                 )
                 ok &= all(r is not None for chain in nested[pname] for r in chain)
             else:
-                nested[pname] = tuple(self.entry(n.holds, t, (*at, i)) for i, t in enumerate(value or []))
+                nested[pname] = tuple(self.entry(n.holds, t, (*at, i)) for i, t in enumerate(value))
                 ok &= all(r is not None for r in nested[pname])
         return Resolved(comp, validated, loc, nested, repeat) if ok else None
 
@@ -310,6 +331,13 @@ class _Resolver:
             return None
         found = self.use_block(name, loc)
         if found is None or extra:
+            return None
+        if found.repeat * repeat > MAX_REPEAT:
+            self.problem(
+                (*loc, "repeat"),
+                f"repeat = {repeat} of block {name!r}, which repeats {found.repeat} times itself, makes "
+                f"{found.repeat * repeat:,} copies in a row; at most {MAX_REPEAT:,}",
+            )
             return None
         return dataclasses.replace(found, repeat=found.repeat * repeat, block=name, used_at=loc, use_repeat=repeat)
 
@@ -383,11 +411,39 @@ def _resolve_places(r: _Resolver, doc: Mapping[str, Any]) -> dict[tuple[str, ...
     return {p.loc: r.place(p, doc) for p in places()}
 
 
-def _requires(spec: Spec, r: _Resolver) -> bool:
-    lines = [r.line(("requires", "plugins", i)) for i in range(len(spec.requires.plugins))]
-    unmet = check_requires(spec.requires.plugins, r.catalog, lines)
+def _requires(doc: Mapping[str, Any], r: _Resolver) -> bool:
+    """Check ``[requires]`` (when it is well-formed); True when a required plugin is missing."""
+    try:
+        plugins = strict_validate(RequiresSpec, doc.get("requires", {})).plugins
+    except ValidationError:
+        return False  # the spec model reports what is wrong with it
+    lines = [r.line(("requires", "plugins", i)) for i in range(len(plugins))]
+    unmet = check_requires(plugins, r.catalog, lines)
     r.problems += unmet
     return bool(unmet)
+
+
+def _modules(value: Any, seen: dict[int, int]) -> int:
+    """How many modules *value* (a resolved entry, or a tuple of them) builds, repetitions and block uses counted."""
+    if isinstance(value, tuple):
+        return sum(_modules(v, seen) for v in value)
+    if not isinstance(value, Resolved):
+        return 0
+    if id(value) not in seen:
+        seen[id(value)] = value.repeat * (1 + sum(_modules(v, seen) for v in value.nested.values()))
+    return seen[id(value)]
+
+
+def _resolve_all(r: _Resolver, doc: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
+    """Every place resolved; the problems in *r*. A missing required plugin explains its unknown names."""
+    missing = _requires(doc, r)
+    at = _resolve_places(r, doc)
+    if missing:  # one message for the plugin, not one per name it would have brought
+        r.problems = [p for p in r.problems if not any(p is u for u in r.unknown_names)]
+    size = _modules(tuple(v for v in at.values() if isinstance(v, (Resolved, tuple))), {})
+    if size > MAX_MODULES:
+        r.problem(("model",), f"builds {size:,} modules (repetitions and block uses counted); at most {MAX_MODULES:,}")
+    return at
 
 
 def resolve_spec(
@@ -412,10 +468,7 @@ def resolve_spec(
     """
     data = doc if doc is not None else spec.model_dump(exclude_none=True)
     r = _Resolver(catalog, text, data)
-    missing = _requires(spec, r)
-    at = _resolve_places(r, data)
-    if missing:  # the missing plugin explains its names: one message, not one per name
-        r.problems = [p for p in r.problems if not any(p is u for u in r.unknown_names)]
+    at = _resolve_all(r, data)
     if r.problems:
         raise SpecError(r.problems, source)
     return ResolvedSpec(spec, at, catalog, source, text)
@@ -459,9 +512,9 @@ def load_and_resolve(path: str | Path, catalog: Catalog, overrides: Sequence[Ove
     except ValidationError as e:
         found = problems_from(e, doc, Spec, line=line)
         r = _Resolver(catalog, text, doc)
-        _resolve_places(r, doc)
-        keys = {(p.loc, p.message) for p in found}
-        found += [p for p in r.problems if (p.loc, p.message) not in keys]
+        _resolve_all(r, doc)
+        located = {p.loc for p in found}
+        found += [p for p in r.problems if p.loc not in located]  # one fault, one problem
         raise SpecError(_blame_overrides(found, overrides), src) from None
     try:
         return resolve_spec(spec, catalog, src, text, doc)

@@ -58,17 +58,26 @@ def _safe_stem(text: str) -> str:
 
 
 def default_run_path(name: str | None, source: str | None) -> Path:
-    """``runs/<spec name or file stem>-<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``... if that is taken.
+    """Make and return ``runs/<spec name or file stem>-<YYYYmmdd-HHMMSS>`` (``-2``, ``-3``... if taken).
 
+    The folder is made here, atomically, so two runs started in the same second never share one.
     The spec's ``name`` is already one safe path component (the spec format allows nothing else); a file
     stem is made one (characters other than letters, digits, ``_ . -`` become ``_``; no leading dot).
+
+    Raises:
+        CheckpointError: ``runs/`` cannot be written.
     """
     stem = f"{_safe_stem(name or (Path(source).stem if source else 'run'))}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, n = Path("runs") / stem, 1
-    while path.exists():
-        n += 1
-        path = Path("runs") / f"{stem}-{n}"
-    return path
+    for n in range(1, 10_000):
+        path = Path("runs") / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise CheckpointError(f"{path}: cannot make the run directory: {e.strerror or e}") from None
+    raise CheckpointError(f"runs/{stem}: 10,000 run directories of that name exist; choose --out")
 
 
 def _now() -> str:
@@ -100,7 +109,11 @@ class RunDir:
             raise CheckpointError(f"{path}: cannot make the run directory: {e.strerror or e}") from None
         rd = cls(path)
         rd.lock()
-        rd.check_writable()
+        try:
+            rd.check_writable()
+        except BaseException:
+            rd.release()
+            raise
         return rd
 
     @classmethod
@@ -118,9 +131,16 @@ class RunDir:
         rd = cls(path)
         if writer:
             rd.lock()
-            rd.check_writable()
-            remove_leftovers(path)
-            remove_leftovers(rd.checkpoints)
+            try:
+                rd.check_writable()
+                remove_leftovers(path)
+                remove_leftovers(rd.checkpoints)
+            except OSError as e:
+                rd.release()
+                raise CheckpointError(f"{path}: cannot clear what an interrupted write left: {e}") from None
+            except BaseException:
+                rd.release()
+                raise
         return rd
 
     def check_writable(self) -> None:
@@ -145,9 +165,7 @@ class RunDir:
             fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
             raise CheckpointError(f"{self.path}: cannot lock the run directory: {e.strerror or e}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _take(fd):
             holder = _holder(fd)
             os.close(fd)
             raise CheckpointError(
@@ -178,10 +196,12 @@ class RunDir:
             fd = os.open(self.path / LOCK, os.O_RDONLY)
         except OSError:
             return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:  # a shared lock is refused while a writer holds its exclusive one, and keeps no writer out for long
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
+        except OSError:
+            return True  # cannot tell (a file system without flock): do not call a live run killed
         finally:
             os.close(fd)
         return False
@@ -230,8 +250,11 @@ class RunDir:
         return "killed" if status == "running" and not self.is_held() else status
 
     def set_status(self, status: str, **extra: Any) -> None:
-        """Record the run's status (and why it ended) in run.json."""
-        info = {**self.info().model_dump(exclude_none=True), "status": status, "updated": _now(), **extra}
+        """Record the run's status (and why it ended) in run.json; ``running`` and ``completed`` drop an old reason."""
+        info = self.info().model_dump(exclude_none=True)
+        if status in ("running", "completed"):
+            info.pop("reason", None)
+        info = {**info, "status": status, "updated": _now(), **extra}
         self._guard("run.json", lambda: write_json(self.path / "run.json", info))
 
     def check_spec_file(self) -> None:
@@ -294,6 +317,18 @@ class RunDir:
             where = f"line {len(rows) + 1}"
             raise CheckpointError(f"{path}: {where}: not a valid metrics row ({str(e).splitlines()[0]})") from None
         return rows
+
+
+def _take(fd: int, tries: int = 10) -> bool:
+    """Take the exclusive lock on *fd*, retrying for a moment (a reader's look holds a shared one briefly)."""
+    for attempt in range(tries):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if attempt + 1 < tries:
+                time.sleep(0.02)
+    return False
 
 
 def _holder(fd: int) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from registry.untrusted import Unreadable, load_json
 
-__all__ = ["MAX_HEADER_BYTES", "check_safetensors"]
+__all__ = ["MAX_HEADER_BYTES", "check_safetensors", "check_safetensors_bytes"]
 
 MAX_HEADER_BYTES = 100 * 2**20
 DTYPE_BYTES = {
@@ -38,21 +38,34 @@ def check_safetensors(path: Path) -> dict[str, Any]:
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(8)
-        if len(head) < 8:
-            raise MalformedError(f"truncated: {size} bytes, not even the 8-byte header length")
-        (n,) = struct.unpack("<Q", head)
-        if n > MAX_HEADER_BYTES:
-            raise MalformedError(f"header of {n:,} bytes declared; at most {MAX_HEADER_BYTES:,} are accepted")
-        if 8 + n > size:
-            raise MalformedError(f"truncated: the header needs {n:,} bytes but the file has {size - 8:,}")
-        raw = f.read(n)
+        n = _header_length(head, size)
+        return _check_header(f.read(n), size - 8 - n)
+
+
+def check_safetensors_bytes(data: bytes) -> dict[str, Any]:
+    """``check_safetensors`` for a file already read into *data* (so that what is checked is what is used)."""
+    n = _header_length(data[:8], len(data))
+    return _check_header(data[8 : 8 + n], len(data) - 8 - n)
+
+
+def _header_length(head: bytes, size: int) -> int:
+    if len(head) < 8:
+        raise MalformedError(f"truncated: {size} bytes, not even the 8-byte header length")
+    (n,) = struct.unpack("<Q", head)
+    if n > MAX_HEADER_BYTES:
+        raise MalformedError(f"header of {n:,} bytes declared; at most {MAX_HEADER_BYTES:,} are accepted")
+    if 8 + n > size:
+        raise MalformedError(f"truncated: the header needs {n:,} bytes but the file has {size - 8:,}")
+    return int(n)
+
+
+def _check_header(raw: bytes, data_size: int) -> dict[str, Any]:
     try:
         header = load_json(raw)
     except Unreadable as e:
         raise MalformedError(f"the header: {e}") from None
     if not isinstance(header, dict):
         raise MalformedError("the header is not a JSON object")
-    data_size = size - 8 - n
     spans = []
     for name, info in header.items():
         if name == "__metadata__":

@@ -147,16 +147,22 @@ class _Builder:
 
     # -- the places of the spec ------------------------------------------------------------------
 
-    def place(self, place: Place, settings: JSON) -> JSON:
+    def place(self, place: Place, settings: JSON, declared: JSON) -> JSON:
+        """The schema of *place*; *declared* is pydantic's schema of its field (for lengths and key patterns)."""
         holds = place.holds
         if place.form == "list":
-            return {"type": "array", "items": {"$ref": self.choice(holds)}, "description": place.description}
+            array: JSON = next((s for s in [declared, *declared.get("anyOf", [])] if s.get("type") == "array"), {})
+            bounds: JSON = {k: array[k] for k in ("minItems", "maxItems") if k in array}
+            return {"type": "array", "items": {"$ref": self.choice(holds)}, **bounds, "description": place.description}
         if place.form == "map":
-            return {
-                "type": "object",
-                "additionalProperties": {"$ref": self.choice(holds)},
-                "description": place.description,
-            }
+            ref = {"$ref": self.choice(holds)}
+            patterns = declared.get("patternProperties")
+            keys = (
+                {"patternProperties": {p: ref for p in patterns}, "additionalProperties": False}
+                if patterns
+                else {"additionalProperties": ref}
+            )
+            return {"type": "object", **keys, "description": place.description}
         if not place.settings:
             return {"$ref": self.choice(holds), "description": place.description}
         components = [c for k in holds.kinds for c in self.catalog.list(k)]
@@ -183,9 +189,12 @@ class _Builder:
             inner = _model_type(field.annotation)
             if here is not None and here.settings and inner is not None:
                 settings = self.model(inner, at)["properties"]
-                props[name] = {**self.place(here, settings), "description": field.description or inner.__doc__ or ""}
+                props[name] = {
+                    **self.place(here, settings, {}),
+                    "description": field.description or inner.__doc__ or "",
+                }
             elif here is not None:
-                props[name] = self.place(here, {})
+                props[name] = self.place(here, {}, props.get(name, {}))
             elif inner is not None:
                 props[name] = {**self.model(inner, at), "description": inner.__doc__ or ""}
         schema["properties"] = props

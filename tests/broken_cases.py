@@ -94,4 +94,8 @@ CASES = [
     ("parallel_shapes_differ", '{ type = "relu" }', '{ type = "parallel", merge = "sum", branches = [[{ type = "linear", out_features = 8 }], [{ type = "relu" }]] }'),
     ("repeat_zero", '{ type = "relu" }', '{ type = "relu", repeat = 0 }'),
     ("model_without_layers_or_type", "layers = [", "old = ["),
+    ("stride_pair_with_a_zero", '{ type = "flatten" },', '{ type = "conv2d", out_channels = 2, kernel_size = 3, stride = [0, 1] },\n  { type = "flatten" },'),
+    ("dataset_not_a_string", 'dataset = "digits"', "dataset = 3"),
+    ("layer_type_empty", '{ type = "relu" }', '{ type = "" }'),
+    ("model_without_parameters", '  { type = "linear", out_features = 32 },\n  { type = "relu" },\n  { type = "linear", out_features = 10 },\n', ""),
 ]

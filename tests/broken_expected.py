@@ -75,7 +75,7 @@ EXPECTED = {
     ),
     'layers_empty': (
         2,
-        "error: SPEC: 3 problems in the spec\n  SPEC:6: model: needs layers = [...] or type = NAME (a registered model: python -m registry list models)\n  SPEC:7: model.layers: must have at least 1 item (got [])\n  SPEC:8: model.old_layers: unknown key 'old_layers'; did you mean 'layers'? [model] takes: blocks, layers, type (and, with type = NAME, that model's parameters)\n",
+        "error: SPEC: 2 problems in the spec\n  SPEC:7: model.layers: must have at least 1 item (got [])\n  SPEC:8: model.old_layers: unknown key 'old_layers'; did you mean 'layers'? [model] takes: blocks, layers, type (and, with type = NAME, that model's parameters)\n",
     ),
     'layers_not_a_list': (
         2,
@@ -340,5 +340,21 @@ EXPECTED = {
     'model_without_layers_or_type': (
         2,
         "error: SPEC: 2 problems in the spec\n  SPEC:6: model: needs layers = [...] or type = NAME (a registered model: python -m registry list models)\n  SPEC:7: model.old: unknown key 'old'. [model] takes: blocks, layers, type (and, with type = NAME, that model's parameters)\n",
+    ),
+    'stride_pair_with_a_zero': (
+        2,
+        'error: SPEC: 1 problem in the spec\n  SPEC:8: model.layers[0].stride: must be int >= 1 | tuple[int >= 1, int >= 1] (got [0, 1])\n',
+    ),
+    'dataset_not_a_string': (
+        2,
+        'error: SPEC: 1 problem in the spec\n  SPEC:3: data.dataset: must be a string (got 3)\n',
+    ),
+    'layer_type_empty': (
+        2,
+        'error: SPEC: 1 problem in the spec\n  SPEC:10: model.layers[2].type: must not be empty: name a registered layer or activation\n',
+    ),
+    'model_without_parameters': (
+        2,
+        "error: SPEC: 1 problem in the spec\n  SPEC:6: model: the model has no parameters for optimizer 'sgd' to train\n",
     ),
 }

@@ -20,7 +20,7 @@ from registry.checkpoint import load_checkpoint
 from registry.cli import ExitCode, main
 from registry.errors import CheckpointError
 
-from .conftest import QUICK, ROOT
+from .conftest import NESTED, QUICK, ROOT
 
 AUGMENT = 'augment = [{ type = "random_crop", padding = 1 }]\n'
 SPEC = (
@@ -83,8 +83,33 @@ sys.exit(main(sys.argv[3:]))
 @pytest.mark.parametrize(("where", "n"), [("step", 15), ("step", 57), ("step", 95), ("write", 3), ("write", 10)])
 def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path, reference, where, n) -> None:
     """SIGKILL mid-epoch or mid-checkpoint-write, then --resume: bit-identical weights and metrics."""
+    _killed_and_resumed(tmp_path, SPEC, reference, where, n)
+
+
+NESTED_SPEC = NESTED.replace("epochs = 1", "epochs = 2\ncheckpoint_every = 10\nkeep_checkpoints = 2").replace(
+    '{ type = "flatten" },', '{ type = "flatten" },\n  { type = "dropout", p = 0.2 },'
+)
+
+
+@pytest.fixture(scope="module")
+def nested_reference(tmp_path_factory) -> tuple[dict[str, torch.Tensor], list[dict]]:
+    """An uninterrupted run of the nested spec."""
+    d = tmp_path_factory.mktemp("nested_ref")
+    (d / "spec.toml").write_text(NESTED_SPEC)
+    code, _, err = cli("run", str(d / "spec.toml"), "--out", str(d / "run"))
+    assert code == 0, err
+    return final_state(d / "run")
+
+
+@pytest.mark.parametrize(("where", "n"), [("step", 60), ("write", 4)])
+def test_a_nested_model_resumes_bit_identically(tmp_path, nested_reference, where, n) -> None:
+    """Blocks, residuals, repeat, branches, batch norm and dropout: SIGKILL, --resume, the uninterrupted result."""
+    _killed_and_resumed(tmp_path, NESTED_SPEC, nested_reference, where, n)
+
+
+def _killed_and_resumed(tmp_path: Path, text: str, reference, where: str, n: int) -> None:
     spec = tmp_path / "spec.toml"
-    spec.write_text(SPEC)
+    spec.write_text(text)
     run = tmp_path / "run"
     killed = subprocess.run([sys.executable, "-c", KILLER, where, str(n), "run", str(spec), "--out", str(run)],
                             capture_output=True, text=True, cwd=ROOT)  # fmt: skip

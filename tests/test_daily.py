@@ -150,7 +150,7 @@ def test_init_writes_a_ready_spec(tmp_path) -> None:
     assert json.loads(Path("spec.schema.json").read_text())["title"] == "registry spec"
     assert cli("init")[0] == ExitCode.USAGE
     code, _, err = cli("init", "--example", "nope", "--output", "x.toml")
-    assert code == ExitCode.USAGE and "choose one of: fashion_mnist_cross_entropy," in err and "quickstart" in err
+    assert code == ExitCode.USAGE and "choose one of: fashion_mnist_cnn, fashion_mnist_cross_entropy," in err and "quickstart" in err
     assert cli("validate", "spec.toml")[0] == 0
 
 

@@ -18,7 +18,7 @@ from torch import nn
 from registry.checkpoint import load_checkpoint
 from registry.distributed import Ranks, from_env, result_warnings
 
-from .conftest import QUICK, ROOT
+from .conftest import NESTED, QUICK, ROOT
 
 SPEC = QUICK.replace("batch_size = 32", "batch_size = 64").replace("epochs = 1", "epochs = 2")
 
@@ -38,10 +38,16 @@ def torchrun(*args: str, script: str | None = None, timeout: float = 120) -> sub
     return subprocess.run([*launcher, *target, *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
-def test_two_processes_equal_one(tmp_path: Path) -> None:
+NESTED_SPEC = NESTED.replace('  { type = "batch_norm" },\n', "").replace("batch_size = 32", "batch_size = 64").replace(
+    "epochs = 1", "epochs = 2"
+)  # blocks, a residual, repeat and branches; no batch norm, which is per rank without SyncBatchNorm
+
+
+@pytest.mark.parametrize("text", [SPEC, NESTED_SPEC], ids=["flat", "nested"])
+def test_two_processes_equal_one(tmp_path: Path, text: str) -> None:
     """2 ranks with the same global batch and seed end with the weights and metrics of 1 process; rank 0 alone writes."""
     spec = tmp_path / "spec.toml"
-    spec.write_text(SPEC)
+    spec.write_text(text)
     t0 = time.perf_counter()
     ddp = torchrun("run", str(spec), "--out", str(tmp_path / "ddp"))
     elapsed = time.perf_counter() - t0

@@ -133,3 +133,64 @@ def test_torch_messages_lose_their_cpp_backtrace() -> None:
     error = RuntimeError("shape '[2, 3]' is invalid for input of size 4\nException raised from foo at bar.cpp:12\nframe #0: baz")
     assert short_message(error) == "shape '[2, 3]' is invalid for input of size 4"
     assert short_message(ValueError("a\n  b\n")) == "a b"
+
+
+class Scaled(nn.Module):
+    def __init__(self, inner: nn.Module, factor: float) -> None:
+        super().__init__()
+        self.inner, self.factor = inner, factor
+
+    def forward(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.factor * self.inner(out, target)
+
+
+def scaled(
+    inner: Annotated[nn.Module, registry.Holds(("loss",))], factor: Annotated[float, Field(gt=0)] = 2.0
+) -> nn.Module:
+    """Another loss, scaled."""
+    return Scaled(inner, factor)
+
+
+def optional_tail(head: registry.Layers, tail: registry.Layers | None = None) -> nn.Module:
+    """head, then tail when given."""
+    return nn.Sequential(head, tail) if tail is not None else head
+
+
+def bad_holder(layers: registry.Layers) -> nn.Module:
+    """A loss that holds layers, which a loss cannot chain."""
+    return nn.MSELoss()
+
+
+def _with(hooks: dict) -> object:
+    plugins = load_plugins(load_entrypoints=False)
+    mod = types.ModuleType("holders")
+    for hook, table in hooks.items():
+        impl = registry.hookimpl(lambda table=table: table)
+        impl.__name__ = hook
+        setattr(mod, hook, impl)
+    plugins.pm.register(mod, name="holders")
+    return build_catalog(plugins)
+
+
+def test_components_that_hold_other_kinds_are_built(tmp_path) -> None:
+    """A loss holding a loss gets the built inner loss; an optional chain left out is None, not an empty chain."""
+    from registry.builder import build
+    from registry.resolve import load_and_resolve
+
+    catalog = _with({"registry_losses": {"scaled": scaled}, "registry_layers": {"optional_tail": optional_tail}})
+    spec = tmp_path / "spec.toml"
+    spec.write_text(QUICK.replace('type = "nll"', 'type = "scaled"\nfactor = 3.0\ninner = { type = "nll" }').replace(
+        '{ type = "relu" }', '{ type = "optional_tail", head = [{ type = "relu" }] }'))
+    built = build(load_and_resolve(spec, catalog))
+    assert isinstance(built.loss, Scaled) and isinstance(built.loss.inner, nn.NLLLoss) and built.loss.factor == 3.0
+    assert isinstance(built.model[2], registry.Chain)  # tail left out: the head alone
+
+
+def test_a_non_layer_holding_layers_is_refused_at_load() -> None:
+    """Only layers and models are built from an input shape: a loss holding layers leaves its plugin out, named."""
+    catalog = _with({"registry_losses": {"bad_holder": bad_holder}})
+    (failure,) = catalog.failures
+    assert failure.render() == (
+        "plugin 'holders' (registered directly) failed: loss 'bad_holder': parameter 'layers' holds layers, but a "
+        "loss is not built from an input shape, so layers cannot be chained in it; only layers and models hold layers"
+    )

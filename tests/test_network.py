@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+import registry
 from registry.builder import build
 from registry.errors import SpecError
 from registry.loader import parse_spec, validate_spec
@@ -158,3 +159,80 @@ def test_torchvision_architectures_take_one_channel_images(catalog, name) -> Non
     first = next(m for m in built.model.modules() if isinstance(m, nn.Conv2d))
     assert first.in_channels == 1 and built.model_plan.output_shape == (10,)
     assert built.model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_the_spec_built_cnn_starts_from_the_hand_written_weights(catalog) -> None:
+    """specs/fashion_mnist_cnn.toml and the same network written by hand: equal initial weights under one seed,
+    and equal outputs."""
+    from benchmarks.handwritten import FashionCNN
+
+    from .conftest import SPECS
+
+    text = (SPECS / "fashion_mnist_cnn.toml").read_text()
+    built = build(resolved(catalog, text), with_optimizer=False)
+    torch.manual_seed(0)
+    hand = FashionCNN()
+    ours = [p for _, p in built.model.named_parameters()]
+    theirs = [p for _, p in hand.named_parameters()]
+    assert [tuple(p.shape) for p in ours] == [tuple(p.shape) for p in theirs]
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs, strict=True))
+    built.model.eval()
+    hand.eval()
+    x = torch.randn(3, 1, 28, 28)
+    assert torch.allclose(built.model(x), hand(x), atol=1e-6)
+
+
+def test_repeat_and_nesting_have_bounds(catalog) -> None:
+    """Repeats multiplied through blocks, and blocks nested in blocks, are refused at their key paths; nothing hangs."""
+    bomb = QUICK.replace("[model]\nlayers = [", """[model.blocks.b]
+type = "relu"
+repeat = 1000
+[model.blocks.a]
+block = "b"
+repeat = 1000
+[model]
+layers = [
+  { block = "a", repeat = 1000 },""")
+    with pytest.raises(SpecError) as e:
+        resolved(catalog, bomb)
+    assert [(p.loc, p.message) for p in e.value.problems] == [
+        (("model", "blocks", "a", "repeat"),
+         "repeat = 1000 of block 'b', which repeats 1000 times itself, makes 1,000,000 copies in a row; at most 1,000"),
+    ]  # fmt: skip
+    chain = "".join(f'[model.blocks.b{i}]\ntype = "sequential"\nlayers = [{{ block = "b{i + 1}" }}]\n' for i in range(100))
+    deep = QUICK.replace("[model]\nlayers = [", chain + '[model.blocks.b100]\ntype = "relu"\n[model]\nlayers = [\n  { block = "b0" },')
+    with pytest.raises(SpecError) as e:
+        resolved(catalog, deep)
+    (p,) = e.value.problems
+    assert p.message == "components are nested more than 32 deep here (through containers and blocks)"
+
+
+def with_relu(layers: registry.Layers) -> nn.Module:
+    """Its layers, then a ReLU appended to them."""
+    layers.append(nn.ReLU())
+    return layers
+
+
+def test_a_container_is_built_once(catalog) -> None:
+    """A container's factory runs once per node: a side effect on its children (appending a layer) happens once."""
+    from registry.manager import build_catalog, load_plugins
+
+    plugins = load_plugins(load_entrypoints=False)
+    mod = type(registry)("mine")
+    impl = registry.hookimpl(lambda: {"with_relu": with_relu})
+    impl.__name__ = "registry_layers"
+    mod.registry_layers = impl
+    plugins.pm.register(mod, name="mine")
+    text = QUICK.replace('{ type = "relu" }', '{ type = "with_relu", layers = [{ type = "linear", out_features = 8 }] }')
+    model = build(resolved(build_catalog(plugins), text)).model
+    assert [type(m).__name__ for m in model[2]] == ["Linear", "ReLU"]
+
+
+def test_the_tree_shows_one_repetition_for_all(catalog) -> None:
+    """validate's tree prints a repeated entry once with its count, and the first repetition's layers."""
+    from registry.render import render_model
+
+    text = QUICK.replace('{ type = "relu" }', '{ type = "sequential", repeat = 50, layers = [{ type = "linear", out_features = 32 }, { type = "relu" }] }')
+    tree = render_model(build(resolved(catalog, text)).model_plan)
+    lines = tree.splitlines()
+    assert "  sequential x50" in "\n".join(lines) and len(lines) == 1 + 5 + 1 + 2

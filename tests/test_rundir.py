@@ -122,7 +122,8 @@ def test_a_second_writer_is_refused_naming_the_holder(spec, tmp_path) -> None:
     finally:
         proc.kill()
         proc.wait(timeout=30)
-    code, _, err = cli("run", "--resume", str(run), "--set", "train.epochs=2")  # the dead holder's lock is free
+    epoch = load_checkpoint(run).progress.epoch  # train to the end of the epoch it was in (or the next), no more
+    code, _, err = cli("run", "--resume", str(run), "--set", f"train.epochs={epoch}")  # the dead holder's lock is free
     assert code == 0, err
 
 
@@ -211,3 +212,41 @@ def test_runs_lists_an_unreadable_run_without_failing(tmp_path, spec) -> None:
     assert code == 0
     assert out.splitlines()[1].startswith("bad") and "unreadable: " in out.splitlines()[1]
     assert " completed " in out.splitlines()[2]
+
+
+def test_a_resumed_run_is_running_again_and_completes_without_the_old_reason(spec, tmp_path) -> None:
+    """--resume marks the run running (a kill of the resumed process shows as killed), and a completed run
+    keeps no reason of an earlier interruption."""
+    run = tmp_path / "run"
+    proc = signalled(run, spec, "evaluate", 1, "SIGINT")
+    assert proc.returncode == ExitCode.INTERRUPTED and info(run)["reason"].startswith("interrupted by SIGINT")
+    from registry.launch import RunOptions, start
+
+    session = start(RunOptions(resume=str(run)), io.StringIO())
+    assert session.rundir is not None
+    assert info(run)["status"] == "running" and "reason" not in info(run)
+    session.rundir.release()
+    assert RunDir(run).status() == "killed"  # as if the resumed process had died
+    code, _, err = cli("run", "--resume", str(run))
+    assert code == 0, err
+    assert info(run)["status"] == "completed" and "reason" not in info(run)
+
+
+def test_a_run_directory_that_cannot_be_opened_keeps_no_lock(tmp_path, monkeypatch) -> None:
+    """When opening fails after the lock was taken, the lock is given back: the same process can open it again."""
+    from registry.errors import CheckpointError
+
+    calls = []
+
+    def fail(self) -> None:
+        calls.append(1)
+        raise CheckpointError("cannot be written: test")
+
+    monkeypatch.setattr(RunDir, "check_writable", fail)
+    with pytest.raises(CheckpointError):
+        RunDir.create(tmp_path / "run")
+    monkeypatch.undo()
+    rd = RunDir.create(tmp_path / "run")
+    assert rd.is_held() and calls == [1]
+    rd.release()
+    assert not RunDir(tmp_path / "run").is_held()

@@ -28,12 +28,17 @@ Features = Annotated[
 
 
 def _first_conv(conv: nn.Conv2d, in_channels: int) -> nn.Conv2d:
-    """*conv* again with *in_channels* inputs (torchvision's models are made for 3)."""
+    """*conv* again with *in_channels* inputs (torchvision's models are made for 3), initialised as torchvision does."""
     if in_channels == conv.in_channels:
         return conv
-    return nn.Conv2d(
-        in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=conv.bias is not None
-    )  # type: ignore[arg-type]
+    made = nn.Conv2d(
+        in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,  # type: ignore[arg-type]
+        conv.dilation, conv.groups, conv.bias is not None,
+    )  # fmt: skip
+    nn.init.kaiming_normal_(made.weight, mode="fan_out", nonlinearity="relu")
+    if made.bias is not None:
+        nn.init.zeros_(made.bias)
+    return made
 
 
 @aliases("ResNet18")
