@@ -13,6 +13,7 @@ never mid-training.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,20 +187,13 @@ class _Network:
     def entry(self, r: Resolved, x: Tensor) -> tuple[nn.Module, NodePlan, Tensor] | None:
         if r.repeat == 1:
             return self.node(r, x)
-        copies, plans = [], []
-        shape = tuple(x.shape[1:])
-        for _ in range(r.repeat):  # each repetition its own module, its own weights
-            made = self.node(r, x)
-            if made is None:
-                return None
-            module, plan, x = made
-            copies.append(module)
-            plans.append(plan)
-        seq = nn.Sequential(*copies)
-        label = f"{_label(r)} x{r.repeat}"
-        plan = NodePlan(r, seq, plans[0].kwargs, shape, tuple(x.shape[1:]), _count(seq), (("", tuple(plans)),),
-                        plans[-1].produces, label)  # fmt: skip
-        return seq, plan, x
+        made = self.chain((dataclasses.replace(r, repeat=1),) * r.repeat, x)  # each repetition its own weights
+        if made is None:
+            return None
+        seq, plans, out = made
+        plan = NodePlan(r, seq, plans[0].kwargs, seq.in_shape, seq.out_shape, _count(seq), (("", plans),),
+                        plans[-1].produces, f"{_label(r)} x{r.repeat}")  # fmt: skip
+        return seq, plan, out
 
     def held(self, r: Resolved, x: Tensor) -> tuple[dict[str, Any], Groups] | None:
         """The chains (and other components) *r* holds, built from its input *x*."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from benchmarks.handwritten import SimpleNN  # the notebook's first network, verbatim
 from registry.builder import build
 from registry.loader import parse_spec, validate_spec
 from registry.resolve import resolve_spec
@@ -39,21 +39,6 @@ def test_smooth_l1_and_huber_on_the_seed_tensors(catalog) -> None:
     pred, tgt = torch.tensor([0.5, 0.8]), torch.tensor([0.3, 1.0])
     for name in ("smooth_l1", "huber"):
         assert catalog.get("loss", name).factory()(pred, tgt).item() == pytest.approx(0.02, abs=1e-7)
-
-
-class SimpleNN(nn.Module):
-    """The notebook's first network, verbatim."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(28 * 28, 128)
-        self.fc2 = nn.Linear(128, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.view(-1, 28 * 28)
-        x = F.relu(self.fc1(x))
-        x = self.fc2(x)
-        return F.log_softmax(x, dim=1)
 
 
 class SimpleNN3(nn.Module):
