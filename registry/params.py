@@ -297,13 +297,13 @@ def describe_nested(n: Nested) -> str:
 
 
 def describe_fields(schema: ParamSchema) -> list[tuple[str, str, str, str]]:
-    """(name, type, default, description) for each parameter of a component, for ``show``."""
+    """(name, type, ``= default`` or ``required``, description) for each parameter of a component, for ``show``."""
     rows = []
     for name, f in schema.model.model_fields.items():
         if name in schema.nested:
             tname = describe_nested(schema.nested[name])
         else:
             tname = describe_type(f.annotation, list(f.metadata))
-        default = "(required)" if f.is_required() else repr(f.get_default(call_default_factory=True))
+        default = "required" if f.is_required() else f"= {f.get_default(call_default_factory=True)!r}"
         rows.append((name, tname, default, f.description or ""))
     return rows

@@ -53,7 +53,8 @@ def render_show(catalog: Catalog, name: str, kind: str | None = None) -> str:
             lines.append("  parameters: none")
         for pname, tname, default, desc in rows:
             inferred = " (inferred)" if pname in c.schema.inferred else ""
-            lines.append(f"  {pname}: {tname} = {default}{inferred}{'  # ' + desc if desc else ''}")
+            sep = " " if default.startswith("=") else ", "
+            lines.append(f"  {pname}: {tname}{sep}{default}{inferred}{'  # ' + desc if desc else ''}")
     return "\n".join(lines) + "\n"
 
 

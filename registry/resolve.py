@@ -297,26 +297,38 @@ class _Resolver:
             self.problems += problems_from(
                 e, params, schema.model, loc, self.line, _unknown_param(comp, settings, loc), _missing_param(comp)
             )
+            self.held(comp, {name: params.get(name) for name in schema.nested}, loc)  # their faults too, at once
             return None
+        nested = self.held(comp, {name: getattr(validated, name) for name in schema.nested}, loc)
+        return None if nested is None else Resolved(comp, validated, loc, nested, repeat)
+
+    def held(self, comp: Component, values: Mapping[str, Any], loc: Loc) -> dict[str, Any] | None:
+        """The components *comp*'s parameters hold, resolved from their raw *values*; None if any is wrong.
+
+        A value of the wrong form (not an array where one is held) is left to the schema's own check.
+        """
         nested: dict[str, Any] = {}
         ok = True
-        for pname, n in schema.nested.items():
-            value, at = getattr(validated, pname), (*loc, pname)
-            if n.form == "one":
-                nested[pname] = None if value is None else self.entry(n.holds, value, at)
-                ok &= value is None or nested[pname] is not None
-            elif value is None:  # an optional parameter left out
+        for pname, n in comp.schema.nested.items():
+            value, at = values[pname], (*loc, pname)
+            if value is None:  # an optional parameter left out
                 nested[pname] = None
+            elif n.form == "one":
+                nested[pname] = self.entry(n.holds, value, at)
+                ok &= nested[pname] is not None
+            elif not isinstance(value, list):
+                ok = False
             elif n.form == "chains":
                 nested[pname] = tuple(
                     tuple(self.entry(n.holds, t, (*at, i, j)) for j, t in enumerate(chain))
                     for i, chain in enumerate(value)
+                    if isinstance(chain, list)
                 )
                 ok &= all(r is not None for chain in nested[pname] for r in chain)
             else:
                 nested[pname] = tuple(self.entry(n.holds, t, (*at, i)) for i, t in enumerate(value))
                 ok &= all(r is not None for r in nested[pname])
-        return Resolved(comp, validated, loc, nested, repeat) if ok else None
+        return nested if ok else None
 
     # -- blocks -------------------------------------------------------------------------------
 

@@ -97,5 +97,6 @@ CASES = [
     ("stride_pair_with_a_zero", '{ type = "flatten" },', '{ type = "conv2d", out_channels = 2, kernel_size = 3, stride = [0, 1] },\n  { type = "flatten" },'),
     ("dataset_not_a_string", 'dataset = "digits"', "dataset = 3"),
     ("layer_type_empty", '{ type = "relu" }', '{ type = "" }'),
+    ("container_and_child_both_wrong", '{ type = "relu" }', '{ type = "residual", projektion = "auto", layers = [{ type = "relu", inplace = "yes" }] }'),
     ("model_without_parameters", '  { type = "linear", out_features = 32 },\n  { type = "relu" },\n  { type = "linear", out_features = 10 },\n', ""),
 ]

@@ -353,6 +353,10 @@ EXPECTED = {
         2,
         'error: SPEC: 1 problem in the spec\n  SPEC:10: model.layers[2].type: must not be empty: name a registered layer or activation\n',
     ),
+    'container_and_child_both_wrong': (
+        2,
+        "error: SPEC: 2 problems in the spec\n  SPEC:10: model.layers[2].layers[0].inplace: activation 'relu' takes no parameter 'inplace'. Its parameters: (none)\n  SPEC:10: model.layers[2].projektion: layer 'residual' takes no parameter 'projektion'; did you mean 'projection'? Its parameters: layers, projection\n",
+    ),
     'model_without_parameters': (
         2,
         "error: SPEC: 1 problem in the spec\n  SPEC:6: model: the model has no parameters for optimizer 'sgd' to train\n",

@@ -199,17 +199,17 @@ def test_show_renders_types_readably() -> None:
     _, adam, _ = cli("show", "adam")
     assert "  betas: tuple[float in [0, 1), float in [0, 1)] = (0.9, 0.999)  # decay rates of the moment estimates" in adam.splitlines()
     _, conv, _ = cli("show", "conv2d")
-    assert "  kernel_size: int >= 1 | tuple[int >= 1, int >= 1] = (required)  # kernel height and width" in conv.splitlines()
+    assert "  kernel_size: int >= 1 | tuple[int >= 1, int >= 1], required  # kernel height and width" in conv.splitlines()
     assert "  padding: int >= 0 | tuple[int >= 0, int >= 0] | 'same' | 'valid' = 0  # zero padding" in conv.splitlines()
     _, res, _ = cli("show", "residual")
-    assert "  layers: array of layer or activation tables (a chain) = (required)" in res.splitlines()
+    assert "  layers: array of layer or activation tables (a chain), required" in res.splitlines()
     assert "FieldInfo" not in adam + conv + res
 
 
 def test_show_marks_inferred_parameters() -> None:
     """show linear marks in_features as inferred and out_features as required."""
     _, out, _ = cli("show", "linear")
-    assert "  out_features: int >= 1 = (required)  # number of outputs" in out
+    assert "  out_features: int >= 1, required  # number of outputs" in out
     assert "  in_features: int >= 1 | None = None (inferred)  # inferred from the previous layer" in out
 
 
