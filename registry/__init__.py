@@ -12,11 +12,13 @@ import pluggy
 from registry.catalog import KINDS, Catalog, Component, aliases, example, replaces
 from registry.errors import (
     CheckpointError,
+    DataError,
     DatasetNotFoundError,
     DistributedError,
     DuplicateComponentError,
     InputError,
     Interrupted,
+    ParamError,
     PluginError,
     PluginLoadError,
     Problem,
@@ -26,19 +28,20 @@ from registry.errors import (
     UnknownComponentError,
 )
 from registry.kinds import MODULE_KINDS
-from registry.params import CHANNELS, FEATURES, NUM_CLASSES, Inferred, InputShape
+from registry.params import CHANNELS, FEATURES, NUM_CLASSES, Inferred, InputShape, TaskInfo
 from registry.places import Holds
-from registry.semantics import contract
+from registry.semantics import contract, metric
 
 if TYPE_CHECKING:
     from registry.chain import Branches, Chain, Layers
-    from registry.data import Dataset, DatasetSplits, Split
+    from registry.data import Dataset, DatasetSplits, Inputs, Split
+    from registry.tasks import Task
 
 __version__ = "0.1.0"
 
 # They import torch: `--help` and `list` start faster without it.
-_LAZY = {"Dataset": "data", "DatasetSplits": "data", "Split": "data", "Chain": "chain", "Layers": "chain",
-         "Branches": "chain"}  # fmt: skip
+_LAZY = {"Dataset": "data", "DatasetSplits": "data", "Inputs": "data", "Split": "data", "Chain": "chain",
+         "Layers": "chain", "Branches": "chain", "Task": "tasks"}  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
@@ -63,6 +66,7 @@ __all__ = [
     "Chain",
     "CheckpointError",
     "Component",
+    "DataError",
     "Dataset",
     "DatasetNotFoundError",
     "DatasetSplits",
@@ -72,14 +76,18 @@ __all__ = [
     "Inferred",
     "InputError",
     "InputShape",
+    "Inputs",
     "Interrupted",
     "Layers",
+    "ParamError",
     "PluginError",
     "PluginLoadError",
     "Problem",
     "RegistryError",
     "SpecError",
     "Split",
+    "Task",
+    "TaskInfo",
     "TrainingError",
     "UnknownComponentError",
     "__version__",
@@ -87,5 +95,6 @@ __all__ = [
     "contract",
     "example",
     "hookimpl",
+    "metric",
     "replaces",
 ]

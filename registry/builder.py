@@ -23,9 +23,11 @@ from registry.checks import check_model_and_loss
 from registry.data import Dataset
 from registry.errors import Problem, SpecError
 from registry.factory import Refused, build_plain, plugin_fault, short_message
+from registry.metrics import MetricPlan, best_metric, plan_metrics
 from registry.network import MAX_PARAMETERS, ModelPlan, NodePlan, build_network, fill_inferred
 from registry.problems import ProblemList
 from registry.resolve import Resolved, ResolvedSpec
+from registry.tasks import Task
 
 __all__ = [
     "MAX_PARAMETERS",
@@ -64,7 +66,13 @@ class DataPlan:
 
 @dataclass(frozen=True)
 class Built:
-    """Everything a run needs, as real torch objects."""
+    """Everything a run needs, as real torch objects.
+
+    Attributes:
+        task: the problem the run solves (its targets' encoding, its metrics' inputs).
+        metrics: the test metrics computed after each epoch.
+        best: the value that picks the best checkpoint, and whether larger is better.
+    """
 
     resolved: ResolvedSpec
     data: DataPlan
@@ -73,6 +81,9 @@ class Built:
     loss: Callable[[Tensor, Tensor], Tensor]
     optimizer: torch.optim.Optimizer | None  # None when built for validate only
     device: torch.device
+    task: Task
+    metrics: tuple[MetricPlan, ...] = ()
+    best: tuple[str, bool] = ("loss", False)
     warnings: tuple[Problem, ...] = ()
 
 
@@ -84,7 +95,7 @@ def _build(r: Resolved, problems: ProblemList, *args: Any) -> Any:
     try:
         return build_plain(r, *args)
     except Refused as e:
-        problems.add(e.resolved.loc, str(e))
+        problems.add(e.loc, str(e))
         return None
 
 
@@ -187,9 +198,9 @@ def resolve_device(name: str, cuda_index: int | None = None) -> torch.device:
     return torch.device(name)
 
 
-def _try_loss(rs: ResolvedSpec, loss: Any, output: Tensor, data: DataPlan, problems: ProblemList) -> None:
-    """Run the loss once on the model's dry-run output against targets of the dataset's kind."""
-    target = data.dataset.example_targets(output)
+def _try_loss(rs: ResolvedSpec, loss: Any, output: Tensor, data: DataPlan, task: Task, problems: ProblemList) -> None:
+    """Run the loss once on the model's dry-run output against targets of the dataset's kind, encoded for the task."""
+    target = task.encode(data.dataset.example_targets(len(output)))
     where = (*rs.loss.loc, "type")
     c = rs.loss.component
     try:
@@ -232,7 +243,7 @@ def _check_optimizer(rs: ResolvedSpec, problems: ProblemList) -> None:
     except _StopBeforeParameters:
         return
     except Refused as e:
-        problems.add(e.resolved.loc, str(e))
+        problems.add(e.loc, str(e))
 
 
 def _dry_output(plan: ModelPlan, example: Tensor) -> Tensor:
@@ -272,14 +283,20 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
     if plan.num_params == 0:
         problems.add(("model",), f"the model has no parameters for optimizer {rs.optimizer.name!r} to train")
     warnings = []
-    for f in check_model_and_loss(rs, rs.catalog, plan, data.dataset.num_classes):
+    task, findings = check_model_and_loss(rs, rs.catalog, plan, data.dataset)
+    for f in findings:
         if f.is_error:
             problems.add(f.loc, f.message)
         else:
             warnings.append(Problem(f.loc, f.message, rs.line(f.loc)))
     loss = _build(rs.loss, problems)
-    if loss is not None and not problems.items:
-        _try_loss(rs, loss, _dry_output(plan, data.example), data, problems)
+    if loss is not None and task is not None and not problems.items:
+        _try_loss(rs, loss, _dry_output(plan, data.example), data, task, problems)
+    metrics: tuple[MetricPlan, ...] = ()
+    best = ("loss", False)
+    if task is not None:
+        metrics = plan_metrics(rs.metrics, rs.catalog, task, problems)
+        best = best_metric(rs.spec.train.best_metric, task, metrics, problems)
     optimizer = None
     if with_optimizer and plan.num_params:
         model = plan.model.to(device)
@@ -287,7 +304,7 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
     elif plan.num_params:
         _check_optimizer(rs, problems)
     problems.raise_if_any()
-    assert loss is not None
+    assert loss is not None and task is not None
     model = plan.model.to(device)
     loss = loss.to(device) if isinstance(loss, nn.Module) else loss
-    return Built(rs, data, plan, model, loss, optimizer, device, tuple(warnings))
+    return Built(rs, data, plan, model, loss, optimizer, device, task, metrics, best, tuple(warnings))

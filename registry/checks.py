@@ -1,4 +1,4 @@
-"""Model sense: does the loss fit what the model outputs and what the dataset's targets are?
+"""Model sense: does the loss fit what the model outputs and what the dataset's targets are, and what task is it?
 
 The checks read the contracts components declare (``registry.semantics``),
 never component names, and the suggestions they make come from the catalog.
@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 from registry.catalog import Catalog
 from registry.resolve import Loc, ResolvedSpec
 from registry.semantics import get_contract
+from registry.tasks import Task, TaskMismatch, resolve_task
 
 if TYPE_CHECKING:
+    from registry.data import Dataset
     from registry.network import ModelPlan
 
 __all__ = ["Finding", "check_model_and_loss"]
@@ -92,20 +94,8 @@ def _loss_vs_output(rs: ResolvedSpec, catalog: Catalog, plan: ModelPlan, num_cla
 
 def _width_vs_classes(rs: ResolvedSpec, plan: ModelPlan, num_classes: int) -> list[Finding]:
     loss = rs.loss.component
-    targets = get_contract(loss.factory).get("targets")
-    name, last = _last(plan)
+    _, last = _last(plan)
     output_shape = plan.output_shape
-    if not num_classes or targets is None:
-        return []
-    if targets == "same_as_output":
-        return [
-            Finding(
-                (*rs.loss.loc, "type"),
-                f"{loss.name} needs targets shaped like the model's output, but the "
-                f"dataset gives one class label per sample ({num_classes} classes)",
-                True,
-            )
-        ]
     if len(output_shape) != 1:
         return [
             Finding(
@@ -138,13 +128,42 @@ def _width_vs_classes(rs: ResolvedSpec, plan: ModelPlan, num_classes: int) -> li
     return []
 
 
-def check_model_and_loss(rs: ResolvedSpec, catalog: Catalog, plan: ModelPlan, num_classes: int) -> list[Finding]:
-    """Check the loss against what the model outputs (read through its nesting) and the dataset's classes.
+def check_model_and_loss(
+    rs: ResolvedSpec, catalog: Catalog, plan: ModelPlan, dataset: Dataset
+) -> tuple[Task | None, list[Finding]]:
+    """The run's task, and what is wrong (or doubtful) with the loss against what the model outputs (read
+    through its nesting) and the dataset's targets.
 
     Args:
         rs: the resolved spec.
         catalog: for suggestions.
         plan: the built model's plan.
-        num_classes: the dataset's class count (0 when its targets are not class labels).
+        dataset: the dataset's declaration.
+
+    Returns:
+        The task (None when the targets, the loss and the model make none), and the findings.
     """
-    return _loss_vs_output(rs, catalog, plan, num_classes) + _width_vs_classes(rs, plan, num_classes)
+    findings = _loss_vs_output(rs, catalog, plan, dataset.num_classes if dataset.target_kind == "classes" else 0)
+    loss = rs.loss.component
+    try:
+        task = resolve_task(
+            dataset,
+            loss.name,
+            get_contract(loss.factory).get("targets"),
+            rs.spec.data.target_encoding,
+            plan.output_shape,
+        )
+    except TaskMismatch as e:
+        where = _last(plan)[1] if e.at_model else (*rs.loss.loc, "type")
+        return None, [*findings, Finding(where, str(e), True)]
+    if task.kind == "multiclass" and task.encoding == "index":
+        findings += _width_vs_classes(rs, plan, dataset.num_classes)  # the task's labels name the extra outputs too
+    elif task.kind == "multiclass" and plan.output_shape != task.target_shape:
+        _, last = _last(plan)
+        findings.append(Finding(
+            last,
+            f"the model outputs shape {plan.output_shape} per sample, but one-hot targets of "
+            f"{task.num_classes} classes have shape {task.target_shape}",
+            True,
+        ))  # fmt: skip
+    return task, findings

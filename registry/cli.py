@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextvars
 import gc
-import json
 import os
 import sys
 import traceback
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from registry.errors import (
     CheckpointError,
+    DataError,
     DatasetNotFoundError,
     DistributedError,
     DuplicateComponentError,
@@ -61,7 +61,7 @@ class ExitCode(IntEnum):
 def _exit_code(error: RegistryError) -> ExitCode:
     if isinstance(error, (PluginLoadError, DuplicateComponentError, PluginError)):
         return ExitCode.PLUGIN
-    if isinstance(error, DatasetNotFoundError):
+    if isinstance(error, (DatasetNotFoundError, DataError)):
         return ExitCode.DATA
     if isinstance(error, TrainingError):
         return ExitCode.RUN_FAILED
@@ -117,10 +117,13 @@ def _parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="test metrics of a run's checkpoint")
     ev.add_argument("run_dir", metavar="DIR", help="a run directory (or one of its checkpoint folders)")
     ev.add_argument("--checkpoint", choices=["latest", "best"], default="latest")
-    pr = sub.add_parser("predict", help="run a trained model on inputs from a .npy or .safetensors file")
+    pr = sub.add_parser("predict", help="run a trained model on new inputs (arrays, a table's rows, images)")
     pr.add_argument("run_dir", metavar="DIR", help="a run directory (or one of its checkpoint folders)")
-    pr.add_argument("inputs", help="raw inputs shaped like the dataset's samples, with a batch dimension first")
+    pr.add_argument("inputs", help="raw samples in a .npy/.safetensors file (batch first), or what the dataset "
+                    "reads: a table's rows (.csv/.parquet), a folder of images")  # fmt: skip
     pr.add_argument("--checkpoint", choices=["latest", "best"], default="latest")
+    pr.add_argument("--output", metavar="FILE", help="write there: CSV for a .csv name, else JSON lines (default: "
+                    "standard output, CSV for a table's rows, JSON lines otherwise)")  # fmt: skip
     v = sub.add_parser("validate", help="check a spec and build the model, without loading data or training")
     v.add_argument("spec", help="path to a TOML spec")
     _add_set(v)
@@ -221,24 +224,40 @@ def _draw(run_dir: Path, report: object) -> None:
 
 def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry.launch import trained
+    from registry.metrics import MetricSet
     from registry.runner import evaluate, format_test, load_data
 
     built, ckpt = trained(args.run_dir, args.checkpoint, err)
-    result = evaluate(built, load_data(built).test)
+    result = evaluate(built, load_data(built).test, metrics=MetricSet(built.metrics, built.task,
+                      built.model_plan.produces, built.device))  # fmt: skip
     p = ckpt.progress
     where = f"{p.epoch - 1} epochs done" + (f", {p.batch} batches into epoch {p.epoch}" if p.batch else "")
     print(f"{ckpt.path}: {where}", file=out)
     print(format_test(result).strip("\n"), file=out)
+    if result.metrics:
+        print("Metrics: " + ", ".join(f"{name} {value:.4f}" for name, value in result.metrics.items()), file=out)
     return ExitCode.OK
 
 
 def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry.launch import trained
-    from registry.predict import predict_file
+    from registry.predict import predict_file, write_predictions
+    from registry.rundir import RunDir
 
-    built, _ = trained(args.run_dir, args.checkpoint, err)
-    for row in predict_file(built, Path(args.inputs)):
-        print(json.dumps(row, allow_nan=False), file=out)
+    built, ckpt = trained(args.run_dir, args.checkpoint, err)
+    inputs = Path(args.inputs)
+    records = predict_file(built, inputs, RunDir(ckpt.path.parent.parent).read_fitted())
+    table = inputs.suffix in (".csv", ".tsv", ".parquet")
+    if args.output is None:
+        write_predictions(records, out, table)
+        return ExitCode.OK
+    try:
+        with open(args.output, "w", encoding="utf-8", newline="") as f:
+            n = write_predictions(records, f, args.output.endswith(".csv"))
+    except OSError as e:
+        print(f"error: cannot write {args.output}: {e.strerror}", file=err)
+        return ExitCode.USAGE
+    print(f"wrote {n} predictions to {args.output}", file=out)
     return ExitCode.OK
 
 
@@ -341,13 +360,19 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     if target.exists():
         print(f"error: {target} exists; choose another --output", file=err)
         return ExitCode.USAGE
+    from registry_specs.example_data import write_for
+
     try:
         target.write_text(files("registry_specs").joinpath(f"{args.example}.toml").read_text())
         schema.write_text(dump_schema(load_plugins_catalog(err)))
+        data = write_for(args.example, Path.cwd())  # where the spec's relative paths point
     except OSError as e:
         print(f"error: cannot write {e.filename}: {e.strerror}", file=err)
         return ExitCode.USAGE
-    print(f"wrote {target} (and {schema.name}, which editors use to check it); run it with:", file=out)
+    print(f"wrote {target} (and {schema.name}, which editors use to check it)", file=out)
+    if data is not None:
+        print(f"wrote the example data it reads: {data.relative_to(Path.cwd())}", file=out)
+    print("run it with:", file=out)
     print(f"  python -m registry run {target}", file=out)
     return ExitCode.OK
 

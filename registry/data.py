@@ -15,14 +15,24 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
-__all__ = ["Dataset", "DatasetSplits", "Split", "apply_transforms", "block_batches", "iter_batches", "split_len"]
+__all__ = [
+    "Dataset",
+    "DatasetSplits",
+    "Inputs",
+    "Split",
+    "apply_transforms",
+    "block_batches",
+    "iter_batches",
+    "split_len",
+]
 
 Transform = Callable[[Tensor], Tensor]
 
@@ -54,10 +64,29 @@ class DatasetSplits:
     Each is a ``Split`` (tensors held in memory: the fast path), or, for data that does not
     fit in memory, any map-style ``torch.utils.data.Dataset`` whose items are
     ``(input tensor, target)``: it is read through a ``DataLoader`` in the same seeded order.
+
+    ``fitted`` is what the dataset learnt from its training split (a table's encodings and
+    statistics), as plain JSON-able values: the run keeps it (``data.json``) so that ``predict``
+    prepares new inputs exactly as the training ones were.
     """
 
     train: Split | TorchDataset[Any]
     test: Split | TorchDataset[Any]
+    fitted: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Raw samples that a dataset's ``reader`` read for ``predict``, and what to call each one.
+
+    Attributes:
+        samples: the samples, batch first, as the dataset's splits hold them.
+        names: one name per sample where it has one (an image's file, relative to the folder read);
+            None: ``predict`` numbers them (a table's rows).
+    """
+
+    samples: Tensor
+    names: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,13 +96,22 @@ class Dataset:
     Attributes:
         sample_shape: the raw shape of one input, before transforms (``(28, 28)``).
         sample_dtype: the raw dtype of the inputs (``torch.uint8`` for images).
-        classes: class names, index = label; empty for targets that are not class labels.
+        classes: class names, index = label; for ``multilabel`` targets, the label names; empty for
+            real-valued targets.
         load: reads the data; raises ``registry.DatasetNotFoundError`` when the
             files are missing and cannot be fetched.
         description: where the data comes from, for messages.
         target_shape: the shape of one target: ``()`` for a class label (the default with
-            classes); None when not declared (the checks then take targets shaped like the output).
+            classes), ``(k,)`` for k labels or k real values; None when not declared (the checks
+            then take one value per sample).
         target_dtype: the dtype of the targets: ``torch.int64`` for class labels (the default with classes).
+        target_kind: ``classes`` (one class index per sample: the default with classes), ``multilabel``
+            (a 0/1 vector over ``classes`` per sample) or ``values`` (real values: the default without).
+        reader: reads raw inputs of this dataset's kind from a file or folder for ``predict`` (a table's
+            rows, a folder of images) as ``Inputs``, given the state its ``load`` fitted on the training split; None:
+            ``predict`` reads ``.npy``/``.safetensors`` arrays of raw samples.
+        prepare: turns raw samples (as a user has them: unscaled features) into samples as the splits hold
+            them, with the fitted state (a table's standardisation); None when they are the same.
     """
 
     sample_shape: tuple[int, ...]
@@ -83,6 +121,13 @@ class Dataset:
     description: str = ""
     target_shape: tuple[int, ...] | None = None
     target_dtype: torch.dtype | None = None
+    target_kind: Literal["classes", "multilabel", "values"] | None = None
+    reader: Callable[[Path, dict[str, Any]], Inputs] | None = field(default=None, repr=False)
+    prepare: Callable[[Tensor, dict[str, Any]], Tensor] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.target_kind is None:
+            object.__setattr__(self, "target_kind", "classes" if self.classes else "values")
 
     @property
     def num_classes(self) -> int:
@@ -91,18 +136,21 @@ class Dataset:
     @property
     def targets(self) -> tuple[tuple[int, ...] | None, torch.dtype | None]:
         """The declared (shape, dtype) of one target; class labels are ``((), torch.int64)``."""
-        if self.classes:
+        if self.target_kind == "classes":
             return self.target_shape or (), self.target_dtype or torch.int64
+        if self.target_kind == "multilabel":
+            return self.target_shape or (self.num_classes,), self.target_dtype
         return self.target_shape, self.target_dtype
 
     def describe_targets(self) -> str:
         """The targets in words, for messages."""
         shape, dtype = self.targets
-        if self.classes and shape == ():
+        if self.target_kind == "classes":
             return f"one class index per sample, {self.num_classes} classes"
-        if shape is None:
-            return "targets shaped like the model's output"
-        return f"targets of shape {shape} per sample ({str(dtype).removeprefix('torch.')})"
+        if self.target_kind == "multilabel":
+            return f"a 0/1 vector over {self.num_classes} labels per sample"
+        n = 1 if not shape else shape[0]
+        return f"{n} real value{'s' if n != 1 else ''} per sample"
 
     def example_batch(self, n: int = 2) -> Tensor:
         """A batch of zeros with the raw sample shape and dtype, for dry runs."""
@@ -116,15 +164,12 @@ class Dataset:
         high = 256 if self.sample_dtype == torch.uint8 else 2
         return torch.randint(0, high, (n, *self.sample_shape), generator=g).to(self.sample_dtype)
 
-    def example_targets(self, output: Tensor) -> Tensor:
-        """Targets for a dry run of the loss on the model's *output* batch: the declared shape and dtype."""
-        n = output.shape[0]
+    def example_targets(self, n: int) -> Tensor:
+        """Raw targets of the declared kind for *n* samples, for dry runs (before the task encodes them)."""
         shape, dtype = self.targets
-        if self.classes and shape == ():
-            return torch.arange(n, dtype=dtype) % self.num_classes
-        if shape is None:
-            return torch.zeros_like(output)
-        return torch.zeros((n, *shape), dtype=dtype or output.dtype)
+        if self.target_kind == "classes":
+            return torch.arange(n, dtype=dtype) % max(1, self.num_classes)
+        return torch.zeros((n, *(shape or ())), dtype=dtype or torch.get_default_dtype())
 
     def check(self, split: Split, label: str) -> str | None:
         """What is wrong with a loaded split against this declaration, or None."""
@@ -140,10 +185,14 @@ class Dataset:
             )
         if dtype is not None and split.targets.dtype != dtype:
             return f"its {label} targets are {split.targets.dtype}, but it declares {dtype}"
-        if self.classes and len(split):
+        if self.target_kind == "classes" and len(split):
             lo, hi = int(split.targets.min()), int(split.targets.max())
             if lo < 0 or hi >= self.num_classes:
                 return f"its {label} class labels run from {lo} to {hi}, but it has {self.num_classes} classes"
+        if self.target_kind == "multilabel" and len(split) and not ((split.targets == 0) | (split.targets == 1)).all():
+            return f"its {label} targets are not all 0 or 1, but it declares multilabel targets"
+        if self.target_kind == "values" and len(split) and not torch.isfinite(split.targets.float()).all():
+            return f"its {label} targets hold NaN or infinite values"
         return None
 
 

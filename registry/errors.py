@@ -13,6 +13,7 @@ else that escapes is a bug and keeps its traceback.
     ├── PluginLoadError (ImportError)          a plugin failed to import, hook or declare
     ├── PluginError (RuntimeError)             a plugin's component misbehaved when used
     ├── DatasetNotFoundError (FileNotFoundError) data files missing and not downloadable
+    ├── DataError (ValueError)                 data files unusable (a corrupt image, an empty class folder)
     ├── CheckpointError (ValueError)           a checkpoint or run directory is unusable, or cannot be written
     ├── InputError (ValueError)                predict's inputs are unusable
     ├── TrainingError (RuntimeError)           the loss or a gradient became non-finite
@@ -27,7 +28,9 @@ from dataclasses import dataclass
 
 __all__ = [
     "CheckpointError",
+    "DataError",
     "DatasetNotFoundError",
+    "ParamError",
     "DistributedError",
     "DuplicateComponentError",
     "InputError",
@@ -215,6 +218,20 @@ class PluginError(RegistryError, RuntimeError):
         self.plugin = plugin
         self.distribution = distribution
         super().__init__(message)
+
+
+class ParamError(ValueError):
+    """Raised by a factory whose parameter *param* does not fit (a column a table lacks): ``registry`` reports
+    it as a problem of the spec at that parameter's key path. (A plain ``ValueError`` is reported at the
+    component's.) Not a ``RegistryError``: it is the factory's way of saying which parameter is wrong."""
+
+    def __init__(self, param: str, message: str) -> None:
+        self.param = param
+        super().__init__(message)
+
+
+class DataError(RegistryError, ValueError):
+    """A dataset's files are there but unusable: a corrupt image, an empty class folder, a broken table."""
 
 
 class InputError(RegistryError, ValueError):

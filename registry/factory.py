@@ -13,7 +13,7 @@ import importlib
 from typing import Any
 
 from registry.catalog import Component
-from registry.errors import PluginError
+from registry.errors import ParamError, PluginError, RegistryError
 from registry.kinds import KINDS
 from registry.resolve import Resolved
 
@@ -32,10 +32,12 @@ def short_message(error: BaseException, limit: int = 400) -> str:
 
 
 class Refused(ValueError):
-    """A factory refused its parameters (internal: the builder turns it into a Problem at ``resolved.loc``)."""
+    """A factory refused its parameters (internal: the builder turns it into a Problem at ``loc``, the
+    component's key path or, for a ``registry.ParamError``, its parameter's)."""
 
-    def __init__(self, resolved: Resolved, message: str) -> None:
+    def __init__(self, resolved: Resolved, message: str, param: str | None = None) -> None:
         self.resolved = resolved
+        self.loc = resolved.loc if param is None else (*resolved.loc, param)
         super().__init__(message)
 
 
@@ -67,6 +69,10 @@ def call_factory(r: Resolved, *args: Any, **overrides: Any) -> Any:
     c = r.component
     try:
         obj = c.factory(*args, **{**r.kwargs, **overrides})
+    except RegistryError:
+        raise  # it says what is wrong itself (data missing or unusable)
+    except ParamError as e:
+        raise Refused(r, f"{c.kind} {c.name!r}: {short_message(e)}", e.param) from e
     except (ValueError, TypeError) as e:
         raise Refused(r, f"{c.kind} {c.name!r} refused its parameters: {short_message(e)}") from e
     except Exception as e:  # a plugin's factory can raise anything: its fault, named, with the cause chained
@@ -74,8 +80,10 @@ def call_factory(r: Resolved, *args: Any, **overrides: Any) -> Any:
     return check_returns(c, obj)
 
 
-def build_plain(r: Resolved, *args: Any) -> Any:
+def build_plain(r: Resolved, *args: Any, **injected: Any) -> Any:
     """Build *r*'s component with the components it holds built first (each as its own factory returns it).
+
+    *args* and *injected* are what the builder passes itself (an optimizer's parameters, a metric's task).
 
     Raises:
         Refused, PluginError: as ``call_factory``, for *r* or what it holds.
@@ -86,4 +94,4 @@ def build_plain(r: Resolved, *args: Any) -> Any:
             nested[name] = [build_plain(v) for v in value]
         else:
             nested[name] = None if value is None else build_plain(value)
-    return call_factory(r, *args, **nested)
+    return call_factory(r, *args, **nested, **injected)

@@ -89,6 +89,21 @@ def registry_losses() -> Factories:
 
 
 @hookspec
+def registry_metrics() -> Factories:
+    """Return metric factories: ``{name: factory(task, **params) -> torchmetrics.Metric}``.
+
+    The parameter marked ``Annotated[registry.Task, registry.TaskInfo()]`` receives the run's task (its
+    kind, classes, outputs), hidden from specs. ``@registry.metric(tasks=..., higher_is_better=...,
+    default_for=...)`` declares which tasks it measures (``validate`` checks a spec's metrics against
+    them without building any), whether a larger value is better (``train.best_metric`` and early
+    stopping read it), and for which tasks it is computed when a spec lists no metrics. The runner
+    calls ``update(predictions, targets)`` with probabilities for classification (class indices or 0/1
+    targets) and the outputs for regression, then ``compute()`` once per test pass; torchmetrics sums
+    the states across data-parallel processes.
+    """
+
+
+@hookspec
 def registry_optimizers() -> Factories:
     """Return optimizer factories: ``{name: factory(params, **hyper) -> torch.optim.Optimizer}``.
 

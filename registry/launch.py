@@ -23,6 +23,7 @@ from registry.errors import CheckpointError, DistributedError, Interrupted, Prob
 if TYPE_CHECKING:
     from registry.builder import Built
     from registry.checkpoint import Checkpoint
+    from registry.data import DatasetSplits
     from registry.distributed import Ranks
     from registry.report import Reporter
     from registry.rundir import RunDir
@@ -80,13 +81,15 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class Session:
-    """A run ready to go: built, its directory made (or opened) and locked, and where it resumes from."""
+    """A run ready to go: built, its data loaded, its directory made (or opened) and locked, and where it
+    resumes from."""
 
     built: Built
     rundir: RunDir | None
     checkpoint: Checkpoint | None
     spec_hash: str
     notes: tuple[tuple[str, str], ...] = ()
+    splits: DatasetSplits | None = None
 
 
 def _resume(options: RunOptions, err: TextIO, ranks: Ranks | None) -> Session:
@@ -124,26 +127,31 @@ def _resume(options: RunOptions, err: TextIO, ranks: Ranks | None) -> Session:
 
 
 def start(options: RunOptions, err: TextIO, ranks: Ranks | None = None) -> Session:
-    """Build the run, and (on the main process) make and lock its run directory, or open the one to resume.
+    """Build the run and load its data, then (on the main process) make and lock its run directory, or open
+    the one to resume.
 
     Raises:
         SpecError: the spec is wrong (nothing is written).
+        DatasetNotFoundError, DataError, PluginError: the data cannot be loaded (nothing is written).
         CheckpointError: the run directory exists, is in use, cannot be written, or cannot be resumed.
     """
     from registry.resolve import resolved_dict
     from registry.rundir import RunDir, default_run_path, spec_hash
+    from registry.runner import load_data
 
     if options.resume:
         return _resume(options, err, ranks)
     assert options.spec is not None
     built = prepare(options.spec, err, cuda_index=ranks.local_rank if ranks else None, sets=options.sets)
+    splits = load_data(built)  # before the run directory: data that cannot be used leaves nothing behind
     resolved = resolved_dict(built.resolved)
     if ranks is not None and not ranks.is_main:
-        return Session(built, None, None, spec_hash(resolved))
+        return Session(built, None, None, spec_hash(resolved), splits=splits)
     path = Path(options.out) if options.out else default_run_path(resolved.get("name"), options.spec)
     rundir = RunDir.create(path)
     try:
-        return Session(built, rundir, None, rundir.start(resolved, options.spec, built.resolved.catalog.plugins))
+        digest = rundir.start(resolved, options.spec, built.resolved.catalog.plugins, built.best)
+        return Session(built, rundir, None, digest, splits=splits)
     except BaseException:
         rundir.release()
         raise
@@ -178,7 +186,7 @@ def execute(session: Session, report: Reporter, ranks: Ranks | None = None) -> R
             cfg = built.resolved.spec.train
             distributed.init_process_group(ranks, cfg.backend, built.device, cfg.dist_timeout)
         try:
-            result = run(built, report, rundir, session.checkpoint, session.spec_hash, ranks)
+            result = run(built, report, rundir, session.checkpoint, session.spec_hash, ranks, session.splits)
         except RegistryError:
             raise
         except RuntimeError as e:

@@ -248,7 +248,7 @@ class _Network:
             self.problems.add(e.loc, f"{e}{self.used(r)}")
             return None
         except Refused as e:
-            self.problems.add(e.resolved.loc, f"{e}{self.used(r)}")
+            self.problems.add(e.loc, f"{e}{self.used(r)}")
             return None
         own = _count(module) - inside
         if estimate is None and self.too_large(r, own):

@@ -37,6 +37,7 @@ __all__ = [
     "Inferred",
     "Nested",
     "ParamSchema",
+    "TaskInfo",
     "derive_params",
     "describe_fields",
     "describe_type",
@@ -65,6 +66,11 @@ class Inferred:
 @dataclass(frozen=True)
 class InputShape:
     """Marks a parameter that receives the per-sample input shape; hidden from specs."""
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """Marks a parameter that receives the run's ``registry.Task`` (a metric's); hidden from specs."""
 
 
 def last_dim(shape: Shape) -> int:
@@ -108,12 +114,14 @@ class ParamSchema:
         inferred: parameter name -> rule, for parameters the builder may fill in.
         input_shape: name of the parameter that receives the input shape, if any.
         nested: parameter name -> what it holds.
+        task: name of the parameter that receives the run's task, if any.
     """
 
     model: type[BaseModel]
     inferred: dict[str, Inferred]
     input_shape: str | None
     nested: dict[str, Nested]
+    task: str | None = None
 
 
 class SchemaDerivationError(TypeError):
@@ -181,6 +189,7 @@ def derive_params(factory: Callable[..., Any], title: str, injected: int = 0) ->
     inferred: dict[str, Inferred] = {}
     nested: dict[str, Nested] = {}
     input_shape: str | None = None
+    task: str | None = None
     for p in params:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise SchemaDerivationError(f"parameter {p.name!r} is variadic (*args/**kwargs); name each parameter")
@@ -190,6 +199,9 @@ def derive_params(factory: Callable[..., Any], title: str, injected: int = 0) ->
         marks_ = _markers(ann)
         if any(isinstance(m, InputShape) for m in marks_):
             input_shape = p.name
+            continue
+        if any(isinstance(m, TaskInfo) for m in marks_):
+            task = p.name
             continue
         for m in marks_:
             if isinstance(m, Inferred):
@@ -210,7 +222,7 @@ def derive_params(factory: Callable[..., Any], title: str, injected: int = 0) ->
         )
     except Exception as e:  # pydantic raises several types for an unusable annotation
         raise SchemaDerivationError(f"cannot build a schema: {e}") from e
-    return ParamSchema(model=model, inferred=inferred, input_shape=input_shape, nested=nested)
+    return ParamSchema(model=model, inferred=inferred, input_shape=input_shape, nested=nested, task=task)
 
 
 def _raw_default(default: Any) -> Any:

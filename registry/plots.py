@@ -1,4 +1,4 @@
-"""Pictures of a run: loss and accuracy curves, and the confusion matrix, as PNG (matplotlib, Agg).
+"""Pictures of a run: loss, accuracy and metric curves, and the confusion matrix, as PNG (matplotlib, Agg).
 
 matplotlib is an optional extra (``pip install 'torch-spec-registry[plots]'``); without it the run
 still writes its metrics and says how to get the pictures.
@@ -17,7 +17,7 @@ else:  # pragma: no cover
 
 __all__ = ["PLOTS", "confusion_matrix", "has_matplotlib", "plot_run"]
 
-PLOTS = ("loss.png", "accuracy.png", "confusion.png")
+PLOTS = ("loss.png", "accuracy.png", "metrics.png", "confusion.png")
 
 
 def has_matplotlib() -> bool:
@@ -69,6 +69,18 @@ def _curves(rows: list[dict[str, Any]], title: str, out: Path, loss_name: str = 
         fig.savefig(out / "accuracy.png")
         plt.close(fig)
         written.append(out / "accuracy.png")
+    names = sorted({name for r in rows for name in r.get("metrics", {})})
+    if names and names != ["accuracy"]:  # accuracy alone is accuracy.png already
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+        for name in names:
+            ax.plot(epochs, [r["metrics"].get(name) for r in rows], marker="o", label=name)
+        ax.set(xlabel="epoch", ylabel="value", title=f"{title}: test metrics per epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "metrics.png")
+        plt.close(fig)
+        written.append(out / "metrics.png")
     return written
 
 

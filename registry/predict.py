@@ -6,10 +6,12 @@ complex numbers, or holding NaN or infinity is refused with an ``InputError`` th
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import torch
@@ -18,11 +20,11 @@ from safetensors.torch import load as load_safetensors
 
 from registry.builder import Built
 from registry.data import apply_transforms
-from registry.errors import InputError
+from registry.errors import InputError, ParamError, RegistryError
 from registry.safetensors_check import MalformedError, check_safetensors_bytes
 from registry.untrusted import Unreadable, read_bounded
 
-__all__ = ["MAX_INPUT_BYTES", "predict_file"]
+__all__ = ["MAX_INPUT_BYTES", "predict_file", "write_predictions"]
 
 MAX_INPUT_BYTES = 2 * 2**30
 KINDS_OF_NUMBERS = "booleans, integers or real numbers"
@@ -50,19 +52,55 @@ def _read(path: Path) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
-def _probabilities(row: torch.Tensor, produces: str) -> torch.Tensor:
-    if produces == "log_probabilities":
-        return row.exp()
-    return row if produces == "probabilities" else row.softmax(0)
+def _records(built: Built, out: torch.Tensor) -> Iterator[dict[str, Any]]:
+    """One record per output row, in the task's terms."""
+    task, produces = built.task, built.model_plan.produces
+    if task.kind == "regression":
+        for row in out:
+            values = [round(float(v), 6) for v in row.reshape(-1)]
+            yield {"output": values[0] if len(values) == 1 else values}
+        return
+    probs = task.probabilities(out, produces)
+    for row, p in zip(out, probs, strict=True):
+        if not torch.isfinite(row).all():
+            yield {"output": None, "error": "the model's output is not finite for this input"}
+        elif task.kind == "multiclass":
+            i = int(p.argmax())
+            yield {"class": i, "label": task.labels[i], "probability": round(float(p[i]), 6)}
+        elif task.kind == "binary":
+            positive = float(p.reshape(-1)[0])
+            i = int(positive > 0.5)
+            yield {"class": i, "label": task.labels[i], "probability": round(positive if i else 1 - positive, 6)}
+        else:
+            yield {
+                "labels": [name for name, q in zip(task.labels, p, strict=True) if q > 0.5],
+                "probabilities": {name: round(float(q), 6) for name, q in zip(task.labels, p, strict=True)},
+            }
 
 
-def predict_file(built: Built, path: Path) -> Iterator[dict[str, Any]]:
-    """Yield one record per input: the predicted class (name and index) and its probability, or the raw output.
+def predict_file(built: Built, path: Path, fitted: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    """Yield one record per input: the predicted class (or 0/1 label, or labels) with its probability, or the
+    regression outputs.
+
+    Inputs are raw samples in a ``.npy`` or ``.safetensors`` file, or what the dataset reads itself (a
+    table's rows, a folder of images), prepared with what it *fitted* on its training split. Inputs that
+    have names (an image's file) carry them first, as ``input``.
 
     Raises:
         InputError: the file cannot be read, or its inputs do not fit the model.
     """
-    x = _read(path)
+    dataset, fitted = built.data.dataset, fitted or {}
+    names: tuple[str, ...] | None = None
+    if dataset.reader is not None and path.suffix not in (".npy", ".safetensors"):
+        try:
+            read = dataset.reader(path, fitted)
+            x, names = read.samples, read.names
+        except (RegistryError, ParamError) as e:  # the inputs are what is wrong here, not a spec or the data
+            raise InputError(f"cannot read inputs: {e}") from None
+    else:
+        x = _read(path)
+        if dataset.prepare is not None and x.dim() and tuple(x.shape[1:]) == dataset.sample_shape:
+            x = dataset.prepare(x.to(dataset.sample_dtype), fitted)
     want = built.data.dataset.sample_shape
     if x.dim() == 0 or tuple(x.shape[1:]) != want:
         raise InputError(f"{path}: inputs have shape {tuple(x.shape)}; expected (N, {', '.join(map(str, want))})")
@@ -72,14 +110,38 @@ def predict_file(built: Built, path: Path) -> Iterator[dict[str, Any]]:
     built.model.eval()
     with torch.no_grad():
         out = built.model(x)
-    classes = built.data.dataset.classes
-    produces = built.model_plan.produces
-    for row in out:
-        if not torch.isfinite(row).all():
-            yield {"output": None, "error": "the model's output is not finite for this input"}
-        elif classes and row.dim() == 1 and len(row) == len(classes):
-            probs = _probabilities(row, produces)
-            i = int(row.argmax())
-            yield {"class": i, "label": classes[i], "probability": round(float(probs[i]), 6)}
+    if names is None:
+        yield from _records(built, out)
+    else:
+        for name, record in zip(names, _records(built, out), strict=True):
+            yield {"input": name, **record}
+
+
+def _flat(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as one CSV row: lists to numbered columns, nested tables to dotted ones."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        elif isinstance(value, list) and key != "labels":
+            out.update({f"{key}_{i}": v for i, v in enumerate(value)})
         else:
-            yield {"output": row.tolist()}
+            out[key] = ";".join(value) if isinstance(value, list) else value
+    return out
+
+
+def write_predictions(records: Iterator[dict[str, Any]], out: TextIO, csv_format: bool) -> int:
+    """Write *records* to *out*, as CSV (a header, then a row per input: ``row`` first) or as JSON lines.
+
+    Returns:
+        How many were written.
+    """
+    rows = [_flat({"row": i, **r}) if csv_format else r for i, r in enumerate(records)]
+    if csv_format:
+        fields = list(dict.fromkeys(k for row in rows for k in row))
+        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        out.writelines(json.dumps(row, allow_nan=False) + "\n" for row in rows)
+    return len(rows)

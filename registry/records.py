@@ -48,6 +48,7 @@ class EpochRow(_Record):
     test_accuracy: Annotated[float | None, Field(ge=0, le=1)]
     test_correct: Count | None
     test_total: Count
+    metrics: dict[str, Finite] = {}
     lr: Finite
     train_seconds: Seconds
     seconds: Seconds
@@ -55,8 +56,16 @@ class EpochRow(_Record):
 
     @classmethod
     def fields(cls) -> tuple[str, ...]:
-        """The column names, in order."""
-        return tuple(cls.model_fields)
+        """The fixed column names, in order (the metrics' columns come after, one per metric)."""
+        return tuple(f for f in cls.model_fields if f != "metrics")
+
+    def value(self, name: str) -> float | None:
+        """The test value called *name*: ``loss``, ``accuracy`` (the seed's count) or a metric's name."""
+        if name == "loss":
+            return self.test_loss
+        if name == "accuracy" and self.test_accuracy is not None:
+            return self.test_accuracy
+        return self.metrics.get(name)
 
 
 class SavedProgress(_Record):
@@ -116,6 +125,8 @@ class RunInfo(BaseModel):
     updated: str | None = None
     error: str | None = None
     reason: str | None = None
+    best_metric: str | None = None
+    higher_is_better: bool | None = None
     versions: dict[str, Any] = {}
     final: dict[str, Any] | None = None
 

@@ -11,6 +11,7 @@ from registry.catalog import Catalog
 from registry.errors import format_loc
 from registry.kinds import KINDS
 from registry.params import describe_fields
+from registry.semantics import get_metric_info
 
 if TYPE_CHECKING:
     from registry.builder import Built
@@ -48,6 +49,10 @@ def render_show(catalog: Catalog, name: str, kind: str | None = None) -> str:
             lines.append(f"  also: {', '.join(c.aliases)}")
         info = plugins.get(c.plugin)
         lines.append(f"  from: {c.plugin} ({info.describe() if info else 'registered directly'})")
+        if (measures := get_metric_info(c.factory)) is not None:
+            direction = "higher" if measures.higher_is_better else "lower"
+            default = f"; a default for {', '.join(measures.default_for)}" if measures.default_for else ""
+            lines.append(f"  measures: {', '.join(measures.tasks)} tasks; {direction} is better{default}")
         rows = describe_fields(c.schema)
         if not rows:
             lines.append("  parameters: none")
@@ -120,6 +125,8 @@ def render_validated(spec: str, built: Built) -> str:
         f"Total parameters: {built.model_plan.num_params:,}; output {built.model_plan.output_shape} per sample "
         f"({built.model_plan.produces.replace('_', ' ')})",
         f"Data: {built.resolved.dataset.name}, input per sample {d.sample_shape}, {classes}",
+        f"Task: {built.task.describe()}; metrics: {', '.join(m.name for m in built.metrics) or 'none'}; "
+        f"best checkpoint by {built.best[0]}",
         f"Loss: {built.loss}",
         f"Optimizer: {built.resolved.optimizer.name} {built.resolved.optimizer.kwargs}",
         f"Device: {built.device}",
@@ -138,4 +145,6 @@ def render_summary(result: RunResult) -> str:
     line = f"Done: {n} epoch{'s' if n != 1 else ''}{share} in {result.seconds:.1f} s; test loss {final.test_loss:.4f}"
     if final.test_accuracy is not None:
         line += f", accuracy {final.test_correct}/{final.test_total} ({100 * final.test_accuracy:.2f}%)"
+    if final.metrics:
+        line += "; " + ", ".join(f"{name} {value:.4f}" for name, value in final.metrics.items())
     return line

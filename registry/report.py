@@ -148,6 +148,8 @@ class TensorBoardReporter(Reporter):
             value = getattr(row, key)
             if value is not None:
                 self.writer.add_scalar(f"epoch/{key}", value, epoch)
+        for name, value in row.metrics.items():
+            self.writer.add_scalar(f"metrics/{name}", value, epoch)
         self.writer.flush()
 
     def note(self, event: str, text: str, **data: Any) -> None:

@@ -134,6 +134,11 @@ class ResolvedSpec:
         return self.at[("loss",)]  # type: ignore[no-any-return]
 
     @property
+    def metrics(self) -> tuple[Resolved, ...]:
+        """The metrics the spec lists (none: the task's defaults)."""
+        return self.at.get(("metrics",)) or ()
+
+    @property
     def optimizer(self) -> Resolved:
         return self.at[("optimizer",)]  # type: ignore[no-any-return]
 

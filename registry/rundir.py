@@ -214,8 +214,11 @@ class RunDir:
         except OSError as e:
             raise CheckpointError(f"{self.path}: writing {what} failed: {e.strerror or e}") from None
 
-    def start(self, resolved: dict[str, Any], source: str | None, plugins: Sequence[Any]) -> str:
-        """Write spec.toml and run.json (status running); return the spec hash."""
+    def start(
+        self, resolved: dict[str, Any], source: str | None, plugins: Sequence[Any], best: tuple[str, bool]
+    ) -> str:
+        """Write spec.toml and run.json (status running, and the value that picks the best checkpoint); return
+        the spec hash."""
         digest = spec_hash(resolved)
         text = tomli_w.dumps(resolved)
         info = {
@@ -225,6 +228,8 @@ class RunDir:
             "name": resolved.get("name"),
             "status": "running",
             "started": _now(),
+            "best_metric": best[0],
+            "higher_is_better": best[1],
             "versions": {
                 "python": platform.python_version(),
                 "torch": torch.__version__,
@@ -279,6 +284,30 @@ class RunDir:
 
     # -- results ---------------------------------------------------------------------------------
 
+    def write_fitted(self, fitted: dict[str, Any]) -> None:
+        """data.json: what the dataset learnt from its training split, for predict (when it learnt anything)."""
+        if fitted:
+            self._guard("data.json", lambda: write_json(self.path / "data.json", fitted))
+
+    def read_fitted(self) -> dict[str, Any]:
+        """data.json, or nothing when the dataset learnt nothing.
+
+        Raises:
+            CheckpointError: it is not a readable JSON object.
+        """
+        path = self.path / "data.json"
+        if not path.is_file():
+            return {}
+        from registry.untrusted import Unreadable, load_json, read_bounded
+
+        try:
+            value = load_json(read_bounded(path, 50 * 2**20))
+        except (Unreadable, OSError) as e:
+            raise CheckpointError(f"{path}: unreadable: {e}") from None
+        if not isinstance(value, dict):
+            raise CheckpointError(f"{path}: not a JSON object")
+        return value
+
     def write_confusion(self, counts: list[list[int]], classes: list[str]) -> None:
         """confusion.json: test-split counts[true][predicted] and the class names."""
         self._guard(
@@ -289,10 +318,12 @@ class RunDir:
         """Rewrite metrics.jsonl and metrics.csv from *history* (one row per finished epoch)."""
         lines = "".join(row.model_dump_json() + "\n" for row in history)
         buf = io.StringIO()
-        fields = EpochRow.fields()
-        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        metrics = sorted({name for row in history for name in row.metrics})
+        writer = csv.DictWriter(buf, fieldnames=[*EpochRow.fields(), *metrics], lineterminator="\n")
         writer.writeheader()
-        writer.writerows({k: ("" if v is None else v) for k, v in row.model_dump().items()} for row in history)
+        for row in history:
+            flat = {k: v for k, v in row.model_dump().items() if k != "metrics"} | row.metrics
+            writer.writerow({k: ("" if v is None else v) for k, v in flat.items()})
         self._guard("metrics.jsonl", lambda: write_text(self.path / "metrics.jsonl", lines))
         self._guard("metrics.csv", lambda: write_text(self.path / "metrics.csv", buf.getvalue()))
 

@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,11 @@ from registry.data import DatasetSplits, Split, Transform, apply_transforms, blo
 from registry.distributed import Ranks, all_sum, shard
 from registry.errors import CheckpointError, Interrupted, RegistryError, TrainingError
 from registry.factory import plugin_fault, short_message
+from registry.metrics import MetricSet
 from registry.records import EpochRow
 from registry.report import PlainReporter, Reporter
 from registry.rundir import RunDir
+from registry.tasks import Task
 
 __all__ = [
     "EvalResult",
@@ -51,11 +53,12 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True)
 class EvalResult:
-    """Test-split metrics: the mean loss, and for classification the correct count."""
+    """A test pass: the mean loss, for classification the correct count, and the run's metrics."""
 
     loss: float
     correct: int | None
     total: int
+    metrics: dict[str, float] = field(default_factory=dict)
 
     @property
     def accuracy(self) -> float | None:
@@ -112,9 +115,18 @@ def load_data(built: Built) -> DatasetSplits:
         raise
     except Exception as e:  # a plugin's loader can raise anything: its fault, named
         raise plugin_fault(c, f"raised {type(e).__name__} while loading its data: {short_message(e)}") from e
+    train, test = (_encoded(built, s) for s in (splits.train, splits.test))
     if built.resolved.spec.data.precompute and built.data.transforms:
-        return DatasetSplits(*(_precomputed(built, s) for s in (splits.train, splits.test)))
-    return DatasetSplits(*(s.to(built.device) if isinstance(s, Split) else s for s in (splits.train, splits.test)))
+        return DatasetSplits(_precomputed(built, train), _precomputed(built, test), splits.fitted)
+    train, test = (s.to(built.device) if isinstance(s, Split) else s for s in (train, test))
+    return DatasetSplits(train, test, splits.fitted)
+
+
+def _encoded(built: Built, split: Split | TorchDataset[Any]) -> Split | TorchDataset[Any]:
+    """*split* with its targets as the loss takes them (one-hot, a 0/1 column...), once for the whole split."""
+    if not isinstance(split, Split):
+        return split
+    return Split(split.inputs, built.task.encode(split.targets), split.transformed)
 
 
 def _precomputed(built: Built, split: Split | TorchDataset[Any]) -> Split | TorchDataset[Any]:
@@ -251,23 +263,30 @@ def train_epoch(
     return total / max(seen, 1)
 
 
-def _correct(output: Tensor, target: Tensor) -> int | None:
-    if target.dtype in (torch.int64, torch.int32) and output.dim() == 2:
-        return int(output.argmax(dim=1).eq(target).sum().item())
-    return None
+def _correct(task: Task, produces: str, output: Tensor, target: Tensor) -> int:
+    """How many predictions are right: the argmax class; for 0/1 targets, every label on the right side of 0.5."""
+    if task.kind == "multiclass":
+        labels = target.argmax(dim=1) if task.encoding == "one_hot" else target
+        return int(output.argmax(dim=1).eq(labels).sum().item())
+    predicted = task.probabilities(output, produces) > 0.5
+    return int((predicted == (target > 0.5)).all(dim=1).sum().item())
 
 
-def evaluate(built: Built, test: Split | TorchDataset[Any], ranks: Ranks | None = None) -> EvalResult:
-    """The mean loss over *test* and, for class targets, how many argmax predictions are right.
+def evaluate(
+    built: Built, test: Split | TorchDataset[Any], ranks: Ranks | None = None, metrics: MetricSet | None = None
+) -> EvalResult:
+    """The mean loss over *test*, for classification how many predictions are right, and the *metrics*.
 
     Under torchrun each rank evaluates its share of every batch and the sums are added up.
     """
-    model, loss_fn = built.model, built.loss
+    model, loss_fn, task = built.model, built.loss, built.task
     model.eval()
     total = 0.0
-    correct: int | None = 0
+    correct: int | None = 0 if task.is_classification else None
     share = (lambda idx: shard(idx, ranks)) if ranks else None
     size = built.resolved.spec.data.test_batch_size
+    if metrics is not None:
+        metrics.reset()
     with torch.no_grad():
         steps, block = batch_transforms(built, test), block_batches(size, built.data.sample_nbytes)
         for data, target, _ in iter_batches(test, size, None, steps, share=share, device=built.device, block=block):
@@ -276,17 +295,26 @@ def evaluate(built: Built, test: Split | TorchDataset[Any], ranks: Ranks | None 
             output = model(data)
             loss = loss_fn(output, target).item()
             total += loss if _summed(loss_fn) else loss * len(data)
-            c = _correct(output, target)
-            correct = None if c is None or correct is None else correct + c
+            if correct is not None:
+                correct += _correct(task, built.model_plan.produces, output, target)
+            if metrics is not None:
+                metrics.update(output, target)
     total, right = all_sum([total, -1.0 if correct is None else float(correct)], built.device, ranks)
-    return EvalResult(total / split_len(test), None if correct is None else round(right), split_len(test))
+    values = metrics.compute() if metrics is not None else {}
+    return EvalResult(total / split_len(test), None if correct is None else round(right), split_len(test), values)
 
 
 def format_test(result: EvalResult) -> str:
-    """The notebook's test line (with its blank lines before and after)."""
+    """The notebook's test line (with its blank lines before and after), unchanged for classification, with
+    the spec's metrics on a line of their own after it; for regression, the loss and the metrics on one line."""
     line = f"\nTest set: Average loss: {result.loss:.4f}"
+    metrics = "".join(f", {name}: {value:.4f}" for name, value in result.metrics.items())
     if result.correct is not None:
         line += f", Accuracy: {result.correct}/{result.total} ({100.0 * result.correct / result.total:.0f}%)"
+        if metrics:
+            line += "\nTest metrics: " + metrics.removeprefix(", ")
+    else:
+        line += metrics
     return line + "\n"
 
 
@@ -334,18 +362,17 @@ class _Checkpointer:
         path = self.save(progress)
         if self.rundir is None or path is None:
             return
-        if _is_best(self.built.resolved.spec.train.best_metric, progress.history):
+        if _is_best(self.built.best, progress.history):
             promote_best(self.rundir.checkpoints, path)
         self.rotate()
         self.rundir.write_metrics(progress.history)
 
 
-def _is_best(metric: str, history: list[EpochRow]) -> bool:
-    if metric == "accuracy":
-        values = [row.test_accuracy for row in history if row.test_accuracy is not None]
-        return bool(values) and values[-1] == max(values)
-    losses = [row.test_loss for row in history]
-    return bool(losses) and losses[-1] == min(losses)
+def _is_best(best: tuple[str, bool], history: list[EpochRow]) -> bool:
+    """Whether the last epoch's value of *best* (name, larger is better) is the best so far."""
+    name, higher = best
+    values = [v for v in (row.value(name) for row in history) if v is not None]
+    return bool(values) and values[-1] == (max(values) if higher else min(values))
 
 
 def _ddp(built: Built, ranks: Ranks | None) -> nn.Module:
@@ -366,6 +393,7 @@ def _epoch_row(built: Built, epoch: int, progress: Progress, result: EvalResult,
         test_accuracy=result.accuracy,
         test_correct=result.correct,
         test_total=result.total,
+        metrics=result.metrics,
         lr=built.optimizer.param_groups[0]["lr"],
         train_seconds=t1 - t0,
         seconds=time.perf_counter() - t0,
@@ -394,6 +422,7 @@ def run(
     resume: Checkpoint | None = None,
     spec_hash: str = "",
     ranks: Ranks | None = None,
+    splits: DatasetSplits | None = None,
 ) -> RunResult:
     """Train for ``train.epochs`` epochs, testing after each; return every epoch's metrics.
 
@@ -407,6 +436,7 @@ def run(
         resume: a checkpoint to continue from, exactly where it stopped.
         spec_hash: the resolved spec's hash, stored in each checkpoint.
         ranks: under torchrun, this process's rank (the process group is already set up).
+        splits: the data, loaded already (``load_data``); loaded here when None.
 
     Raises:
         TrainingError: the loss or a gradient became non-finite (the last checkpoint stays as it was).
@@ -417,7 +447,9 @@ def run(
     """
     start = time.perf_counter()
     with _catch_signals(rundir is not None) as stop:
-        splits = load_data(built)
+        splits = splits or load_data(built)
+        if rundir is not None and (ranks is None or ranks.is_main):
+            rundir.write_fitted(splits.fitted)  # what predict needs to prepare inputs as these were
         generator = torch.Generator().manual_seed(built.resolved.spec.seed)
         progress = Progress()
         epoch_start = generator.get_state()
@@ -428,6 +460,9 @@ def run(
             if ranks and not ranks.is_main:  # the saved running loss is the whole run's: count it once
                 progress.loss_total, progress.seen = 0.0, 0
         done_before = len(progress.history)
+        metrics = (
+            MetricSet(built.metrics, built.task, built.model_plan.produces, built.device) if built.metrics else None
+        )
         report = _reporter(log)
         ckpt = _Checkpointer(built, rundir, spec_hash, generator, epoch_start, ranks)
         model = _ddp(built, ranks)
@@ -449,7 +484,7 @@ def run(
             t0 = time.perf_counter()
             train_epoch(built, splits.train, epoch, generator, report, progress, after_step, ranks, model)
             t1 = time.perf_counter()
-            result = evaluate(built, splits.test, ranks)
+            result = evaluate(built, splits.test, ranks, metrics)
             total, seen = all_sum([progress.loss_total, progress.seen], built.device, ranks)
             progress.loss_total, progress.seen = total, int(seen)
             row = _epoch_row(built, epoch, progress, result, t0, t1)
@@ -462,22 +497,31 @@ def run(
         report.close()
         if rundir is not None:
             rundir.write_metrics(progress.history)
-            if built.data.dataset.classes and isinstance(splits.test, Split):
-                rundir.write_confusion(_confusion(built, splits.test), list(built.data.dataset.classes))
+            if built.task.kind in ("multiclass", "binary") and isinstance(splits.test, Split):
+                rundir.write_confusion(_confusion(built, splits.test), list(built.task.labels))
             if stop.signal_name is not None:
                 raise _interrupted(stop, progress, rundir.checkpoints, rundir)
     return RunResult(tuple(progress.history), time.perf_counter() - start, done_before)
 
 
+def _classes(built: Built, output: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """The predicted and the true class index of each sample (multiclass, or binary at 0.5)."""
+    task = built.task
+    if task.kind == "binary":
+        predicted = task.probabilities(output, built.model_plan.produces).reshape(-1) > 0.5
+        return predicted.long(), target.reshape(-1).long()
+    return output.argmax(dim=1), target.argmax(dim=1) if task.encoding == "one_hot" else target
+
+
 def _confusion(built: Built, test: Split) -> list[list[int]]:
     """counts[true class][predicted class] on the test split (argmax of the model's output)."""
-    k = built.data.dataset.num_classes
+    k = built.task.num_classes
     counts = torch.zeros(k * k, dtype=torch.long, device=built.device)
     built.model.eval()
     with torch.no_grad():
         for data, target, _ in iter_batches(
             test, built.resolved.spec.data.test_batch_size, None, batch_transforms(built, test)
         ):
-            predicted = built.model(data).argmax(dim=1)
-            counts += torch.bincount(target * k + predicted, minlength=k * k)
+            predicted, labels = _classes(built, built.model(data), target)
+            counts += torch.bincount(labels * k + predicted, minlength=k * k)
     return counts.view(k, k).tolist()

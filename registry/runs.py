@@ -26,24 +26,26 @@ def _row(run: Path) -> str:
         info, rows, status = rundir.info(), rundir.read_metrics(), rundir.status()
     except CheckpointError as e:
         return f"{run.name:<40} unreadable: {e}"
-    accs = [r.test_accuracy for r in rows if r.test_accuracy is not None]
-    best = f"{100 * max(accs):.2f}%" if accs else "-"
+    name = info.best_metric or ("accuracy" if any(r.test_accuracy is not None for r in rows) else "loss")
+    higher = info.higher_is_better if info.higher_is_better is not None else name == "accuracy"
+    values = [v for v in (r.value(name) for r in rows) if v is not None]
+    best = "-" if not values else f"{name} {max(values) if higher else min(values):.4g}"
     seconds = sum(r.train_seconds for r in rows)
     return (
         f"{run.name:<40} {str(info.name or '-'):<24} {status:<12} {len(rows):>6} "
-        f"{best:>9} {seconds:>8.1f}  {info.started}"
+        f"{best:>18} {seconds:>8.1f}  {info.started}"
     )
 
 
 def describe_runs(folder: Path) -> str:
-    """A table of the runs in *folder*: name, status, epochs, best test accuracy, training time, start.
+    """A table of the runs in *folder*: name, status, epochs, best value (by ``train.best_metric``), time, start.
 
     A run whose run.json says ``running`` but that no process holds is shown as ``killed``.
     """
     runs = sorted(p for p in folder.iterdir() if (p / "run.json").is_file()) if folder.is_dir() else []
     if not runs:
         return f"no runs in {folder}\n"
-    lines = [f"{'run':<40} {'spec name':<24} {'status':<12} {'epochs':>6} {'best acc':>9} {'train s':>8}  started"]
+    lines = [f"{'run':<40} {'spec name':<24} {'status':<12} {'epochs':>6} {'best':>18} {'train s':>8}  started"]
     lines += [_row(run) for run in runs]
     return "\n".join(lines) + "\n"
 
@@ -61,7 +63,9 @@ def diff_runs(a: Path, b: Path) -> str:
     lines += [f"  {format_loc(loc)}: {x!r} -> {y!r}" for loc, x, y in changes] or ["  (identical)"]
     lines.append("final metrics:")
     finals = [_final(run) for run in (a, b)]
-    for key in ("epoch", "train_loss", "test_loss", "test_accuracy"):
+    metrics = sorted({k for f in finals for k in f.get("metrics", {})})
+    finals = [{**f, **f.get("metrics", {})} for f in finals]
+    for key in ("epoch", "train_loss", "test_loss", "test_accuracy", *metrics):
         x, y = finals[0].get(key), finals[1].get(key)
         if isinstance(x, float) and isinstance(y, float):
             lines.append(f"  {key}: {x:.4f} -> {y:.4f} ({y - x:+.4f})")

@@ -9,16 +9,21 @@ like the built-ins (``@registry.contract(...)`` on the factory).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = [
     "CONTRACT_ATTR",
+    "METRIC_ATTR",
     "Contract",
+    "MetricInfo",
     "Output",
     "PassesOn",
     "Targets",
     "contract",
     "get_contract",
+    "get_metric_info",
+    "metric",
 ]
 
 Output = Literal["scores", "probabilities", "log_probabilities", "unit_interval"]
@@ -64,3 +69,39 @@ def get_contract(factory: Callable[..., Any]) -> Contract:
     """The contract declared on *factory* (empty if none)."""
     found = getattr(factory, CONTRACT_ATTR, None)
     return found if isinstance(found, Contract) else Contract()
+
+
+METRIC_ATTR = "__registry_metric__"
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What a metric measures: the tasks it applies to, its direction, and where it is a default."""
+
+    tasks: tuple[str, ...]
+    higher_is_better: bool
+    default_for: tuple[str, ...] = ()
+
+
+def metric(
+    *, tasks: tuple[str, ...], higher_is_better: bool, default_for: tuple[str, ...] = ()
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare what a metric factory's metric measures.
+
+    Args:
+        tasks: the tasks it applies to (``multiclass``, ``binary``, ``multilabel``, ``regression``).
+        higher_is_better: whether a larger value is better (accuracy) or worse (an error).
+        default_for: the tasks for which it is computed when a spec lists no metrics.
+    """
+
+    def mark(factory: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(factory, METRIC_ATTR, MetricInfo(tuple(tasks), higher_is_better, tuple(default_for)))
+        return factory
+
+    return mark
+
+
+def get_metric_info(factory: Callable[..., Any]) -> MetricInfo | None:
+    """The metric declaration on *factory*, if any."""
+    found = getattr(factory, METRIC_ATTR, None)
+    return found if isinstance(found, MetricInfo) else None

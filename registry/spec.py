@@ -51,6 +51,14 @@ class DataSpec(BaseModel):
         Holds(("transform",)),
         Field(description="random transforms applied to each training batch only, after `transforms`"),
     ] = []
+    target_encoding: Annotated[
+        Literal["auto", "index", "one_hot"],
+        Field(
+            description="class labels as the loss takes them: 'index' (one integer per sample), 'one_hot' (a "
+            "vector per sample, for losses that compare with the output, as mse); 'auto' also turns two classes "
+            "into one 0/1 target for a model with one output (bce)"
+        ),
+    ] = "auto"
     precompute: Annotated[
         bool,
         Field(
@@ -119,8 +127,13 @@ class TrainSpec(_Strict):
         bool, Field(description="also write TensorBoard event files to <run>/tensorboard (needs the tensorboard extra)")
     ] = False
     best_metric: Annotated[
-        Literal["accuracy", "loss"], Field(description="the test metric that picks the best checkpoint")
-    ] = "accuracy"
+        str,
+        Field(
+            min_length=1,
+            description="the test value that picks the best checkpoint: 'loss', 'accuracy' (classification), "
+            "a metric's name, or 'auto' (accuracy for classification, else the loss)",
+        ),
+    ] = "auto"
 
 
 class RequiresSpec(_Strict):
@@ -149,6 +162,13 @@ class Spec(_Strict):
     data: Annotated[DataSpec, Holds(("dataset",), key="dataset")]
     model: Annotated[ModelSpec, Holds(("model",), optional=True)]
     loss: Annotated[Table, Holds(("loss",)), Field(description="the loss: { type = NAME, ... }")]
+    metrics: Annotated[
+        list[Table] | None,
+        Holds(("metric",)),
+        Field(
+            description="test metrics computed after each epoch, beside the loss (default: the task's; see `show NAME`)"
+        ),
+    ] = None
     optimizer: Annotated[Table, Holds(("optimizer",)), Field(description="the optimizer: { type = NAME, ... }")]
     train: TrainSpec = TrainSpec()
     requires: RequiresSpec = RequiresSpec()

@@ -14,7 +14,8 @@ returns the components of the named plugin (its entry-point name).
 ``check_component`` builds the component from its defaults, or from the
 parameters of its ``@registry.example``, runs it once on CPU (a forward and
 backward pass for a layer, activation, loss or transform, an optimizer step on
-a small model, a load for a dataset), checks that the results are finite and
+a small model, a load for a dataset, a metric over outputs of every task it
+declares), checks that the results are finite and
 have the right shape (and, for a transform that is not random, that each sample comes out the same
 alone as in a batch), and that the component has a description and appears in
 ``list``, ``show`` and the JSON Schema. It raises ``AssertionError`` with the
@@ -32,7 +33,8 @@ from registry.catalog import Catalog, Component
 from registry.data import Dataset, DatasetSplits, Split
 from registry.loader import strict_validate
 from registry.resolve import Resolved
-from registry.semantics import get_contract
+from registry.semantics import get_contract, get_metric_info
+from registry.tasks import Task
 
 __all__ = ["check_component", "plugin_catalog", "plugin_components"]
 
@@ -152,6 +154,38 @@ def _check_dataset(c: Component, load: bool) -> None:
             assert 0 <= int(t.min()) and int(t.max()) < ds.num_classes, f"dataset {c.name}: {label} labels out of range"
 
 
+EXAMPLE_TASKS = {
+    "multiclass": Task("multiclass", tuple("0123456789"), (), "index", 10),
+    "binary": Task("binary", ("no", "yes"), (1,), "binary", 1),
+    "multilabel": Task("multilabel", ("a", "b", "c"), (3,), "none", 3),
+    "regression": Task("regression", (), (2,), "none", 2),
+}
+"""A small task of each kind, on which a metric is built and computed."""
+
+
+def _check_metric(c: Component) -> None:
+    from registry.metrics import instantiate
+
+    info = get_metric_info(c.factory)
+    assert info is not None, f"metric {c.name}: no @registry.metric(tasks=..., higher_is_better=...) declaration"
+    assert info.tasks and set(info.tasks) <= set(EXAMPLE_TASKS), f"metric {c.name}: tasks {info.tasks}"
+    g = torch.Generator().manual_seed(0)
+    for kind in info.tasks:
+        task = EXAMPLE_TASKS[kind]
+        output = torch.randn(16, task.outputs, generator=g)
+        if kind == "multiclass":
+            target = torch.arange(16) % 10
+        elif kind == "regression":
+            target = torch.randn(16, 2, generator=g)
+        else:
+            target = (torch.arange(16 * task.outputs).reshape(16, task.outputs) % 2).float()
+        m = instantiate(_resolved(c), task)
+        m.update(*task.metric_inputs(output, target, "logits"))
+        value = m.compute()
+        assert isinstance(value, torch.Tensor) and value.numel() == 1, f"metric {c.name}: not one value on {kind}"
+        _check_finite(c, f"the value on a {kind} task", value)
+
+
 def _check_transform(c: Component) -> None:
     shape = c.example.input_shape or DEFAULT_IMAGE
     fn = c.factory(**_resolved(c).kwargs)
@@ -190,7 +224,8 @@ def check_component(component: Component, catalog: Catalog | None = None, load_d
         component: from ``plugin_components``.
         catalog: the catalog it came from (default: the installed plugins).
         load_datasets: also load a dataset's data and check its splits (turn off for
-            datasets that need files or a network).
+            datasets that need a network; one that reads files reads its example's, relative to the
+            working directory).
 
     Raises:
         AssertionError: naming the component and what is wrong.
@@ -202,6 +237,7 @@ def check_component(component: Component, catalog: Catalog | None = None, load_d
         "loss": _check_loss,
         "optimizer": _check_optimizer,
         "transform": _check_transform,
+        "metric": _check_metric,
     }
     if c.kind == "dataset":
         _check_dataset(c, load_datasets)

@@ -98,5 +98,10 @@ CASES = [
     ("dataset_not_a_string", 'dataset = "digits"', "dataset = 3"),
     ("layer_type_empty", '{ type = "relu" }', '{ type = "" }'),
     ("container_and_child_both_wrong", '{ type = "relu" }', '{ type = "residual", projektion = "auto", layers = [{ type = "relu", inplace = "yes" }] }'),
+    # tasks and metrics (issue 14)
+    ("one_hot_for_a_loss_of_class_indices", 'dataset = "digits"', 'dataset = "digits"\ntarget_encoding = "one_hot"'),
+    ("metric_of_another_task", "seed = 0", 'seed = 0\nmetrics = [{ type = "r2" }]'),
+    ("metric_refuses_its_parameters", "seed = 0", 'seed = 0\nmetrics = [{ type = "top_k_accuracy", k = 20 }]'),
+    ("best_metric_not_computed", "epochs = 1", 'epochs = 1\nbest_metric = "f1"'),
     ("model_without_parameters", '  { type = "linear", out_features = 32 },\n  { type = "relu" },\n  { type = "linear", out_features = 10 },\n', ""),
 ]

@@ -15,11 +15,11 @@ EXPECTED = {
     ),
     'unknown_top_key': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:2: sede: unknown key 'sede'; did you mean 'seed'? The top level takes: data, loss, model, name, optimizer, requires, seed, train\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:2: sede: unknown key 'sede'; did you mean 'seed'? The top level takes: data, loss, metrics, model, name, optimizer, requires, seed, train\n",
     ),
     'unknown_section': (
         2,
-        'error: SPEC: 1 problem in the spec\n  SPEC:20: trian: unknown table [trian]; did you mean [train]? The top level takes: data, loss, model, name, optimizer, requires, seed, train\n',
+        'error: SPEC: 1 problem in the spec\n  SPEC:20: trian: unknown table [trian]; did you mean [train]? The top level takes: data, loss, metrics, model, name, optimizer, requires, seed, train\n',
     ),
     'missing_loss': (
         2,
@@ -159,11 +159,11 @@ EXPECTED = {
     ),
     'bce_on_log_probabilities': (
         2,
-        "error: SPEC: 2 problems in the spec\n  SPEC:15: loss.type: bce expects values in [0, 1], but the model ends with 'log_softmax', which gives log-probabilities; end the model with 'sigmoid', or use a loss that takes log-probabilities (nll)\n  SPEC:15: loss.type: bce needs targets shaped like the model's output, but the dataset gives one class label per sample (10 classes)\n",
+        "error: SPEC: 2 problems in the spec\n  SPEC:15: loss.type: bce expects values in [0, 1], but the model ends with 'log_softmax', which gives log-probabilities; end the model with 'sigmoid', or use a loss that takes log-probabilities (nll)\n  SPEC:15: loss.type: bce needs targets shaped like the model's output (10,), but the dataset gives one class label per sample (10 classes); for it to fit: [data] target_encoding = 'one_hot' with 10 outputs; or use a loss that takes class indices\n",
     ),
     'mse_on_class_labels': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:15: loss.type: mse needs targets shaped like the model's output, but the dataset gives one class label per sample (10 classes)\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:15: loss.type: mse needs targets shaped like the model's output (10,), but the dataset gives one class label per sample (10 classes); for it to fit: [data] target_encoding = 'one_hot' with 10 outputs; or use a loss that takes class indices\n",
     ),
     'too_few_outputs': (
         2,
@@ -199,11 +199,11 @@ EXPECTED = {
     ),
     'dataset_unknown': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:3: data.dataset: unknown dataset 'mnistt'; did you mean 'mnist'? Available: digits, fashion_mnist, mnist (see: python -m registry list datasets)\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:3: data.dataset: unknown dataset 'mnistt'; did you mean 'mnist'? Available: arrays, breast_cancer, diabetes, digits, fashion_mnist, image_folder, iris, linnerud, mnist, table, wine (see: python -m registry list datasets)\n",
     ),
     'dataset_unknown_param': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:4: data.rooot: dataset 'digits' takes no parameter 'rooot'. Its parameters: split_seed, test_fraction; beside them [data] takes: augment, batch_size, precompute, test_batch_size, transforms\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:4: data.rooot: dataset 'digits' takes no parameter 'rooot'. Its parameters: split_seed, test_fraction; beside them [data] takes: augment, batch_size, precompute, target_encoding, test_batch_size, transforms\n",
     ),
     'dataset_param_type': (
         2,
@@ -227,7 +227,7 @@ EXPECTED = {
     ),
     'target_key': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:2: _target_: unknown key '_target_'. The top level takes: data, loss, model, name, optimizer, requires, seed, train\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:2: _target_: unknown key '_target_'. The top level takes: data, loss, metrics, model, name, optimizer, requires, seed, train\n",
     ),
     'dotted_import_path': (
         2,
@@ -239,11 +239,11 @@ EXPECTED = {
     ),
     'import_key': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:2: import: unknown key 'import'. The top level takes: data, loss, model, name, optimizer, requires, seed, train\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:2: import: unknown key 'import'. The top level takes: data, loss, metrics, model, name, optimizer, requires, seed, train\n",
     ),
     'include_key': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:2: include: unknown key 'include'. The top level takes: data, loss, model, name, optimizer, requires, seed, train\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:2: include: unknown key 'include'. The top level takes: data, loss, metrics, model, name, optimizer, requires, seed, train\n",
     ),
     'two_mistakes_at_once': (
         2,
@@ -291,7 +291,7 @@ EXPECTED = {
     ),
     'data_key_misspelt': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:4: data.batchsize: dataset 'digits' takes no parameter 'batchsize'; did you mean 'batch_size'? Its parameters: split_seed, test_fraction; beside them [data] takes: augment, batch_size, precompute, test_batch_size, transforms\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:4: data.batchsize: dataset 'digits' takes no parameter 'batchsize'; did you mean 'batch_size'? Its parameters: split_seed, test_fraction; beside them [data] takes: augment, batch_size, precompute, target_encoding, test_batch_size, transforms\n",
     ),
     'train_is_an_array_of_tables': (
         2,
@@ -356,6 +356,22 @@ EXPECTED = {
     'container_and_child_both_wrong': (
         2,
         "error: SPEC: 2 problems in the spec\n  SPEC:10: model.layers[2].layers[0].inplace: activation 'relu' takes no parameter 'inplace'. Its parameters: (none)\n  SPEC:10: model.layers[2].projektion: layer 'residual' takes no parameter 'projektion'; did you mean 'projection'? Its parameters: layers, projection\n",
+    ),
+    'one_hot_for_a_loss_of_class_indices': (
+        2,
+        "error: SPEC: 1 problem in the spec\n  SPEC:16: loss.type: nll takes class indices, not one-hot targets; drop [data] target_encoding = 'one_hot'\n",
+    ),
+    'metric_of_another_task': (
+        2,
+        "error: SPEC: 1 problem in the spec\n  SPEC:2: metrics[0].type: metric 'r2' measures regression tasks, but this run's task is multiclass, 10 classes; metrics for it: accuracy, auroc, f1, precision, recall, top_k_accuracy\n",
+    ),
+    'metric_refuses_its_parameters': (
+        2,
+        "error: SPEC: 1 problem in the spec\n  SPEC:2: metrics[0].k: metric 'top_k_accuracy': k = 20, but there are only 10 classes\n",
+    ),
+    'best_metric_not_computed': (
+        2,
+        "error: SPEC: 1 problem in the spec\n  SPEC:22: train.best_metric: 'f1' is not a value this run computes. It may be: auto, loss, accuracy (a metric is computed when metrics lists it)\n",
     ),
     'model_without_parameters': (
         2,

@@ -1,15 +1,22 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-import torch
+# One intra-op thread here and in every process a test starts (torchrun ranks, CLI subprocesses): the suite's
+# models are small, and on a 2-core machine two processes of 2 threads each slow each other down manyfold.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from registry.catalog import Catalog
-from registry.manager import load_catalog
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from registry.catalog import Catalog  # noqa: E402
+from registry.manager import load_catalog  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

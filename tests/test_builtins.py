@@ -35,7 +35,8 @@ def test_registered_names_equal_the_plugin_tables() -> None:
     tables = {
         "layer": {**registry_torch.LAYERS, **registry_torch.CONTAINERS}, "activation": registry_torch.ACTIVATIONS,
         "model": registry_torch.MODELS, "loss": registry_torch.LOSSES, "optimizer": registry_torch.OPTIMIZERS,
-        "dataset": registry_torch.DATASETS, "transform": registry_torch.TRANSFORMS,
+        "metric": registry_torch.METRICS, "transform": registry_torch.TRANSFORMS,
+        "dataset": {**registry_torch.DATASETS, **registry_torch.TABLES, **registry_torch.IMAGES},
     }  # fmt: skip
     for kind in KINDS:
         assert [c.name for c in CATALOG.list(kind)] == sorted(tables[kind])

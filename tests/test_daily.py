@@ -114,7 +114,7 @@ def test_metrics_files_and_pictures(spec, tmp_path) -> None:
     run = tmp_path / "r"
     assert cli("run", str(spec), "--out", str(run))[0] == 0
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in rows] == [1, 2] and set(rows[0]) == set(EpochRow.fields())
+    assert [r["epoch"] for r in rows] == [1, 2] and set(rows[0]) == {*EpochRow.fields(), "metrics"} and rows[0]["metrics"] == {}
     with open(run / "metrics.csv") as f:
         table = list(csv.DictReader(f))
     assert list(table[0]) == list(EpochRow.fields()) and len(table) == 2
@@ -136,7 +136,7 @@ def test_runs_and_diff(spec, tmp_path) -> None:
     assert cli("run", str(spec), "--out", str(b), "--set", "optimizer.lr=0.1", "--set", "name=faster")[0] == 0
     _, listing, _ = cli("runs", str(tmp_path / "runs"))
     lines = listing.splitlines()
-    assert lines[0].split() == ["run", "spec", "name", "status", "epochs", "best", "acc", "train", "s", "started"]
+    assert lines[0].split() == ["run", "spec", "name", "status", "epochs", "best", "train", "s", "started"]
     assert lines[1].split()[:4] == ["a", "-", "completed", "2"] and lines[2].split()[:4] == ["b", "faster", "completed", "2"]
     _, diff, _ = cli("diff", str(a), str(b))
     assert diff.splitlines()[:5] == [f"--- {a}", f"+++ {b}", "spec:", "  name: None -> 'faster'", "  optimizer.lr: 0.05 -> 0.1"]
@@ -150,8 +150,22 @@ def test_init_writes_a_ready_spec(tmp_path) -> None:
     assert json.loads(Path("spec.schema.json").read_text())["title"] == "registry spec"
     assert cli("init")[0] == ExitCode.USAGE
     code, _, err = cli("init", "--example", "nope", "--output", "x.toml")
-    assert code == ExitCode.USAGE and "choose one of: fashion_mnist_cnn, fashion_mnist_cross_entropy," in err and "quickstart" in err
+    assert code == ExitCode.USAGE and "choose one of: breast_cancer_bce, breast_cancer_bce_with_logits, diabetes_huber," in err and "quickstart" in err
     assert cli("validate", "spec.toml")[0] == 0
+
+
+@pytest.mark.parametrize(("example", "data"), [("table_csv", "data/table.csv"), ("image_folder", "data/images")])
+def test_init_writes_the_data_an_example_reads(tmp_path, example, data) -> None:
+    """An example on the user's own data comes with that data, so it runs as written; existing data is kept."""
+    code, out, _ = cli("init", "--example", example)
+    assert code == 0 and out.splitlines()[1:] == [
+        f"wrote the example data it reads: {data}", "run it with:", "  python -m registry run spec.toml"
+    ]
+    assert cli("run", "spec.toml", "--out", "r", "--set", "train.epochs=1", "--quiet")[0] == 0
+    before = {p: p.stat().st_mtime_ns for p in Path("data").rglob("*")}
+    code, out, _ = cli("init", "--example", example, "--output", "again.toml")
+    assert code == 0 and "example data" not in out
+    assert {p: p.stat().st_mtime_ns for p in Path("data").rglob("*")} == before
 
 
 def test_completion_scripts() -> None:

@@ -72,10 +72,11 @@ def test_builtins_arrive_through_the_hooks() -> None:
     """The manager registers registry_torch by name; the catalog attributes every component to it."""
     catalog = load_catalog(load_entrypoints=False)
     assert {c.plugin for c in catalog} == {"registry_torch"}
-    from registry_torch import ACTIVATIONS, CONTAINERS, DATASETS, LAYERS, LOSSES, MODELS, OPTIMIZERS, TRANSFORMS
+    import registry_torch as rt
 
-    tables = (ACTIVATIONS, CONTAINERS, DATASETS, LAYERS, LOSSES, MODELS, OPTIMIZERS, TRANSFORMS)
-    assert len(catalog) == sum(len(t) for t in tables) == 51
+    tables = (rt.ACTIVATIONS, rt.CONTAINERS, rt.DATASETS, rt.IMAGES, rt.LAYERS, rt.LOSSES, rt.METRICS, rt.MODELS)
+    tables += (rt.OPTIMIZERS, rt.TABLES, rt.TRANSFORMS)
+    assert len(catalog) == sum(len(t) for t in tables) == 68
     assert [(p.name, p.source) for p in catalog.plugins] == [("registry_torch", "built-in")]
 
 
@@ -264,7 +265,7 @@ def test_a_parameter_named_like_a_reserved_key_is_refused_at_load(installed) -> 
     assert sorted(f.render() for f in catalog.failures) == [
         "plugin 'clash' (distribution registry-clash, entry point 'clash = clash_module:plugin') failed: dataset 'mine' "
         "has parameter 'batch_size', which a spec uses for something else where a dataset is placed (reserved there: "
-        "augment, batch_size, dataset, precompute, test_batch_size, transforms); rename it",
+        "augment, batch_size, dataset, precompute, target_encoding, test_batch_size, transforms); rename it",
         "plugin 'rep' (distribution registry-rep, entry point 'rep = rep_module:plugin') failed: layer 'repeated' has "
         "parameter 'repeat', which a spec uses for something else where a layer is placed (reserved there: block, "
         "repeat, type); rename it",

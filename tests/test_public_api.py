@@ -14,10 +14,11 @@ def test_all_is_pinned() -> None:
     """registry.__all__ lists exactly the supported names, each importable."""
     assert registry.__all__ == [
         "CHANNELS", "FEATURES", "KINDS", "MODULE_KINDS", "NUM_CLASSES", "Branches", "Catalog", "Chain",
-        "CheckpointError", "Component", "Dataset", "DatasetNotFoundError", "DatasetSplits", "DistributedError",
-        "DuplicateComponentError", "Holds", "Inferred", "InputError", "InputShape", "Interrupted", "Layers",
-        "PluginError", "PluginLoadError", "Problem", "RegistryError", "SpecError", "Split", "TrainingError",
-        "UnknownComponentError", "__version__", "aliases", "contract", "example", "hookimpl", "replaces",
+        "CheckpointError", "Component", "DataError", "Dataset", "DatasetNotFoundError", "DatasetSplits",
+        "DistributedError", "DuplicateComponentError", "Holds", "Inferred", "InputError", "InputShape", "Inputs", "Interrupted",
+        "Layers", "ParamError", "PluginError", "PluginLoadError", "Problem", "RegistryError", "SpecError", "Split",
+        "Task", "TaskInfo", "TrainingError", "UnknownComponentError", "__version__", "aliases", "contract", "example",
+        "hookimpl", "metric", "replaces",
     ]  # fmt: skip
     assert all(hasattr(registry, name) for name in registry.__all__)
 
@@ -32,6 +33,8 @@ def test_error_hierarchy() -> None:
     assert issubclass(registry.TrainingError, RuntimeError)
     assert issubclass(registry.PluginError, RuntimeError) and issubclass(registry.DistributedError, RuntimeError)
     assert issubclass(registry.InputError, ValueError) and issubclass(registry.CheckpointError, ValueError)
+    assert issubclass(registry.DataError, (registry.RegistryError, ValueError))
+    assert issubclass(registry.ParamError, ValueError) and not issubclass(registry.ParamError, registry.RegistryError)
 
 
 MODULES = sorted(

@@ -73,8 +73,9 @@ def test_every_component_is_in_the_schema(schema, catalog) -> None:
         "model": set(schema["properties"]["model"]["then"]["properties"]["type"]["enum"]),
         "loss": _names(defs["loss"]), "optimizer": _names(defs["optimizer"]),
         "dataset": set(schema["properties"]["data"]["properties"]["dataset"]["enum"]),
-        "transform": _names(defs["transform"]),
+        "transform": _names(defs["transform"]), "metric": _names(defs["metric"]),
     }  # fmt: skip
+    assert schema["properties"]["metrics"]["items"] == {"$ref": "#/$defs/metric"}
     for c in catalog:
         assert {c.name, *c.aliases} <= where[c.kind], c.name
     rules = defs["layer+activation"]["else"]["allOf"]

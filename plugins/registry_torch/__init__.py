@@ -1,5 +1,6 @@
 """The built-in torch plugin: torch's layers and containers, activations, torchvision's architectures, losses,
-optimizers, the MNIST family and transforms.
+torchmetrics' metrics, optimizers, datasets (the MNIST family, scikit-learn's bundled ones, the user's own
+tables, arrays and image folders) and transforms.
 
 It is written exactly as a third-party plugin would be: one hook per kind.
 """
@@ -12,10 +13,13 @@ from registry.hookspecs import Factories
 from .activations import ACTIVATIONS
 from .containers import CONTAINERS
 from .datasets import DATASETS
+from .images import IMAGES
 from .layers import LAYERS
 from .losses import LOSSES
+from .metrics import METRICS
 from .models import MODELS
 from .optimizers import OPTIMIZERS
+from .tables import TABLES
 from .transforms import TRANSFORMS
 
 
@@ -40,13 +44,18 @@ def registry_losses() -> Factories:
 
 
 @hookimpl
+def registry_metrics() -> Factories:
+    return METRICS
+
+
+@hookimpl
 def registry_optimizers() -> Factories:
     return OPTIMIZERS
 
 
 @hookimpl
 def registry_datasets() -> Factories:
-    return DATASETS
+    return {**DATASETS, **TABLES, **IMAGES}
 
 
 @hookimpl

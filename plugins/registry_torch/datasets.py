@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.error import URLError
 
 import torch
@@ -173,4 +173,101 @@ def digits(
     )
 
 
-DATASETS = {f.__name__: f for f in (mnist, fashion_mnist, digits)}
+TestFraction = Annotated[float, Field(gt=0, lt=1, description="share of the samples held out for testing")]
+SplitSeed = Annotated[int, Field(ge=0, description="seed of the train/test split")]
+Standardize = Annotated[
+    bool, Field(description="shift and scale each feature by the training split's mean and standard deviation")
+]
+
+
+def _table_splits(
+    loader: str, test_fraction: float, split_seed: int, classes: bool, standardize: bool
+) -> DatasetSplits:
+    """One of scikit-learn's bundled tables, split (stratified by class for classification) and standardised."""
+    import numpy as np
+    import sklearn.datasets
+    from sklearn.model_selection import train_test_split
+
+    bunch = getattr(sklearn.datasets, loader)()
+    x, y = np.asarray(bunch.data, dtype=np.float32), np.asarray(bunch.target)
+    stratify = y if classes else None
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=test_fraction, random_state=split_seed, stratify=stratify
+    )
+    fitted: dict[str, list[float]] = {}
+    if standardize:  # from the training split only: the test split must not shape its own inputs
+        mean, std = x_train.mean(0), x_train.std(0)
+        std[std == 0] = 1.0
+        x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
+        fitted = {"mean": mean.tolist(), "std": std.tolist()}
+
+    def targets(values: np.ndarray) -> torch.Tensor:
+        if classes:
+            return torch.as_tensor(values, dtype=torch.long)
+        return torch.as_tensor(values, dtype=torch.float32).reshape(len(values), -1)
+
+    return DatasetSplits(
+        Split(torch.as_tensor(x_train), targets(y_train)), Split(torch.as_tensor(x_test), targets(y_test)), fitted
+    )
+
+
+def _standardized(x: torch.Tensor, fitted: dict[str, Any]) -> torch.Tensor:
+    """Raw features as the splits hold them: shifted and scaled by the training split's statistics."""
+    if "mean" not in fitted:
+        return x
+    mean, std = (torch.tensor(fitted[k], dtype=x.dtype) for k in ("mean", "std"))
+    return (x - mean) / std
+
+
+def _bundled_table(
+    loader: str, features: int, classes: tuple[str, ...], outputs: int, test_fraction: float, split_seed: int,
+    standardize: bool, description: str,
+) -> Dataset:  # fmt: skip
+    return Dataset(
+        (features,),
+        torch.float32,
+        classes,
+        lambda: _table_splits(loader, test_fraction, split_seed, bool(classes), standardize),
+        description,
+        target_shape=None if classes else (outputs,),
+        target_dtype=None if classes else torch.float32,
+        prepare=_standardized,
+    )
+
+
+@aliases("Iris")
+def iris(test_fraction: TestFraction = 0.2, split_seed: SplitSeed = 0, standardize: Standardize = True) -> Dataset:
+    """Fisher's iris flowers (150): 4 measurements, 3 species; scikit-learn's bundled copy, no download."""
+    return _bundled_table("load_iris", 4, ("setosa", "versicolor", "virginica"), 0, test_fraction, split_seed,
+                          standardize, "scikit-learn iris")  # fmt: skip
+
+
+@aliases("Wine")
+def wine(test_fraction: TestFraction = 0.2, split_seed: SplitSeed = 0, standardize: Standardize = True) -> Dataset:
+    """Wines from three cultivars (178): 13 chemical measurements; scikit-learn's bundled copy, no download."""
+    return _bundled_table("load_wine", 13, ("class_0", "class_1", "class_2"), 0, test_fraction, split_seed,
+                          standardize, "scikit-learn wine")  # fmt: skip
+
+
+@aliases("BreastCancer")
+def breast_cancer(
+    test_fraction: TestFraction = 0.2, split_seed: SplitSeed = 0, standardize: Standardize = True
+) -> Dataset:
+    """Breast tumours (569), malignant or benign: 30 features of cell nuclei; binary; bundled, no download."""
+    return _bundled_table("load_breast_cancer", 30, ("malignant", "benign"), 0, test_fraction, split_seed,
+                          standardize, "scikit-learn breast cancer")  # fmt: skip
+
+
+@aliases("Diabetes")
+def diabetes(test_fraction: TestFraction = 0.2, split_seed: SplitSeed = 0, standardize: Standardize = True) -> Dataset:
+    """Diabetes progression after a year (442 patients) from 10 baseline values; regression; bundled, no download."""
+    return _bundled_table("load_diabetes", 10, (), 1, test_fraction, split_seed, standardize, "scikit-learn diabetes")
+
+
+@aliases("Linnerud")
+def linnerud(test_fraction: TestFraction = 0.25, split_seed: SplitSeed = 0, standardize: Standardize = True) -> Dataset:
+    """Linnerud (20 men): 3 exercise counts -> 3 body measurements; multi-output regression; bundled, no download."""
+    return _bundled_table("load_linnerud", 3, (), 3, test_fraction, split_seed, standardize, "scikit-learn linnerud")
+
+
+DATASETS = {f.__name__: f for f in (mnist, fashion_mnist, digits, iris, wine, breast_cancer, diabetes, linnerud)}

@@ -1,0 +1,395 @@
+"""The user's own data as numbers: a table (CSV or Parquet) and arrays (``.npz`` or ``.safetensors``).
+
+A table's features are encoded as a network takes them: numeric columns standardised, categorical ones
+one-hot, both with what the training split alone shows (a test row never shapes the encoding), and what
+was fitted is kept in the run (``data.json``) so that ``predict`` encodes new rows the same way. The table
+is read when the dataset is declared (``validate`` too), because the number of features follows from its
+categories: every fault of the spec (a missing column, a text column left unencoded) is found before
+anything is trained. pandas reads the files (the ``tables`` extra: ``pip install 'torch-spec-registry[tables]'``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from registry import DataError, Dataset, DatasetNotFoundError, DatasetSplits, Inputs, ParamError, Split, example
+
+TestFraction = Annotated[float, Field(gt=0, lt=1, description="share of the rows held out, when there is no test file")]
+SplitSeed = Annotated[int, Field(ge=0, description="seed of the train/test split")]
+TargetKind = Annotated[
+    Literal["auto", "classes", "multilabel", "values"],
+    Field(
+        description="what the targets are: class labels, 0/1 labels (several columns), or real values; 'auto' "
+        "reads text, booleans and whole numbers with at most 50 distinct values as classes, several 0/1 "
+        "columns as labels, and the rest as values"
+    ),
+]
+MAX_AUTO_CLASSES = 50
+
+
+def _file(path: str, param: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise DatasetNotFoundError(f"{p}: no such file (data.{param})", [str(p)])
+    return p
+
+
+def _read(path: Path, param: str) -> Any:
+    """The table at *path* as a pandas DataFrame (CSV or Parquet, by its suffix)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ParamError(param, "reading a table needs pandas: pip install 'torch-spec-registry[tables]'") from None
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        if path.suffix in (".csv", ".tsv", ".txt"):
+            return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", engine="c")
+    except ImportError as e:  # parquet needs pyarrow
+        raise ParamError(
+            param, f"reading {path.suffix} files needs pyarrow: pip install 'torch-spec-registry[tables]' ({e})"
+        ) from None
+    except (ValueError, OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: not a readable table: {e}") from None
+    raise ParamError(param, f"{path.name}: a table is a .csv, .tsv or .parquet file")
+
+
+def _columns(frame: Any, names: Sequence[str], param: str) -> None:
+    have = [str(c) for c in frame.columns]
+    for name in names:
+        if name not in have:
+            near = difflib.get_close_matches(name, have, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else "."
+            raise ParamError(param, f"the table has no column {name!r}{hint} Its columns: {', '.join(have)}")
+
+
+def _is_numeric(column: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(column)) and not pd.api.types.is_bool_dtype(column)
+
+
+def _target_kind(frame: Any, targets: list[str], declared: str) -> str:
+    if declared != "auto":
+        return declared
+    if len(targets) > 1:
+        values = frame[targets].to_numpy()
+        return "multilabel" if np.isin(values, (0, 1)).all() else "values"
+    column = frame[targets[0]]
+    if not _is_numeric(column):
+        return "classes"
+    values = column.to_numpy(dtype=float)
+    whole = bool(np.all(np.mod(values[:1000], 1) == 0)) and bool(np.all(np.mod(values, 1) == 0))  # a glance first
+    return "classes" if whole and column.nunique() <= MAX_AUTO_CLASSES else "values"
+
+
+def _texts(column: Any) -> Any:
+    """A column's values as text (the names of its categories or classes: 'paris', '3')."""
+    return column.astype(str)
+
+
+def _codes(column: Any, levels: Sequence[str]) -> np.ndarray:
+    """Each value's index among *levels* (-1 for a value not among them)."""
+    import pandas as pd
+
+    return np.asarray(pd.Index(list(levels)).get_indexer(_texts(column)), dtype=np.int64)
+
+
+CHUNK = 32768
+"""Rows handled at a time when the statistics and the encoding are computed: small enough for a chunk's
+temporaries to stay in the CPU's cache, so that each pass reads the table once and writes the result once."""
+
+
+def _numbers(frame: Any, columns: list[str]) -> np.ndarray:
+    """The *columns* of *frame* as one float64 array (rows, columns): pandas' own block where it is one."""
+    return np.asarray(frame[columns].to_numpy(dtype=np.float64))
+
+
+def _mean_std(block: np.ndarray, held_out: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and standard deviation over the rows of *block* that are not *held_out* (a mask),
+    in float64: the sums of all rows less the held-out rows', then the squares of the centred values chunk by
+    chunk, so that the training rows are never copied whole."""
+    held = block[held_out] if held_out is not None else block[:0]
+    n = len(block) - len(held)
+    mean = (block.sum(axis=0) - held.sum(axis=0)) / n
+    held = held - mean
+    squares = -np.einsum("ij,ij->j", held, held)
+    centred = np.empty((min(CHUNK, len(block)), block.shape[1]))
+    for r0 in range(0, len(block), CHUNK):
+        part = np.subtract(block[r0 : r0 + CHUNK], mean, out=centred[: len(block[r0 : r0 + CHUNK])])
+        squares += np.einsum("ij,ij->j", part, part)
+    return mean, np.sqrt(np.maximum(squares, 0.0) / n)
+
+
+def _fit(
+    frame: Any, held_out: np.ndarray | None, features: list[str], categorical: Sequence[str], standardize: bool
+) -> dict[str, Any]:
+    """What encoding the features take, learnt from the training rows alone: every row of *frame* but the
+    *held_out* ones (a mask of the test rows of a split)."""
+    names = [c for c in features if c not in categorical]
+    numeric = {col: [0.0, 1.0] for col in names}
+    if standardize and names:
+        means, stds = _mean_std(_numbers(frame, names), held_out)
+        numeric = {col: [float(m), float(s) if s > 0 else 1.0] for col, m, s in zip(names, means, stds, strict=True)}
+    categories = {}
+    for col in categorical:
+        texts = _texts(frame[col])
+        texts = texts if held_out is None else texts[~held_out]
+        categories[col] = sorted(texts.unique().tolist())
+    return {"kind": "table", "features": features, "numeric": numeric, "categories": categories}
+
+
+def encode(frame: Any, fitted: dict[str, Any]) -> torch.Tensor:
+    """The feature rows of *frame* as the network takes them, with the *fitted* encoding: each numeric column
+    standardised (in float64, stored as float32), each categorical one as its one-hot columns."""
+    return _encode(frame, fitted, None)[0]
+
+
+def _encode(frame: Any, fitted: dict[str, Any], held_out: np.ndarray | None) -> list[torch.Tensor]:
+    """``encode``, the rows parted by the mask *held_out*: [the others, the held-out], each in the file's order
+    (without a mask: [all]). Chunk by chunk, each output written once, row by row."""
+    features, numeric, categories = fitted["features"], fitted["numeric"], fitted["categories"]
+    widths = [len(categories[c]) if c in categories else 1 for c in features]
+    starts = [int(x) for x in np.cumsum([0, *widths[:-1]])]
+    names = [c for c in features if c in numeric]
+    place = [s for c, s in zip(features, starts, strict=True) if c in numeric]
+    block = _numbers(frame, names) if names else np.zeros((len(frame), 0))
+    stats = np.array([numeric[c] for c in names], dtype=np.float64).reshape(-1, 2)
+    codes = {col: _codes(frame[col], categories[col]) for col in categories}
+    masks = [None] if held_out is None else [~held_out, held_out]
+    outs = [np.empty((len(frame) if m is None else int(m.sum()), sum(widths)), dtype=np.float32) for m in masks]
+    filled = [0] * len(outs)
+    scaled = np.empty((min(CHUNK, len(frame)), len(names)))
+    for r0 in range(0, len(frame), CHUNK):
+        rows = slice(r0, r0 + CHUNK)
+        size = len(block[rows])
+        np.subtract(block[rows], stats[:, 0], out=scaled[:size])
+        np.divide(scaled[:size], stats[:, 1], out=scaled[:size])
+        if len(names) == len(features):  # numbers alone: the chunk is the scaled block
+            chunk = scaled[:size].astype(np.float32)
+        else:
+            chunk = np.zeros((size, sum(widths)), dtype=np.float32)
+            chunk[:, place] = scaled[:size]
+        for col, start in zip(features, starts, strict=True):
+            if col in codes:
+                code = codes[col][rows]
+                known = code >= 0  # a level the training rows never showed: all zeros
+                chunk[np.nonzero(known)[0], start + code[known]] = 1.0
+        for i, mask in enumerate(masks):
+            part = chunk if mask is None else chunk[mask[rows]]
+            outs[i][filled[i] : filled[i] + len(part)] = part
+            filled[i] += len(part)
+    return [torch.from_numpy(out) for out in outs]
+
+
+def _check_features(frame: Any, features: list[str], categorical: Sequence[str]) -> None:
+    for col in features:
+        if col not in categorical and not _is_numeric(frame[col]):
+            raise ParamError(
+                "categorical", f"column {col!r} is not numeric (e.g. {frame[col].iloc[0]!r}): list it in "
+                "categorical to one-hot encode it, or leave it out of features",
+            )  # fmt: skip
+    for col in (c for c in features if c not in categorical):
+        missing = int(frame[col].isna().sum())
+        if missing:
+            raise DataError(f"column {col!r} has {missing} empty values; fill or drop them first")
+
+
+def _held_out(rows: int, stratify: np.ndarray | None, fraction: float, seed: int) -> np.ndarray:
+    """A mask of the test rows of a seeded split (stratified by *stratify*, when it can be)."""
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(rows)
+    try:
+        _, test = train_test_split(index, test_size=fraction, random_state=seed, stratify=stratify)
+    except ValueError:  # a class too small to stratify: split without
+        _, test = train_test_split(index, test_size=fraction, random_state=seed)
+    held = np.zeros(rows, dtype=bool)
+    held[test] = True
+    return held
+
+
+@example(path="data/table.csv", targets="approved", categorical=["city"])
+def table(
+    path: Annotated[str, Field(min_length=1, description="a .csv, .tsv or .parquet file")],
+    targets: Annotated[str | list[str], Field(description="the target column, or several (multi-output)")],
+    features: Annotated[
+        list[str] | None, Field(description="the feature columns (default: all but the targets)")
+    ] = None,
+    categorical: Annotated[tuple[str, ...], Field(description="feature columns of categories, one-hot encoded")] = (),
+    test_path: Annotated[str | None, Field(description="a table of test rows (default: a split of path)")] = None,
+    test_fraction: TestFraction = 0.2,
+    split_seed: SplitSeed = 0,
+    target_kind: TargetKind = "auto",
+    standardize: Annotated[bool, Field(description="standardise numeric features (training rows' statistics)")] = True,
+) -> Dataset:
+    """Your own table (CSV or Parquet): features encoded from the training rows, one or more target columns."""
+    frame = _read(_file(path, "path"), "path")
+    test = None if test_path is None else _read(_file(test_path, "test_path"), "test_path")
+    target_cols = [targets] if isinstance(targets, str) else list(targets)
+    _columns(frame, target_cols, "targets")
+    feature_cols = [str(c) for c in frame.columns if str(c) not in target_cols] if features is None else list(features)
+    _columns(frame, feature_cols, "features")
+    _columns(frame, categorical, "categorical")
+    if test is not None:
+        _columns(test, [*feature_cols, *target_cols], "test_path")
+    if not_features := [c for c in categorical if c not in feature_cols]:
+        raise ParamError("categorical", f"{', '.join(map(repr, not_features))} is not among the features")
+    _check_features(frame, feature_cols, categorical)
+    kind = _target_kind(frame, target_cols, target_kind)
+    if kind == "classes" and len(target_cols) > 1:
+        raise ParamError(
+            "targets", "class labels come from one column; several 0/1 columns are target_kind = 'multilabel'"
+        )
+    labels: list[str] = []
+    if kind == "classes":  # the names of the classes (not statistics): from every row, test rows included
+        labels = sorted(
+            {t for part in (frame, test) if part is not None for t in _texts(part[target_cols[0]]).unique()}
+        )
+
+    def target_tensor(rows: Any) -> torch.Tensor:
+        if kind == "classes":
+            return torch.from_numpy(_codes(rows[target_cols[0]], labels))
+        values = rows[target_cols].to_numpy(dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise DataError(f"{path}: the target columns hold empty or non-finite values")
+        return torch.from_numpy(values.astype(np.float32))
+
+    if test is not None:
+        fitted = _fit(frame, None, feature_cols, categorical, standardize)
+        train_split = Split(encode(frame, fitted), target_tensor(frame))
+        test_split = Split(encode(test, fitted), target_tensor(test))
+    else:  # the whole table encoded once, with what its training rows show; then the rows of each part
+        stratify = _codes(frame[target_cols[0]], labels) if kind == "classes" else None
+        held = _held_out(len(frame), stratify, test_fraction, split_seed)  # both parts keep the file's order
+        fitted = _fit(frame, held, feature_cols, categorical, standardize)
+        (train_inputs, test_inputs), targets = _encode(frame, fitted, held), target_tensor(frame).numpy()
+        train_split = Split(train_inputs, torch.from_numpy(targets[~held]))
+        test_split = Split(test_inputs, torch.from_numpy(targets[held]))
+    splits = DatasetSplits(train_split, test_split, fitted)
+    width = int(splits.train.inputs.shape[1])
+
+    def read_rows(source: Path, state: dict[str, Any]) -> Inputs:
+        rows = _read(source, "path")
+        _columns(rows, state["features"], "path")
+        return Inputs(encode(rows, state))
+
+    return Dataset(
+        (width,),
+        torch.float32,
+        tuple(labels if kind == "classes" else target_cols if kind == "multilabel" else ()),
+        lambda: splits,
+        f"table {path}",
+        target_shape=None if kind == "classes" else (len(target_cols),),
+        target_dtype=None if kind == "classes" else torch.float32,
+        target_kind=kind,  # type: ignore[arg-type]
+        reader=read_rows,
+    )
+
+
+def _arrays(path: Path, param: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ``inputs`` and ``targets`` arrays of a .npz or .safetensors file."""
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as held:
+                found = {k: held[k] for k in held.files}
+        elif path.suffix == ".safetensors":
+            from safetensors.numpy import load_file
+
+            from registry.safetensors_check import check_safetensors
+
+            check_safetensors(path)
+            found = load_file(str(path))
+        else:
+            raise ParamError(param, f"{path.name}: arrays come in a .npz or .safetensors file")
+    except (OSError, ValueError) as e:
+        if isinstance(e, ParamError):
+            raise
+        raise DataError(f"{path}: not readable arrays: {e}") from None
+    missing = [k for k in ("inputs", "targets") if k not in found]
+    if missing:
+        raise ParamError(
+            param,
+            f"{path.name} holds {', '.join(sorted(found)) or 'nothing'}; it needs arrays named inputs and targets",
+        )
+    inputs, targets = found["inputs"], found["targets"]
+    if len(inputs) != len(targets):
+        raise DataError(f"{path}: {len(inputs)} inputs but {len(targets)} targets")
+    if inputs.dtype.kind not in "biuf" or targets.dtype.kind not in "biuf":
+        raise DataError(f"{path}: the arrays must hold numbers (inputs {inputs.dtype}, targets {targets.dtype})")
+    return inputs, targets
+
+
+@example(path="data/arrays.npz")
+def arrays(
+    path: Annotated[str, Field(min_length=1, description="a .npz or .safetensors file with arrays inputs and targets")],
+    test_path: Annotated[str | None, Field(description="another such file for testing (default: a split)")] = None,
+    test_fraction: TestFraction = 0.2,
+    split_seed: SplitSeed = 0,
+    classes: Annotated[list[str] | None, Field(description="class names (integer targets), index = label")] = None,
+    target_kind: TargetKind = "auto",
+) -> Dataset:
+    """Your own arrays: samples of any shape (uint8 images stay uint8) and their targets, from .npz or .safetensors."""
+    x, y = _arrays(_file(path, "path"), "path")
+    if test_path is not None:
+        tx, ty = _arrays(_file(test_path, "test_path"), "test_path")
+        if tx.shape[1:] != x.shape[1:]:
+            raise ParamError(
+                "test_path", f"its inputs have shape {tx.shape[1:]} per sample, {path}'s have {x.shape[1:]}"
+            )
+    kind = target_kind
+    if kind == "auto":
+        kind = "classes" if y.dtype.kind in "biu" and y.ndim == 1 else "values"
+    names: list[str] = []
+    if kind == "classes":
+        if y.ndim != 1:
+            raise ParamError(
+                "target_kind",
+                f"class labels are one integer per sample; the targets have shape {y.shape[1:]} per sample",
+            )
+        count = int(max(y.max(initial=0), ty.max(initial=0) if test_path is not None else 0)) + 1
+        names = list(classes) if classes is not None else [str(i) for i in range(count)]
+        if len(names) < count:
+            raise ParamError("classes", f"{len(names)} names, but the targets run to class {count - 1}")
+    elif kind == "multilabel" and classes is not None:
+        names = list(classes)
+
+    def tensors(inputs: np.ndarray, targets: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        t = torch.from_numpy(np.ascontiguousarray(inputs))
+        t = t if t.dtype == torch.uint8 else t.to(torch.float32)
+        if kind == "classes":
+            return t, torch.from_numpy(targets.astype(np.int64))
+        return t, torch.from_numpy(targets.astype(np.float32)).reshape(len(targets), -1)
+
+    def load() -> DatasetSplits:
+        if test_path is not None:
+            return DatasetSplits(Split(*tensors(x, y)), Split(*tensors(tx, ty)))
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(split_seed)).numpy()
+        n_test = max(1, round(len(x) * test_fraction))
+        test, train = order[:n_test], order[n_test:]
+        return DatasetSplits(Split(*tensors(x[train], y[train])), Split(*tensors(x[test], y[test])))
+
+    sample = tensors(x[:1], y[:1])
+    width = 1 if y.ndim == 1 else int(np.prod(y.shape[1:]))
+    if kind == "multilabel" and not names:
+        names = [str(i) for i in range(width)]
+    return Dataset(
+        tuple(sample[0].shape[1:]),
+        sample[0].dtype,
+        tuple(names),
+        load,
+        f"arrays {path}",
+        target_shape=None if kind == "classes" else (width,),
+        target_dtype=None if kind == "classes" else torch.float32,
+        target_kind=kind,  # type: ignore[arg-type]
+    )
+
+
+TABLES = {f.__name__: f for f in (table, arrays)}
