@@ -28,20 +28,21 @@ from registry.errors import (
     UnknownComponentError,
 )
 from registry.kinds import MODULE_KINDS
-from registry.params import CHANNELS, FEATURES, NUM_CLASSES, Inferred, InputShape, TaskInfo
+from registry.params import CHANNELS, FEATURES, NUM_CLASSES, Inferred, InputShape, TaskInfo, TrainingInfo
 from registry.places import Holds
-from registry.semantics import contract, metric
+from registry.semantics import contract, metric, schedule
 
 if TYPE_CHECKING:
     from registry.chain import Branches, Chain, Layers
     from registry.data import Dataset, DatasetSplits, Inputs, Split
+    from registry.schedules import Training
     from registry.tasks import Task
 
 __version__ = "0.1.0"
 
 # They import torch: `--help` and `list` start faster without it.
 _LAZY = {"Dataset": "data", "DatasetSplits": "data", "Inputs": "data", "Split": "data", "Chain": "chain",
-         "Layers": "chain", "Branches": "chain", "Task": "tasks"}  # fmt: skip
+         "Layers": "chain", "Branches": "chain", "Task": "tasks", "Training": "schedules"}  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
@@ -88,7 +89,9 @@ __all__ = [
     "Split",
     "Task",
     "TaskInfo",
+    "Training",
     "TrainingError",
+    "TrainingInfo",
     "UnknownComponentError",
     "__version__",
     "aliases",
@@ -97,4 +100,5 @@ __all__ = [
     "hookimpl",
     "metric",
     "replaces",
+    "schedule",
 ]

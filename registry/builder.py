@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -23,10 +23,11 @@ from registry.checks import check_model_and_loss
 from registry.data import Dataset
 from registry.errors import Problem, SpecError
 from registry.factory import Refused, build_plain, plugin_fault, short_message
-from registry.metrics import MetricPlan, best_metric, plan_metrics
+from registry.metrics import MetricPlan, best_metric, plan_metrics, test_values
 from registry.network import MAX_PARAMETERS, ModelPlan, NodePlan, build_network, fill_inferred
 from registry.problems import ProblemList
 from registry.resolve import Resolved, ResolvedSpec
+from registry.schedules import check_schedule
 from registry.tasks import Task
 
 __all__ = [
@@ -72,6 +73,8 @@ class Built:
         task: the problem the run solves (its targets' encoding, its metrics' inputs).
         metrics: the test metrics computed after each epoch.
         best: the value that picks the best checkpoint, and whether larger is better.
+        early_stop: the value early stopping watches, and whether larger is better (None: no early stopping).
+        test_values: every value a test pass gives (loss, accuracy, metrics), and whether larger is better.
     """
 
     resolved: ResolvedSpec
@@ -85,6 +88,8 @@ class Built:
     metrics: tuple[MetricPlan, ...] = ()
     best: tuple[str, bool] = ("loss", False)
     warnings: tuple[Problem, ...] = ()
+    early_stop: tuple[str, bool] | None = None
+    test_values: dict[str, bool] = field(default_factory=lambda: {"loss": False})
 
 
 def _problems(rs: ResolvedSpec) -> ProblemList:
@@ -293,10 +298,16 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
     if loss is not None and task is not None and not problems.items:
         _try_loss(rs, loss, _dry_output(plan, data.example), data, task, problems)
     metrics: tuple[MetricPlan, ...] = ()
-    best = ("loss", False)
+    best, early, values = ("loss", False), None, {"loss": False}
     if task is not None:
         metrics = plan_metrics(rs.metrics, rs.catalog, task, problems)
         best = best_metric(rs.spec.train.best_metric, task, metrics, problems)
+        values = test_values(task, metrics)
+        stopping = rs.spec.train.early_stopping
+        if stopping is not None:
+            watched = best[0] if stopping.metric == "auto" else stopping.metric
+            early = best_metric(watched, task, metrics, problems, ("train", "early_stopping", "metric"))
+        check_schedule(rs, values, data.dataset.train_samples, problems)
     optimizer = None
     if with_optimizer and plan.num_params:
         model = plan.model.to(device)
@@ -307,4 +318,4 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
     assert loss is not None and task is not None
     model = plan.model.to(device)
     loss = loss.to(device) if isinstance(loss, nn.Module) else loss
-    return Built(rs, data, plan, model, loss, optimizer, device, task, metrics, best, tuple(warnings))
+    return Built(rs, data, plan, model, loss, optimizer, device, task, metrics, best, tuple(warnings), early, values)

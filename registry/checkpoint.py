@@ -19,10 +19,12 @@ weights must be finite.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import re
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,16 +102,33 @@ def _fsync(path: Path) -> None:
 
 
 def _tag(value: Any) -> Any:
+    """*value* as JSON can hold it: tuples, non-finite floats (a scheduler's ``best = inf``) and tables with
+    keys that are not strings (MultiStepLR's ``Counter`` of milestones) tagged, so that they come back as they were."""
     if isinstance(value, tuple):
         return {"__tuple__": [_tag(v) for v in value]}
     if isinstance(value, list):
         return [_tag(v) for v in value]
+    if isinstance(value, dict) and (isinstance(value, Counter) or not all(isinstance(k, str) for k in value)):
+        kind = "__counter__" if isinstance(value, Counter) else "__items__"
+        return {kind: [[_tag(k), _tag(v)] for k, v in value.items()]}
+    if isinstance(value, dict):
+        return {k: _tag(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"__float__": str(value)}
     return value
 
 
 def _untag(value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {"__tuple__"}:
         return tuple(_untag(v) for v in value["__tuple__"])
+    if isinstance(value, dict) and set(value) == {"__float__"} and value["__float__"] in ("inf", "-inf", "nan"):
+        return float(value["__float__"])
+    if isinstance(value, dict) and len(value) == 1 and set(value) <= {"__items__", "__counter__"}:
+        ((kind, items),) = value.items()
+        pairs = {_untag(k): _untag(v) for k, v in items if isinstance(items, list)}
+        return Counter(pairs) if kind == "__counter__" else pairs
+    if isinstance(value, dict):
+        return {k: _untag(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_untag(v) for v in value]
     return value
@@ -153,8 +172,11 @@ def save_checkpoint(
     epoch_start: Tensor,
     progress: Progress,
     spec_hash: str,
+    policy: dict[str, Any] | None = None,
 ) -> Path:
     """Write a complete checkpoint into *folder* (the run's ``checkpoints/``) and point ``latest`` at it.
+
+    *policy* holds the training policy's own state (the scheduler's ``state_dict``), kept as JSON.
 
     Raises:
         OSError, SafetensorError: a write failed, the disk is full (the previous checkpoint and
@@ -172,7 +194,7 @@ def save_checkpoint(
         rng_tensors, rng_plain = _rng_parts(generator, epoch_start)
         save_file({**opt_tensors, **rng_tensors}, str(tmp / "tensors.safetensors"))
         state = {"format": FORMAT, "spec_hash": spec_hash, "progress": progress.to_json(), "optimizer": opt_plain,
-                 "rng": rng_plain}  # fmt: skip
+                 "rng": rng_plain, "policy": _tag(policy or {})}  # fmt: skip
         (tmp / "state.json").write_text(json.dumps(state, allow_nan=False))
         for f in tmp.iterdir():
             _fsync(f)
@@ -253,7 +275,7 @@ def load_checkpoint(path: Path, which: str = "latest") -> Checkpoint:
     tensors = _load_tensors(ckpt / "tensors.safetensors")
     p = state.progress
     progress = Progress(p.epoch, p.batch, p.loss_total, p.seen, list(p.history))
-    plain = {"optimizer": state.optimizer, "rng": state.rng}
+    plain = {"optimizer": state.optimizer, "rng": state.rng, "policy": _untag(state.policy)}
     return Checkpoint(ckpt, progress, state.spec_hash, model, tensors, plain)
 
 

@@ -187,6 +187,7 @@ def _run_session(args: argparse.Namespace, session: Session, out: TextIO, err: T
     from registry.launch import execute, tensorboard_reporter
     from registry.render import render_summary
     from registry.report import make_reporter
+    from registry.threads import apply_threads
 
     built, rundir = session.built, session.rundir
     report = make_reporter(args.log_format, args.quiet, out, built.resolved.spec.train.epochs)
@@ -197,7 +198,9 @@ def _run_session(args: argparse.Namespace, session: Session, out: TextIO, err: T
                                    f"{built.resolved.spec.data.batch_size}", processes=ranks.world_size)  # fmt: skip
         for why in distributed.result_warnings(built.model, built.loss, ranks):
             print(f"warning: the result will differ from a single-process run: {why}", file=err)
+    threads, why = apply_threads(built.resolved.spec.train.threads)
     if not args.quiet and args.log_format != "json":
+        print(f"Threads: {threads} ({why})", file=out)
         print(built.model, file=out)
     if built.resolved.spec.train.tensorboard and rundir is not None:
         report = tensorboard_reporter(report, rundir)

@@ -110,6 +110,9 @@ class Dataset:
         reader: reads raw inputs of this dataset's kind from a file or folder for ``predict`` (a table's
             rows, a folder of images) as ``Inputs``, given the state its ``load`` fitted on the training split; None:
             ``predict`` reads ``.npy``/``.safetensors`` arrays of raw samples.
+        train_samples: the number of training samples, where it is known without loading (MNIST's
+            60,000): ``validate`` then knows the optimizer steps per epoch (a scheduler's length); the
+            loaded split must have exactly this many.
         prepare: turns raw samples (as a user has them: unscaled features) into samples as the splits hold
             them, with the fitted state (a table's standardisation); None when they are the same.
     """
@@ -123,6 +126,7 @@ class Dataset:
     target_dtype: torch.dtype | None = None
     target_kind: Literal["classes", "multilabel", "values"] | None = None
     reader: Callable[[Path, dict[str, Any]], Inputs] | None = field(default=None, repr=False)
+    train_samples: int | None = None
     prepare: Callable[[Tensor, dict[str, Any]], Tensor] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -173,6 +177,8 @@ class Dataset:
 
     def check(self, split: Split, label: str) -> str | None:
         """What is wrong with a loaded split against this declaration, or None."""
+        if label == "train" and self.train_samples is not None and len(split) != self.train_samples:
+            return f"its train split has {len(split)} samples, but it declares {self.train_samples}"
         got = tuple(split.inputs.shape[1:])
         if got != self.sample_shape:
             return f"its {label} samples have shape {got}, but it declares {self.sample_shape}"

@@ -104,6 +104,20 @@ def registry_metrics() -> Factories:
 
 
 @hookspec
+def registry_schedulers() -> Factories:
+    """Return learning-rate scheduler factories: ``{name: factory(optimizer, **params) -> LRScheduler}``.
+
+    The first positional parameter receives the optimizer. A parameter marked ``Annotated[registry.Training,
+    registry.TrainingInfo()]`` receives the run's epochs and optimizer steps per epoch (known once the data
+    is loaded; ``validate`` passes its best estimate), hidden from specs. ``@registry.schedule(per="batch")``
+    (or ``"epoch"``, the default) declares when it steps; ``monitor="metric"`` names the parameter that
+    holds the test value its ``step(value)`` watches (reduce-on-plateau). Check parameters that must
+    agree with each other, or with the run's length, before touching the optimizer: ``validate`` calls
+    the factory with an optimizer that stops the construction as soon as it is read.
+    """
+
+
+@hookspec
 def registry_optimizers() -> Factories:
     """Return optimizer factories: ``{name: factory(params, **hyper) -> torch.optim.Optimizer}``.
 

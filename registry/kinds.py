@@ -57,6 +57,8 @@ KINDS: Mapping[str, KindInfo] = {
         KindInfo("loss", "losses", "registry_losses", "loss functions: (output, target) -> scalar"),
         KindInfo("optimizer", "optimizers", "registry_optimizers", "optimizers over the model's parameters",
                  "torch.optim:Optimizer", injected=1),
+        KindInfo("scheduler", "schedulers", "registry_schedulers", "learning-rate schedulers over the optimizer",
+                 "torch.optim.lr_scheduler:LRScheduler", injected=1),
         KindInfo("metric", "metrics", "registry_metrics", "test metrics computed after each epoch (torchmetrics)",
                  "torchmetrics:Metric"),
         KindInfo("dataset", "datasets", "registry_datasets", "datasets: train and test splits",

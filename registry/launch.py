@@ -201,7 +201,8 @@ def execute(session: Session, report: Reporter, ranks: Ranks | None = None) -> R
             record_end(rundir, e)
         raise
     if rundir is not None:
-        rundir.set_status("completed", final=result.final.model_dump())
+        ended = {"reason": result.stopped} if result.stopped else {}
+        rundir.set_status("completed", final=result.final.model_dump(), **ended)
     return result
 
 

@@ -18,12 +18,12 @@ from torch import Tensor
 
 from registry.catalog import Catalog
 from registry.factory import Refused, build_plain, plugin_fault, short_message
-from registry.problems import ProblemList, closest
+from registry.problems import Loc, ProblemList, closest
 from registry.resolve import Resolved, resolve_entry
 from registry.semantics import get_metric_info
 from registry.tasks import Task
 
-__all__ = ["BUILT_IN_VALUES", "MetricPlan", "MetricSet", "best_metric", "plan_metrics"]
+__all__ = ["BUILT_IN_VALUES", "MetricPlan", "MetricSet", "best_metric", "plan_metrics", "test_values"]
 
 BUILT_IN_VALUES = {"loss": False, "accuracy": True}
 """What ``train.best_metric`` may name besides metrics: the test loss (lower is better) and, for
@@ -96,8 +96,17 @@ def plan_metrics(
     return tuple(plans)
 
 
-def best_metric(setting: str, task: Task, plans: Sequence[MetricPlan], problems: ProblemList) -> tuple[str, bool]:
-    """``train.best_metric`` resolved: the value that picks the best checkpoint, and whether larger is better."""
+def test_values(task: Task, plans: Sequence[MetricPlan]) -> dict[str, bool]:
+    """The test values a run computes after each epoch (loss, accuracy, its metrics), and whether larger is better."""
+    values = {"loss": False, **({"accuracy": True} if task.is_classification else {})}
+    return {**values, **{p.name: p.higher_is_better for p in plans}}
+
+
+def best_metric(
+    setting: str, task: Task, plans: Sequence[MetricPlan], problems: ProblemList, loc: Loc = ("train", "best_metric")
+) -> tuple[str, bool]:
+    """``train.best_metric`` (or another setting at *loc* that names a test value) resolved: the value, and
+    whether larger is better; ``auto`` is accuracy for classification, else the loss."""
     if setting == "auto":
         return ("accuracy", True) if task.is_classification else ("loss", False)
     if setting == "accuracy" and task.is_classification:
@@ -110,7 +119,7 @@ def best_metric(setting: str, task: Task, plans: Sequence[MetricPlan], problems:
     allowed = ["auto", "loss", *(["accuracy"] if task.is_classification else []), *(p.name for p in plans)]
     near = closest(setting, allowed)
     problems.add(
-        ("train", "best_metric"),
+        loc,
         f"{setting!r} is not a value this run computes" + (f"; did you mean {near!r}?" if near else ".")
         + f" It may be: {', '.join(dict.fromkeys(allowed))} (a metric is computed when metrics lists it)",
     )  # fmt: skip

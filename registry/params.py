@@ -38,6 +38,7 @@ __all__ = [
     "Nested",
     "ParamSchema",
     "TaskInfo",
+    "TrainingInfo",
     "derive_params",
     "describe_fields",
     "describe_type",
@@ -71,6 +72,12 @@ class InputShape:
 @dataclass(frozen=True)
 class TaskInfo:
     """Marks a parameter that receives the run's ``registry.Task`` (a metric's); hidden from specs."""
+
+
+@dataclass(frozen=True)
+class TrainingInfo:
+    """Marks a parameter that receives the run's ``registry.Training`` (its epochs and steps; a scheduler's);
+    hidden from specs."""
 
 
 def last_dim(shape: Shape) -> int:
@@ -115,6 +122,7 @@ class ParamSchema:
         input_shape: name of the parameter that receives the input shape, if any.
         nested: parameter name -> what it holds.
         task: name of the parameter that receives the run's task, if any.
+        training: name of the parameter that receives the run's ``Training`` (epochs, steps), if any.
     """
 
     model: type[BaseModel]
@@ -122,6 +130,7 @@ class ParamSchema:
     input_shape: str | None
     nested: dict[str, Nested]
     task: str | None = None
+    training: str | None = None
 
 
 class SchemaDerivationError(TypeError):
@@ -190,6 +199,7 @@ def derive_params(factory: Callable[..., Any], title: str, injected: int = 0) ->
     nested: dict[str, Nested] = {}
     input_shape: str | None = None
     task: str | None = None
+    training: str | None = None
     for p in params:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise SchemaDerivationError(f"parameter {p.name!r} is variadic (*args/**kwargs); name each parameter")
@@ -202,6 +212,9 @@ def derive_params(factory: Callable[..., Any], title: str, injected: int = 0) ->
             continue
         if any(isinstance(m, TaskInfo) for m in marks_):
             task = p.name
+            continue
+        if any(isinstance(m, TrainingInfo) for m in marks_):
+            training = p.name
             continue
         for m in marks_:
             if isinstance(m, Inferred):
@@ -222,7 +235,9 @@ def derive_params(factory: Callable[..., Any], title: str, injected: int = 0) ->
         )
     except Exception as e:  # pydantic raises several types for an unusable annotation
         raise SchemaDerivationError(f"cannot build a schema: {e}") from e
-    return ParamSchema(model=model, inferred=inferred, input_shape=input_shape, nested=nested, task=task)
+    return ParamSchema(
+        model=model, inferred=inferred, input_shape=input_shape, nested=nested, task=task, training=training
+    )
 
 
 def _raw_default(default: Any) -> Any:

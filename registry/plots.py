@@ -17,7 +17,7 @@ else:  # pragma: no cover
 
 __all__ = ["PLOTS", "confusion_matrix", "has_matplotlib", "plot_run"]
 
-PLOTS = ("loss.png", "accuracy.png", "metrics.png", "confusion.png")
+PLOTS = ("loss.png", "accuracy.png", "metrics.png", "lr.png", "confusion.png")
 
 
 def has_matplotlib() -> bool:
@@ -81,6 +81,16 @@ def _curves(rows: list[dict[str, Any]], title: str, out: Path, loss_name: str = 
         fig.savefig(out / "metrics.png")
         plt.close(fig)
         written.append(out / "metrics.png")
+    rates = [r.get("lr") for r in rows]
+    if len(set(rates)) > 1 and None not in rates:  # a scheduler changed it
+        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+        ax.plot(epochs, rates, marker="o", color="tab:purple")
+        ax.set(xlabel="epoch", ylabel="learning rate (at the epoch's last step)", title=f"{title}: learning rate")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / "lr.png")
+        plt.close(fig)
+        written.append(out / "lr.png")
     return written
 
 

@@ -92,6 +92,7 @@ class SavedState(_Record):
     progress: SavedProgress
     optimizer: dict[str, Any]
     rng: dict[str, Any]
+    policy: dict[str, Any] = {}
 
 
 class Confusion(_Record):

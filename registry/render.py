@@ -11,7 +11,7 @@ from registry.catalog import Catalog
 from registry.errors import format_loc
 from registry.kinds import KINDS
 from registry.params import describe_fields
-from registry.semantics import get_metric_info
+from registry.semantics import get_metric_info, get_schedule_info
 
 if TYPE_CHECKING:
     from registry.builder import Built
@@ -53,6 +53,11 @@ def render_show(catalog: Catalog, name: str, kind: str | None = None) -> str:
             direction = "higher" if measures.higher_is_better else "lower"
             default = f"; a default for {', '.join(measures.default_for)}" if measures.default_for else ""
             lines.append(f"  measures: {', '.join(measures.tasks)} tasks; {direction} is better{default}")
+        if c.kind == "scheduler":
+            steps = get_schedule_info(c.factory)
+            per = "as the schedulers it holds" if steps.per == "children" else f"per {steps.per}"
+            watches = f"; watches the test value named by {steps.monitor}" if steps.monitor else ""
+            lines.append(f"  steps: {per}{watches}")
         rows = describe_fields(c.schema)
         if not rows:
             lines.append("  parameters: none")
@@ -129,9 +134,29 @@ def render_validated(spec: str, built: Built) -> str:
         f"best checkpoint by {built.best[0]}",
         f"Loss: {built.loss}",
         f"Optimizer: {built.resolved.optimizer.name} {built.resolved.optimizer.kwargs}",
+        *_policy(built),
         f"Device: {built.device}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _policy(built: Built) -> list[str]:
+    """The training policy's lines of ``validate``: the scheduler, accumulation, early stopping."""
+    from registry.schedules import schedule_of
+
+    cfg, r, lines = built.resolved.spec.train, built.resolved.scheduler, []
+    if r is not None:
+        info = schedule_of(r)
+        watches = f", on {getattr(r.params, info.monitor)}" if info.monitor else ""
+        lines.append(f"Scheduler: {r.name} {r.kwargs}, stepping per {info.per}{watches}")
+    if cfg.accumulate > 1:
+        batch = built.resolved.spec.data.batch_size
+        lines.append(f"Accumulation: {cfg.accumulate} batches per optimizer step (as one batch of "
+                     f"{cfg.accumulate * batch})")  # fmt: skip
+    if cfg.early_stopping is not None and built.early_stop is not None:
+        e = cfg.early_stopping
+        lines.append(f"Early stopping: on {built.early_stop[0]}, patience {e.patience}, min_delta {e.min_delta:g}")
+    return lines
 
 
 def render_summary(result: RunResult) -> str:
@@ -147,4 +172,6 @@ def render_summary(result: RunResult) -> str:
         line += f", accuracy {final.test_correct}/{final.test_total} ({100 * final.test_accuracy:.2f}%)"
     if final.metrics:
         line += "; " + ", ".join(f"{name} {value:.4f}" for name, value in final.metrics.items())
+    if result.stopped:
+        line += " (stopped early)"
     return line

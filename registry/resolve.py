@@ -142,6 +142,10 @@ class ResolvedSpec:
     def optimizer(self) -> Resolved:
         return self.at[("optimizer",)]  # type: ignore[no-any-return]
 
+    @property
+    def scheduler(self) -> Resolved | None:
+        return self.at.get(("scheduler",))
+
     def line(self, loc: Loc) -> int | None:
         """The line of *loc* in the spec's text, if known."""
         return locate_line(self.text, loc) if self.text else None

@@ -35,6 +35,8 @@ from registry.metrics import MetricSet
 from registry.records import EpochRow
 from registry.report import PlainReporter, Reporter
 from registry.rundir import RunDir
+from registry.schedules import Schedule, Training, build_schedule, steps_per_epoch
+from registry.stopping import stop_reason
 from registry.tasks import Task
 
 __all__ = [
@@ -73,11 +75,13 @@ class RunResult:
         epochs: one row per finished epoch, the whole run's.
         seconds: this process's wall time.
         resumed_epochs: epochs that were already done when this process resumed the run.
+        stopped: why the run ended before ``train.epochs`` (early stopping), or None.
     """
 
     epochs: tuple[EpochRow, ...]
     seconds: float
     resumed_epochs: int = 0
+    stopped: str | None = None
 
     @property
     def final(self) -> EpochRow:
@@ -207,14 +211,18 @@ def train_epoch(
     after_step: Callable[[Progress], None] | None = None,
     ranks: Ranks | None = None,
     model: nn.Module | None = None,
+    schedule: Schedule | None = None,
 ) -> float:
     """One pass over *train* in a fresh seeded order, from ``progress.batch`` on; returns the mean training loss.
 
-    *progress* is updated after every step (batches done, running loss), and
-    *after_step* is called with it: that is where checkpoints and signals are handled.
-    Under torchrun (*ranks*), *model* is the DDP-wrapped model and each rank trains on
-    its share of every batch; the loss is scaled by that share so that DDP's average
-    of the ranks' gradients is the whole batch's gradient.
+    *progress* is updated after every batch (batches done, running loss), and *after_step* is
+    called with it after every optimizer step: that is where checkpoints and signals are handled.
+    With ``train.accumulate = N`` the gradients of N batches are added up before each step, each
+    batch's mean loss weighted by its share of the N batches' samples, so that the step is the one
+    a single N-times-larger batch gives (for a mean-reduced loss). Under torchrun (*ranks*), *model*
+    is the DDP-wrapped model and each rank trains on its share of every batch, its loss scaled by
+    that share so that DDP's average of the ranks' gradients is the whole batch's gradient.
+    A per-batch *schedule* steps after every optimizer step.
     """
     loss_fn, optimizer = built.loss, built.optimizer
     model = model or built.model
@@ -232,22 +240,29 @@ def train_epoch(
     steps = batch_transforms(built, train)
     batches = iter_batches(train, batch_size, generator, steps, p.batch, share, built.device, block)
     last = cfg.max_steps_per_epoch
-    augments, clip, interval = built.data.augment, cfg.grad_clip, cfg.log_interval
+    augments, clip, interval, group = built.data.augment, cfg.grad_clip, cfg.log_interval, cfg.accumulate
+    end = num_batches if last is None else min(num_batches, last)
+    world = ranks.world_size if ranks else 1
     for batch_idx, (data, target, whole) in enumerate(batches, start=p.batch):
-        if last is not None and batch_idx >= last:
+        if batch_idx >= end:
             break
         for augment in augments:  # random: drawn batch by batch, so that a resumed epoch draws the same
             data = augment(data)
         size = data.shape[0]
-        optimizer.zero_grad()
-        output = model(data)
-        loss = loss_fn(output, target) if size else output.sum() * 0.0
-        value = loss.item()
-        scale = size * ranks.world_size / whole if ranks and not summed else 1.0
-        (loss * scale if scale != 1.0 else loss).backward()
-        norm = None if clip is None else nn.utils.clip_grad_norm_(model.parameters(), clip)
-        _check_finite(value, epoch, batch_idx, norm)
-        optimizer.step()
+        first = batch_idx - batch_idx % group  # this optimizer step's batches: [first, stop)
+        stop = min(first + group, end)
+        if batch_idx == first:
+            optimizer.zero_grad()
+        syncing = ranks is None or batch_idx + 1 == stop
+        with contextlib.nullcontext() if syncing else _no_sync(model):  # DDP: reduce once, at the step
+            output = model(data)
+            loss = loss_fn(output, target) if size else output.sum() * 0.0
+            value = loss.item()
+            if batch_idx + 1 < stop:  # the step's last batch is checked with the gradient's norm below
+                _check_finite(value, epoch, batch_idx)
+            samples = min(stop * batch_size, n) - first * batch_size  # the whole step's samples, all ranks
+            scale = 1.0 if summed else size * world / samples
+            (loss * scale if scale != 1.0 else loss).backward()
         p.loss_total += value if summed else value * size
         p.seen += size
         p.batch = batch_idx + 1
@@ -257,10 +272,22 @@ def train_epoch(
             total, count = all_sum([value if summed else value * size, size], built.device, ranks)
             shown = total if summed else total / max(count, 1)
         report.train_step(epoch, batch_idx, num_batches, batch_idx * whole, n, shown, due)
+        if batch_idx + 1 < stop:
+            continue
+        norm = None if clip is None else nn.utils.clip_grad_norm_(model.parameters(), clip)
+        _check_finite(value, epoch, batch_idx, norm)
+        optimizer.step()
+        if schedule is not None:
+            schedule.after_step()
         if after_step is not None:
             after_step(p)
     total, seen = all_sum([p.loss_total, p.seen], built.device, ranks)
     return total / max(seen, 1)
+
+
+def _no_sync(model: nn.Module) -> contextlib.AbstractContextManager[None]:
+    """DDP's context that keeps gradients local (a batch that is not the last of an accumulated step)."""
+    return model.no_sync()  # type: ignore[operator, no-any-return]
 
 
 def _correct(task: Task, produces: str, output: Tensor, target: Tensor) -> int:
@@ -328,6 +355,7 @@ class _Checkpointer:
     generator: torch.Generator
     epoch_start: Tensor
     ranks: Ranks | None = None
+    schedule: Schedule | None = None
 
     def save(self, progress: Progress) -> Path | None:
         if self.ranks is not None and progress.batch:  # mid-epoch: store the whole run's running loss
@@ -338,9 +366,10 @@ class _Checkpointer:
         assert self.built.optimizer is not None
         folder = self.rundir.checkpoints
         try:
+            policy = {"scheduler": self.schedule.scheduler.state_dict()} if self.schedule else {}
             path = save_checkpoint(
                 folder, self.built.model, self.built.optimizer, self.generator, self.epoch_start, progress,
-                self.spec_hash,
+                self.spec_hash, policy,
             )  # fmt: skip
         except (OSError, SafetensorError) as e:  # safetensors reports a full disk as its own error
             raise CheckpointError(
@@ -453,9 +482,16 @@ def run(
         generator = torch.Generator().manual_seed(built.resolved.spec.seed)
         progress = Progress()
         epoch_start = generator.get_state()
+        assert built.optimizer is not None
+        cfg, data = built.resolved.spec.train, built.resolved.spec.data
+        steps = steps_per_epoch(split_len(splits.train), data.batch_size, cfg.accumulate, cfg.max_steps_per_epoch)
+        schedule = build_schedule(
+            built.resolved, built.optimizer, Training(cfg.epochs, steps, higher_is_better=built.test_values)
+        )
         if resume is not None:
-            assert built.optimizer is not None
             epoch_start = apply_checkpoint(resume, built.model, built.optimizer, generator)
+            if schedule is not None:
+                _load_schedule(schedule, resume)
             progress = resume.progress
             if ranks and not ranks.is_main:  # the saved running loss is the whole run's: count it once
                 progress.loss_total, progress.seen = 0.0, 0
@@ -464,8 +500,10 @@ def run(
             MetricSet(built.metrics, built.task, built.model_plan.produces, built.device) if built.metrics else None
         )
         report = _reporter(log)
-        ckpt = _Checkpointer(built, rundir, spec_hash, generator, epoch_start, ranks)
+        ckpt = _Checkpointer(built, rundir, spec_hash, generator, epoch_start, ranks, schedule)
         model = _ddp(built, ranks)
+        stopping = cfg.early_stopping
+        stopped = None
 
         def after_step(p: Progress) -> None:
             every = built.resolved.spec.train.checkpoint_every
@@ -473,16 +511,21 @@ def run(
                 stop.signal_name = stop.signal_name or "SIGTERM"  # another rank was signalled
             if stop.signal_name is not None:
                 raise _interrupted(stop, p, ckpt.save(p), rundir)
-            if every and p.batch % every == 0:
+            first = (p.batch - 1) - (p.batch - 1) % cfg.accumulate  # the step's first batch
+            if every and first // every < p.batch // every:  # the step crossed a multiple of checkpoint_every
                 ckpt.save(p)
 
         for epoch in range(progress.epoch, built.resolved.spec.train.epochs + 1):
+            if stopping is not None and built.early_stop is not None and progress.batch == 0:
+                stopped = stop_reason(progress.history, built.early_stop, stopping.patience, stopping.min_delta)
+                if stopped is not None:  # already decided (a resumed run that had stopped early)
+                    break
             if progress.batch == 0:
                 ckpt.epoch_start = generator.get_state()
             else:  # resumed mid-epoch: draw this epoch's permutation again
                 generator.set_state(ckpt.epoch_start)
             t0 = time.perf_counter()
-            train_epoch(built, splits.train, epoch, generator, report, progress, after_step, ranks, model)
+            train_epoch(built, splits.train, epoch, generator, report, progress, after_step, ranks, model, schedule)
             t1 = time.perf_counter()
             result = evaluate(built, splits.test, ranks, metrics)
             total, seen = all_sum([progress.loss_total, progress.seen], built.device, ranks)
@@ -491,9 +534,16 @@ def run(
             report.test(epoch, format_test(result), row)
             progress.history.append(row)
             progress.epoch, progress.batch, progress.loss_total, progress.seen = epoch + 1, 0, 0.0, 0
+            if schedule is not None:
+                schedule.after_epoch(row.value(schedule.monitor) if schedule.monitor else None)
             ckpt.end_epoch(progress)
             if stop.signal_name is not None:  # arrived during the test pass: the epoch is saved whole
                 raise _interrupted(stop, progress, rundir.checkpoints if rundir else None, rundir)
+            if stopping is not None and built.early_stop is not None:
+                stopped = stop_reason(progress.history, built.early_stop, stopping.patience, stopping.min_delta)
+                if stopped is not None:
+                    report.note("early_stop", stopped.replace("early stopping: ", "Early stopping: ", 1))
+                    break
         report.close()
         if rundir is not None:
             rundir.write_metrics(progress.history)
@@ -501,7 +551,17 @@ def run(
                 rundir.write_confusion(_confusion(built, splits.test), list(built.task.labels))
             if stop.signal_name is not None:
                 raise _interrupted(stop, progress, rundir.checkpoints, rundir)
-    return RunResult(tuple(progress.history), time.perf_counter() - start, done_before)
+    return RunResult(tuple(progress.history), time.perf_counter() - start, done_before, stopped)
+
+
+def _load_schedule(schedule: Schedule, ckpt: Checkpoint) -> None:
+    saved = ckpt.state.get("policy", {}).get("scheduler")
+    if saved is None:
+        raise CheckpointError(f"{ckpt.path}: holds no scheduler state, but the spec has a scheduler")
+    try:
+        schedule.scheduler.load_state_dict(saved)
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
+        raise CheckpointError(f"{ckpt.path}: its scheduler state does not fit this scheduler: {e}") from None
 
 
 def _classes(built: Built, output: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:

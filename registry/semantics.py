@@ -15,15 +15,19 @@ from typing import Any, Literal
 __all__ = [
     "CONTRACT_ATTR",
     "METRIC_ATTR",
+    "SCHEDULE_ATTR",
     "Contract",
     "MetricInfo",
+    "ScheduleInfo",
     "Output",
     "PassesOn",
     "Targets",
     "contract",
     "get_contract",
     "get_metric_info",
+    "get_schedule_info",
     "metric",
+    "schedule",
 ]
 
 Output = Literal["scores", "probabilities", "log_probabilities", "unit_interval"]
@@ -105,3 +109,39 @@ def get_metric_info(factory: Callable[..., Any]) -> MetricInfo | None:
     """The metric declaration on *factory*, if any."""
     found = getattr(factory, METRIC_ATTR, None)
     return found if isinstance(found, MetricInfo) else None
+
+
+SCHEDULE_ATTR = "__registry_schedule__"
+
+
+@dataclass(frozen=True)
+class ScheduleInfo:
+    """When a learning-rate scheduler steps, and what it watches.
+
+    Attributes:
+        per: ``batch`` (after every optimizer step) or ``epoch`` (after each epoch's test pass);
+            ``children``: as the schedulers it holds, which must agree (a sequence of them).
+        monitor: the parameter naming the test value passed to ``step()`` (reduce-on-plateau), or None.
+    """
+
+    per: Literal["batch", "epoch", "children"]
+    monitor: str | None = None
+
+
+def schedule(
+    *, per: Literal["batch", "epoch", "children"], monitor: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare when a scheduler factory's scheduler steps (``per``) and which parameter names the test
+    value it watches (``monitor``: its ``step(value)`` then receives that value after each epoch)."""
+
+    def mark(factory: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(factory, SCHEDULE_ATTR, ScheduleInfo(per, monitor))
+        return factory
+
+    return mark
+
+
+def get_schedule_info(factory: Callable[..., Any]) -> ScheduleInfo:
+    """The schedule declared on *factory* (per epoch when none is)."""
+    found = getattr(factory, SCHEDULE_ATTR, None)
+    return found if isinstance(found, ScheduleInfo) else ScheduleInfo("epoch")

@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from registry.kinds import MODULE_KINDS
 from registry.places import Holds
 
-__all__ = ["NAME_PATTERN", "DataSpec", "ModelSpec", "RequiresSpec", "Spec", "Table", "TrainSpec"]
+__all__ = ["NAME_PATTERN", "DataSpec", "EarlyStopping", "ModelSpec", "RequiresSpec", "Spec", "Table", "TrainSpec"]
 
 Positive = Annotated[int, Field(ge=1)]
 Table = dict[str, Any]
@@ -98,6 +98,20 @@ def _device(value: str) -> str:
     return value
 
 
+class EarlyStopping(_Strict):
+    """``[train.early_stopping]``: stop when a test value has not improved for a while."""
+
+    metric: Annotated[
+        str,
+        Field(min_length=1, description="the test value watched: 'loss', 'accuracy', a metric's name, or 'auto' "
+              "(what train.best_metric picks)"),
+    ] = "auto"  # fmt: skip
+    patience: Annotated[Positive, Field(description="stop after this many epochs without an improvement")] = 3
+    min_delta: Annotated[
+        float, Field(ge=0, description="an improvement is a change by more than this, in the better direction")
+    ] = 0.0
+
+
 class TrainSpec(_Strict):
     """``[train]``: how long and where to train."""
 
@@ -134,6 +148,19 @@ class TrainSpec(_Strict):
             "a metric's name, or 'auto' (accuracy for classification, else the loss)",
         ),
     ] = "auto"
+    early_stopping: Annotated[
+        EarlyStopping | None, Field(description="stop early when a test value stops improving (default: never)")
+    ] = None
+    accumulate: Annotated[
+        int,
+        Field(ge=1, le=1_000_000, description="add up the gradients of this many batches before each optimizer "
+              "step: the same step as one batch this many times larger (mean-reduced losses)"),
+    ] = 1  # fmt: skip
+    threads: Annotated[
+        Literal["auto"] | Annotated[int, Field(ge=1, le=4096)],
+        Field(description="torch's intra-op CPU threads; 'auto': 1 (see the README's measurement) unless "
+              "OMP_NUM_THREADS says otherwise"),
+    ] = "auto"  # fmt: skip
 
 
 class RequiresSpec(_Strict):
@@ -170,5 +197,10 @@ class Spec(_Strict):
         ),
     ] = None
     optimizer: Annotated[Table, Holds(("optimizer",)), Field(description="the optimizer: { type = NAME, ... }")]
+    scheduler: Annotated[
+        Table | None,
+        Holds(("scheduler",)),
+        Field(description="a learning-rate scheduler: { type = NAME, ... } (default: a constant rate)"),
+    ] = None
     train: TrainSpec = TrainSpec()
     requires: RequiresSpec = RequiresSpec()

@@ -36,6 +36,7 @@ def test_registered_names_equal_the_plugin_tables() -> None:
         "layer": {**registry_torch.LAYERS, **registry_torch.CONTAINERS}, "activation": registry_torch.ACTIVATIONS,
         "model": registry_torch.MODELS, "loss": registry_torch.LOSSES, "optimizer": registry_torch.OPTIMIZERS,
         "metric": registry_torch.METRICS, "transform": registry_torch.TRANSFORMS,
+        "scheduler": registry_torch.SCHEDULERS,
         "dataset": {**registry_torch.DATASETS, **registry_torch.TABLES, **registry_torch.IMAGES},
     }  # fmt: skip
     for kind in KINDS:

@@ -107,6 +107,29 @@ def test_a_nested_model_resumes_bit_identically(tmp_path, nested_reference, wher
     _killed_and_resumed(tmp_path, NESTED_SPEC, nested_reference, where, n)
 
 
+POLICIES = {  # each policy's own state (the scheduler's; early stopping reads the history) must resume exactly
+    "one_cycle-accumulate": '[scheduler]\ntype = "one_cycle"\nmax_lr = 0.02\n',
+    "plateau-early_stopping": '[scheduler]\ntype = "plateau"\nmetric = "accuracy"\npatience = 0\nthreshold = 0.5\n',
+}
+POLICY_TRAIN = {
+    "one_cycle-accumulate": "accumulate = 3\n",
+    "plateau-early_stopping": "[train.early_stopping]\npatience = 1\n",
+}
+
+
+@pytest.mark.parametrize(("policy", "n"), [("one_cycle-accumulate", 14), ("plateau-early_stopping", 50)])
+def test_each_training_policy_resumes_exactly(tmp_path, policy, n) -> None:
+    """A scheduler's state, accumulation's step boundaries and early stopping's decision survive SIGKILL + --resume."""
+    text = SPEC.replace("[train]", POLICIES[policy] + "[train]") + POLICY_TRAIN[policy]
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "ref" / "spec.toml").write_text(text)
+    code, _, err = cli("run", str(tmp_path / "ref" / "spec.toml"), "--out", str(tmp_path / "ref" / "run"))
+    assert code == 0, err
+    reference = final_state(tmp_path / "ref" / "run")
+    assert len({row["lr"] for row in reference[1]}) > 1  # the scheduler moved the rate
+    _killed_and_resumed(tmp_path, text, reference, "step", n)
+
+
 def _killed_and_resumed(tmp_path: Path, text: str, reference, where: str, n: int) -> None:
     spec = tmp_path / "spec.toml"
     spec.write_text(text)

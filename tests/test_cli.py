@@ -167,7 +167,7 @@ def test_list_shows_every_kind_with_descriptions() -> None:
     code, out, _ = cli("list")
     assert code == 0
     heads = [ln.split(":")[0] for ln in out.splitlines() if not ln.startswith(" ")]
-    assert heads == ["layers (12)", "activations (13)", "models (3)", "losses (7)", "optimizers (6)", "metrics (9)", "datasets (11)", "transforms (7)"]
+    assert heads == ["layers (12)", "activations (13)", "models (3)", "losses (7)", "optimizers (6)", "schedulers (9)", "metrics (9)", "datasets (11)", "transforms (7)"]
     assert re.search(r"^  leaky_relu +Leaky ReLU: x for x >= 0, negative_slope \* x otherwise\.  \[registry_torch\]$", out, re.M)
 
 

@@ -45,12 +45,15 @@ NESTED_SPEC = NESTED.replace('  { type = "batch_norm" },\n', "").replace("batch_
 
 
 METRICS = 'metrics = [{ type = "f1", average = "macro" }, { type = "auroc" }, { type = "top_k_accuracy", k = 3 }]\n'
+POLICY = '[scheduler]\ntype = "one_cycle"\nmax_lr = 0.1\n[train]\naccumulate = 3\n'  # per-batch steps, 3 batches each
 REGRESSION = (ROOT / "specs" / "diabetes_mse.toml").read_text().replace("epochs = 30", "epochs = 2")
 REGRESSION = REGRESSION.replace("batch_size = 32", "batch_size = 64")  # MAE and R^2, the task's defaults
 
 
 @pytest.mark.parametrize(
-    "text", [METRICS + SPEC, NESTED_SPEC, REGRESSION], ids=["flat-classification-metrics", "nested", "regression"]
+    "text",
+    [METRICS + SPEC.replace("[train]\n", POLICY), NESTED_SPEC, REGRESSION],
+    ids=["flat-classification-metrics-policy", "nested", "regression"],
 )
 def test_two_processes_equal_one(tmp_path: Path, text: str) -> None:
     """2 ranks with the same global batch and seed end with the weights and metrics of 1 process; rank 0 alone writes."""

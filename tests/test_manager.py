@@ -75,8 +75,8 @@ def test_builtins_arrive_through_the_hooks() -> None:
     import registry_torch as rt
 
     tables = (rt.ACTIVATIONS, rt.CONTAINERS, rt.DATASETS, rt.IMAGES, rt.LAYERS, rt.LOSSES, rt.METRICS, rt.MODELS)
-    tables += (rt.OPTIMIZERS, rt.TABLES, rt.TRANSFORMS)
-    assert len(catalog) == sum(len(t) for t in tables) == 68
+    tables += (rt.OPTIMIZERS, rt.SCHEDULERS, rt.TABLES, rt.TRANSFORMS)
+    assert len(catalog) == sum(len(t) for t in tables) == 77
     assert [(p.name, p.source) for p in catalog.plugins] == [("registry_torch", "built-in")]
 
 

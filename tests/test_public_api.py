@@ -17,8 +17,8 @@ def test_all_is_pinned() -> None:
         "CheckpointError", "Component", "DataError", "Dataset", "DatasetNotFoundError", "DatasetSplits",
         "DistributedError", "DuplicateComponentError", "Holds", "Inferred", "InputError", "InputShape", "Inputs", "Interrupted",
         "Layers", "ParamError", "PluginError", "PluginLoadError", "Problem", "RegistryError", "SpecError", "Split",
-        "Task", "TaskInfo", "TrainingError", "UnknownComponentError", "__version__", "aliases", "contract", "example",
-        "hookimpl", "metric", "replaces",
+        "Task", "TaskInfo", "Training", "TrainingError", "TrainingInfo", "UnknownComponentError", "__version__",
+        "aliases", "contract", "example", "hookimpl", "metric", "replaces", "schedule",
     ]  # fmt: skip
     assert all(hasattr(registry, name) for name in registry.__all__)
 

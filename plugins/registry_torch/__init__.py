@@ -1,6 +1,6 @@
 """The built-in torch plugin: torch's layers and containers, activations, torchvision's architectures, losses,
-torchmetrics' metrics, optimizers, datasets (the MNIST family, scikit-learn's bundled ones, the user's own
-tables, arrays and image folders) and transforms.
+torchmetrics' metrics, optimizers, learning-rate schedulers, datasets (the MNIST family, scikit-learn's bundled
+ones, the user's own tables, arrays and image folders) and transforms.
 
 It is written exactly as a third-party plugin would be: one hook per kind.
 """
@@ -19,6 +19,7 @@ from .losses import LOSSES
 from .metrics import METRICS
 from .models import MODELS
 from .optimizers import OPTIMIZERS
+from .schedulers import SCHEDULERS
 from .tables import TABLES
 from .transforms import TRANSFORMS
 
@@ -51,6 +52,11 @@ def registry_metrics() -> Factories:
 @hookimpl
 def registry_optimizers() -> Factories:
     return OPTIMIZERS
+
+
+@hookimpl
+def registry_schedulers() -> Factories:
+    return SCHEDULERS
 
 
 @hookimpl

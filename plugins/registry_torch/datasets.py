@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import shutil
 import tempfile
@@ -136,15 +137,15 @@ def _load_idx(cls_name: str, root: str, download: bool) -> DatasetSplits:
 @aliases("MNIST")
 def mnist(root: Root = "data", download: Download = False) -> Dataset:
     """MNIST handwritten digits, 28x28 grey, 60,000 train / 10,000 test (torchvision)."""
-    return Dataset((28, 28), torch.uint8, MNIST_CLASSES, lambda: _load_idx("MNIST", root, download), "MNIST")
+    load = lambda: _load_idx("MNIST", root, download)  # noqa: E731
+    return Dataset((28, 28), torch.uint8, MNIST_CLASSES, load, "MNIST", train_samples=60_000)
 
 
 @aliases("FashionMNIST")
 def fashion_mnist(root: Root = "data", download: Download = False) -> Dataset:
     """Fashion-MNIST clothing images, 28x28 grey, 60,000 train / 10,000 test (torchvision)."""
-    return Dataset(
-        (28, 28), torch.uint8, FASHION_CLASSES, lambda: _load_idx("FashionMNIST", root, download), "FashionMNIST"
-    )
+    load = lambda: _load_idx("FashionMNIST", root, download)  # noqa: E731
+    return Dataset((28, 28), torch.uint8, FASHION_CLASSES, load, "FashionMNIST", train_samples=60_000)
 
 
 def _load_digits(test_fraction: float, split_seed: int) -> DatasetSplits:
@@ -170,6 +171,7 @@ def digits(
         tuple(str(i) for i in range(10)),
         lambda: _load_digits(test_fraction, split_seed),
         "scikit-learn digits",
+        train_samples=1797 - round(1797 * test_fraction),
     )
 
 
@@ -219,10 +221,14 @@ def _standardized(x: torch.Tensor, fitted: dict[str, Any]) -> torch.Tensor:
     return (x - mean) / std
 
 
+SIZES = {"load_iris": 150, "load_wine": 178, "load_breast_cancer": 569, "load_diabetes": 442, "load_linnerud": 20}
+
+
 def _bundled_table(
     loader: str, features: int, classes: tuple[str, ...], outputs: int, test_fraction: float, split_seed: int,
     standardize: bool, description: str,
 ) -> Dataset:  # fmt: skip
+    n = SIZES[loader]
     return Dataset(
         (features,),
         torch.float32,
@@ -232,6 +238,7 @@ def _bundled_table(
         target_shape=None if classes else (outputs,),
         target_dtype=None if classes else torch.float32,
         prepare=_standardized,
+        train_samples=n - math.ceil(n * test_fraction),  # train_test_split's rounding
     )
 
 

@@ -291,6 +291,7 @@ def table(
         target_dtype=None if kind == "classes" else torch.float32,
         target_kind=kind,  # type: ignore[arg-type]
         reader=read_rows,
+        train_samples=len(splits.train),
     )
 
 
@@ -389,6 +390,7 @@ def arrays(
         target_shape=None if kind == "classes" else (width,),
         target_dtype=None if kind == "classes" else torch.float32,
         target_kind=kind,  # type: ignore[arg-type]
+        train_samples=len(x) if test_path is not None else len(x) - max(1, round(len(x) * test_fraction)),
     )
 
 
