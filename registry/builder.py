@@ -25,6 +25,8 @@ from registry.errors import Problem, SpecError
 from registry.factory import Refused, build_plain, plugin_fault, short_message
 from registry.metrics import MetricPlan, best_metric, plan_metrics, test_values
 from registry.network import MAX_PARAMETERS, ModelPlan, NodePlan, build_network, fill_inferred
+from registry.paramgroups import plan_groups, scale_rates
+from registry.precision import autocast, unsupported
 from registry.problems import ProblemList
 from registry.resolve import Resolved, ResolvedSpec
 from registry.schedules import check_schedule
@@ -259,6 +261,27 @@ def _dry_output(plan: ModelPlan, example: Tensor) -> Tensor:
     return out  # type: ignore[no-any-return]
 
 
+def _check_precision(
+    rs: ResolvedSpec, plan: ModelPlan, loss: Any, data: DataPlan, task: Task | None, device: torch.device,
+    problems: ProblemList,
+) -> None:  # fmt: skip
+    """``train.precision`` on this device, and (on the CPU, where the dry run is) the model and loss under it."""
+    precision = rs.spec.train.precision
+    why = unsupported(precision, device)
+    if why is not None:
+        problems.add(("train", "precision"), why)
+        return
+    if precision == "float32" or device.type != "cpu" or loss is None or task is None or problems.items:
+        return
+    target = task.encode(data.dataset.example_targets(len(data.example)))
+    try:
+        with autocast(precision, device):
+            loss(_dry_output(plan, data.example), target)
+    except (RuntimeError, TypeError, ValueError, NotImplementedError) as e:
+        problems.add(("train", "precision"), f"the model or loss cannot run in {precision} on {device}: "
+                     f"{short_message(e)}; use 'float32'")  # fmt: skip
+
+
 def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None = None) -> Built:
     """Build the data plan, then the model (seeded), the loss and the optimizer; the runner loads the data.
 
@@ -297,6 +320,7 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
     loss = _build(rs.loss, problems)
     if loss is not None and task is not None and not problems.items:
         _try_loss(rs, loss, _dry_output(plan, data.example), data, task, problems)
+    _check_precision(rs, plan, loss, data, task, device, problems)
     metrics: tuple[MetricPlan, ...] = ()
     best, early, values = ("loss", False), None, {"loss": False}
     if task is not None:
@@ -309,9 +333,12 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
             early = best_metric(watched, task, metrics, problems, ("train", "early_stopping", "metric"))
         check_schedule(rs, values, data.dataset.train_samples, problems)
     optimizer = None
-    if with_optimizer and plan.num_params:
+    groups = plan_groups(rs, plan, problems) if plan.num_params else None
+    if with_optimizer and plan.num_params and not problems.items:
         model = plan.model.to(device)
-        optimizer = _build(rs.optimizer, problems, model.parameters())
+        optimizer = _build(rs.optimizer, problems, groups if groups is not None else model.parameters())
+        if optimizer is not None:
+            scale_rates(optimizer)
     elif plan.num_params:
         _check_optimizer(rs, problems)
     problems.raise_if_any()

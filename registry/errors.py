@@ -23,6 +23,8 @@ else that escapes is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -53,7 +55,8 @@ def format_loc(loc: Sequence[str | int]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            key = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else json.dumps(part)  # as TOML quotes it
+            out += f".{key}" if out else key
     return out or "(top level)"
 
 

@@ -85,7 +85,7 @@ def _curves(rows: list[dict[str, Any]], title: str, out: Path, loss_name: str = 
     if len(set(rates)) > 1 and None not in rates:  # a scheduler changed it
         fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
         ax.plot(epochs, rates, marker="o", color="tab:purple")
-        ax.set(xlabel="epoch", ylabel="learning rate (at the epoch's last step)", title=f"{title}: learning rate")
+        ax.set(xlabel="epoch", ylabel="learning rate (as the epoch ended)", title=f"{title}: learning rate")
         ax.grid(alpha=0.3)
         fig.tight_layout()
         fig.savefig(out / "lr.png")

@@ -153,6 +153,16 @@ def _policy(built: Built) -> list[str]:
         batch = built.resolved.spec.data.batch_size
         lines.append(f"Accumulation: {cfg.accumulate} batches per optimizer step (as one batch of "
                      f"{cfg.accumulate * batch})")  # fmt: skip
+    if cfg.param_groups is not None:
+        rules = cfg.param_groups
+        assert rules is not None
+        said = (["no weight decay on biases and normalisation weights"] if rules.no_decay_bias_and_norm else []) + [
+            f"rate x{factor:g} for {pattern!r}" for pattern, factor in rules.lr_scale.items()
+        ]
+        lines.append(f"Parameter groups: {'; '.join(said) or 'one'}")
+    if cfg.precision != "float32":
+        scaler = " with a gradient scaler" if cfg.precision == "float16" else ""
+        lines.append(f"Precision: {cfg.precision} autocast{scaler} (weights and optimizer float32)")
     if cfg.early_stopping is not None and built.early_stop is not None:
         e = cfg.early_stopping
         lines.append(f"Early stopping: on {built.early_stop[0]}, patience {e.patience}, min_delta {e.min_delta:g}")

@@ -32,6 +32,7 @@ from registry.distributed import Ranks, all_sum, shard
 from registry.errors import CheckpointError, Interrupted, RegistryError, TrainingError
 from registry.factory import plugin_fault, short_message
 from registry.metrics import MetricSet
+from registry.precision import autocast, make_scaler
 from registry.records import EpochRow
 from registry.report import PlainReporter, Reporter
 from registry.rundir import RunDir
@@ -212,6 +213,7 @@ def train_epoch(
     ranks: Ranks | None = None,
     model: nn.Module | None = None,
     schedule: Schedule | None = None,
+    scaler: Any = None,
 ) -> float:
     """One pass over *train* in a fresh seeded order, from ``progress.batch`` on; returns the mean training loss.
 
@@ -222,7 +224,9 @@ def train_epoch(
     a single N-times-larger batch gives (for a mean-reduced loss). Under torchrun (*ranks*), *model*
     is the DDP-wrapped model and each rank trains on its share of every batch, its loss scaled by
     that share so that DDP's average of the ranks' gradients is the whole batch's gradient.
-    A per-batch *schedule* steps after every optimizer step.
+    A per-batch *schedule* steps after every optimizer step. With ``train.precision`` the forward pass
+    and the loss run under autocast; float16's gradient *scaler* scales the loss and skips steps whose
+    gradients overflowed.
     """
     loss_fn, optimizer = built.loss, built.optimizer
     model = model or built.model
@@ -241,6 +245,7 @@ def train_epoch(
     batches = iter_batches(train, batch_size, generator, steps, p.batch, share, built.device, block)
     last = cfg.max_steps_per_epoch
     augments, clip, interval, group = built.data.augment, cfg.grad_clip, cfg.log_interval, cfg.accumulate
+    precision = cfg.precision
     end = num_batches if last is None else min(num_batches, last)
     world = ranks.world_size if ranks else 1
     for batch_idx, (data, target, whole) in enumerate(batches, start=p.batch):
@@ -255,14 +260,16 @@ def train_epoch(
             optimizer.zero_grad()
         syncing = ranks is None or batch_idx + 1 == stop
         with contextlib.nullcontext() if syncing else _no_sync(model):  # DDP: reduce once, at the step
-            output = model(data)
-            loss = loss_fn(output, target) if size else output.sum() * 0.0
+            with autocast(precision, built.device):
+                output = model(data)
+                loss = loss_fn(output, target) if size else output.sum() * 0.0
             value = loss.item()
             if batch_idx + 1 < stop:  # the step's last batch is checked with the gradient's norm below
                 _check_finite(value, epoch, batch_idx)
             samples = min(stop * batch_size, n) - first * batch_size  # the whole step's samples, all ranks
             scale = 1.0 if summed else size * world / samples
-            (loss * scale if scale != 1.0 else loss).backward()
+            loss = loss * scale if scale != 1.0 else loss
+            (scaler.scale(loss) if scaler is not None else loss).backward()
         p.loss_total += value if summed else value * size
         p.seen += size
         p.batch = batch_idx + 1
@@ -274,9 +281,15 @@ def train_epoch(
         report.train_step(epoch, batch_idx, num_batches, batch_idx * whole, n, shown, due)
         if batch_idx + 1 < stop:
             continue
+        if scaler is not None and clip is not None:
+            scaler.unscale_(optimizer)  # clip the true gradients
         norm = None if clip is None else nn.utils.clip_grad_norm_(model.parameters(), clip)
-        _check_finite(value, epoch, batch_idx, norm)
-        optimizer.step()
+        _check_finite(value, epoch, batch_idx, None if scaler is not None else norm)  # the scaler skips overflows
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
         if schedule is not None:
             schedule.after_step()
         if after_step is not None:
@@ -319,7 +332,9 @@ def evaluate(
         for data, target, _ in iter_batches(test, size, None, steps, share=share, device=built.device, block=block):
             if not len(data):
                 continue
-            output = model(data)
+            with autocast(built.resolved.spec.train.precision, built.device):
+                output = model(data)
+            output = output.float()
             loss = loss_fn(output, target).item()
             total += loss if _summed(loss_fn) else loss * len(data)
             if correct is not None:
@@ -356,6 +371,7 @@ class _Checkpointer:
     epoch_start: Tensor
     ranks: Ranks | None = None
     schedule: Schedule | None = None
+    scaler: Any = None
 
     def save(self, progress: Progress) -> Path | None:
         if self.ranks is not None and progress.batch:  # mid-epoch: store the whole run's running loss
@@ -366,7 +382,9 @@ class _Checkpointer:
         assert self.built.optimizer is not None
         folder = self.rundir.checkpoints
         try:
-            policy = {"scheduler": self.schedule.scheduler.state_dict()} if self.schedule else {}
+            policy: dict[str, Any] = {"scheduler": self.schedule.scheduler.state_dict()} if self.schedule else {}
+            if self.scaler is not None:
+                policy["scaler"] = self.scaler.state_dict()
             path = save_checkpoint(
                 folder, self.built.model, self.built.optimizer, self.generator, self.epoch_start, progress,
                 self.spec_hash, policy,
@@ -488,10 +506,13 @@ def run(
         schedule = build_schedule(
             built.resolved, built.optimizer, Training(cfg.epochs, steps, higher_is_better=built.test_values)
         )
+        scaler = make_scaler(cfg.precision, built.device)
         if resume is not None:
             epoch_start = apply_checkpoint(resume, built.model, built.optimizer, generator)
             if schedule is not None:
                 _load_schedule(schedule, resume)
+            if scaler is not None and "scaler" in resume.state.get("policy", {}):
+                scaler.load_state_dict(resume.state["policy"]["scaler"])
             progress = resume.progress
             if ranks and not ranks.is_main:  # the saved running loss is the whole run's: count it once
                 progress.loss_total, progress.seen = 0.0, 0
@@ -500,7 +521,7 @@ def run(
             MetricSet(built.metrics, built.task, built.model_plan.produces, built.device) if built.metrics else None
         )
         report = _reporter(log)
-        ckpt = _Checkpointer(built, rundir, spec_hash, generator, epoch_start, ranks, schedule)
+        ckpt = _Checkpointer(built, rundir, spec_hash, generator, epoch_start, ranks, schedule, scaler)
         model = _ddp(built, ranks)
         stopping = cfg.early_stopping
         stopped = None
@@ -525,7 +546,9 @@ def run(
             else:  # resumed mid-epoch: draw this epoch's permutation again
                 generator.set_state(ckpt.epoch_start)
             t0 = time.perf_counter()
-            train_epoch(built, splits.train, epoch, generator, report, progress, after_step, ranks, model, schedule)
+            train_epoch(
+                built, splits.train, epoch, generator, report, progress, after_step, ranks, model, schedule, scaler
+            )
             t1 = time.perf_counter()
             result = evaluate(built, splits.test, ranks, metrics)
             total, seen = all_sum([progress.loss_total, progress.seen], built.device, ranks)

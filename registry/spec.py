@@ -21,7 +21,17 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from registry.kinds import MODULE_KINDS
 from registry.places import Holds
 
-__all__ = ["NAME_PATTERN", "DataSpec", "EarlyStopping", "ModelSpec", "RequiresSpec", "Spec", "Table", "TrainSpec"]
+__all__ = [
+    "NAME_PATTERN",
+    "DataSpec",
+    "EarlyStopping",
+    "ModelSpec",
+    "ParamGroups",
+    "RequiresSpec",
+    "Spec",
+    "Table",
+    "TrainSpec",
+]
 
 Positive = Annotated[int, Field(ge=1)]
 Table = dict[str, Any]
@@ -112,6 +122,19 @@ class EarlyStopping(_Strict):
     ] = 0.0
 
 
+class ParamGroups(_Strict):
+    """``[train.param_groups]``: the optimizer's parameters in groups (README, "Training policies")."""
+
+    no_decay_bias_and_norm: Annotated[
+        bool, Field(description="no weight decay on biases and normalisation weights (parameters of < 2 dimensions)")
+    ] = False
+    lr_scale: Annotated[
+        dict[Annotated[str, Field(min_length=1)], Annotated[float, Field(gt=0)]],
+        Field(description="learning-rate multipliers by parameter name pattern ('model.blocks.stem.*'): "
+              "* any characters, ? one; each pattern must match a parameter of the model"),
+    ] = {}  # fmt: skip
+
+
 class TrainSpec(_Strict):
     """``[train]``: how long and where to train."""
 
@@ -156,6 +179,14 @@ class TrainSpec(_Strict):
         Field(ge=1, le=1_000_000, description="add up the gradients of this many batches before each optimizer "
               "step: the same step as one batch this many times larger (mean-reduced losses)"),
     ] = 1  # fmt: skip
+    param_groups: Annotated[
+        ParamGroups | None, Field(description="the optimizer's parameters in groups: no decay, rate multipliers")
+    ] = None
+    precision: Annotated[
+        Literal["float32", "bfloat16", "float16"],
+        Field(description="'bfloat16': autocast on the CPU or CUDA; 'float16': CUDA with a gradient scaler; "
+              "weights and optimizer stay float32"),
+    ] = "float32"  # fmt: skip
     threads: Annotated[
         Literal["auto"] | Annotated[int, Field(ge=1, le=4096)],
         Field(description="torch's intra-op CPU threads; 'auto': 1 (see the README's measurement) unless "

@@ -63,7 +63,7 @@ EXPECTED = {
     ),
     'train_unknown_key': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:22: train.lr: unknown key 'lr'. [train] takes: accumulate, backend, best_metric, checkpoint_every, device, dist_timeout, early_stopping, epochs, grad_clip, keep_checkpoints, log_interval, max_steps_per_epoch, tensorboard, threads\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:22: train.lr: unknown key 'lr'. [train] takes: accumulate, backend, best_metric, checkpoint_every, device, dist_timeout, early_stopping, epochs, grad_clip, keep_checkpoints, log_interval, max_steps_per_epoch, param_groups, precision, tensorboard, threads\n",
     ),
     'max_steps_zero': (
         2,

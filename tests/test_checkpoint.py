@@ -112,7 +112,8 @@ POLICIES = {  # each policy's own state (the scheduler's; early stopping reads t
     "plateau-early_stopping": '[scheduler]\ntype = "plateau"\nmetric = "accuracy"\npatience = 0\nthreshold = 0.5\n',
 }
 POLICY_TRAIN = {
-    "one_cycle-accumulate": "accumulate = 3\n",
+    "one_cycle-accumulate": 'accumulate = 3\nprecision = "bfloat16"\n[train.param_groups]\nno_decay_bias_and_norm = true\n'
+    'lr_scale = { "model.layers[1].*" = 0.5 }\n',
     "plateau-early_stopping": "[train.early_stopping]\npatience = 1\n",
 }
 

@@ -46,13 +46,14 @@ NESTED_SPEC = NESTED.replace('  { type = "batch_norm" },\n', "").replace("batch_
 
 METRICS = 'metrics = [{ type = "f1", average = "macro" }, { type = "auroc" }, { type = "top_k_accuracy", k = 3 }]\n'
 POLICY = '[scheduler]\ntype = "one_cycle"\nmax_lr = 0.1\n[train]\naccumulate = 3\n'  # per-batch steps, 3 batches each
+GROUPS = '[train.param_groups]\nlr_scale = { "model.layers[1].*" = 0.5 }\n'  # two groups, two one-cycle peaks
 REGRESSION = (ROOT / "specs" / "diabetes_mse.toml").read_text().replace("epochs = 30", "epochs = 2")
 REGRESSION = REGRESSION.replace("batch_size = 32", "batch_size = 64")  # MAE and R^2, the task's defaults
 
 
 @pytest.mark.parametrize(
     "text",
-    [METRICS + SPEC.replace("[train]\n", POLICY), NESTED_SPEC, REGRESSION],
+    [METRICS + SPEC.replace("[train]\n", POLICY) + GROUPS, NESTED_SPEC, REGRESSION],
     ids=["flat-classification-metrics-policy", "nested", "regression"],
 )
 def test_two_processes_equal_one(tmp_path: Path, text: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -213,6 +214,104 @@ def test_misconfigured_policies_are_refused_at_their_key_path(tmp_path, builtins
     assert not (tmp_path / "run").exists()
 
 
+def test_bfloat16_trains_on_the_cpu_and_float16_is_refused_there(tmp_path, builtins_only) -> None:
+    """bfloat16 autocast trains the quickstart network as well as float32; float16 asks for CUDA, at its line."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text(QUICK.replace("epochs = 1", "epochs = 3").replace("[train]", '[train]\nprecision = "bfloat16"'))
+    code, out, err = cli("run", str(spec), "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["test_accuracy"] > 0.9
+    weights = load_checkpoint(tmp_path / "run").model
+    assert all(w.dtype == torch.float32 for w in weights.values())  # autocast leaves the weights in float32
+    assert "Precision: bfloat16 autocast (weights and optimizer float32)" in cli("validate", str(spec))[1]
+    spec.write_text(QUICK.replace("[train]", '[train]\nprecision = "float16"'))
+    code, _, err = cli("validate", str(spec))
+    assert code == ExitCode.USAGE and err.splitlines()[1].strip() == (
+        f"{spec}:21: train.precision: float16 autocast needs CUDA (with a gradient scaler); on the CPU use 'bfloat16'"
+    )
+
+
+def test_a_device_without_the_precision_is_named(monkeypatch) -> None:
+    """A GPU without bfloat16, or a device autocast does not serve, is refused with what to use instead."""
+    from registry.precision import unsupported
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a, **k: "Tesla T4")
+    assert unsupported("bfloat16", torch.device("cuda")) == (
+        "Tesla T4 does not support bfloat16; use 'float16' or 'float32'"
+    )
+    assert unsupported("float16", torch.device("cuda")) is None
+    assert unsupported("bfloat16", torch.device("mps")) == (
+        "mixed precision is supported on the CPU and on CUDA, not on 'mps'; use 'float32'"
+    )
+    assert unsupported("bfloat16", torch.device("cpu")) is None
+
+
+PARAM_GROUPS = '[train.param_groups]\nno_decay_bias_and_norm = true\nlr_scale = { "model.layers[1].*" = 1e-6 }\n'
+
+
+def test_parameter_groups_take_decay_off_biases_and_scale_rates_by_name(tmp_path) -> None:
+    """No decay on biases; layers[1] at a millionth of the rate barely moves while layers[3] trains."""
+    from registry.launch import prepare
+
+    spec = tmp_path / "spec.toml"
+    text = QUICK.replace('type = "sgd"', 'type = "adamw"\nweight_decay = 0.1').replace("momentum = 0.9", "")
+    spec.write_text(text.replace("lr = 0.05", "lr = 0.01") + PARAM_GROUPS)
+    from registry.paramgroups import parameter_names
+
+    built = prepare(str(spec), io.StringIO())
+    initial = {k: v.clone() for k, v in built.model.state_dict().items()}
+    names = parameter_names(built.model_plan)
+    assert built.optimizer is not None
+    groups = [(g["lr_scale"], g["weight_decay"], g["lr"], [names[id(p)] for p in g["params"]])
+              for g in built.optimizer.param_groups]  # fmt: skip
+    assert groups == [
+        (1.0, 0.1, 0.01, ["model.layers[3].weight"]), (1e-6, 0.1, pytest.approx(1e-8), ["model.layers[1].weight"]),
+        (1e-6, 0.0, pytest.approx(1e-8), ["model.layers[1].bias"]), (1.0, 0.0, 0.01, ["model.layers[3].bias"]),
+    ]  # fmt: skip
+    code, _, err = cli("run", str(spec), "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    w = load_checkpoint(tmp_path / "run").model
+    assert torch.allclose(w["1.weight"], initial["1.weight"], atol=1e-5)
+    assert not torch.allclose(w["3.weight"], initial["3.weight"], atol=1e-2)
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ('lr_scale = { "model.layers[7].*" = 2.0 }',
+         ':25: train.param_groups.lr_scale."model.layers[7].*": \'model.layers[7].*\' matches none of the model\'s 4 '
+         "parameters; they are named like model.layers[1].weight, model.layers[1].bias, model.layers[3].weight, "
+         "model.layers[3].bias"),
+        ('lr_scale = { "model.layers[1].*" = 2.0, "*.bias" = 0.5 }',
+         ':25: train.param_groups.lr_scale."*.bias": model.layers[1].bias is matched by both \'model.layers[1].*\' '
+         "and '*.bias'; make the patterns disjoint"),
+    ],
+)  # fmt: skip
+def test_a_pattern_must_match_parameters_of_its_own(tmp_path, builtins_only, rules, message) -> None:
+    spec = tmp_path / "spec.toml"
+    spec.write_text(QUICK + f"[train.param_groups]\n{rules}\n")
+    code, _, err = cli("validate", str(spec))
+    assert code == ExitCode.USAGE and err.splitlines()[1].strip() == f"{spec}{message}"
+
+
+def test_a_blocks_parameters_are_named_by_the_block(tmp_path) -> None:
+    """model.blocks.NAME.* selects what every use of the block built."""
+    from registry.launch import prepare
+    from registry.paramgroups import parameter_names
+
+    from .conftest import NESTED
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(NESTED + '[train.param_groups]\nlr_scale = { "model.blocks.conv_bn.*" = 0.5 }\n')
+    built = prepare(str(spec), io.StringIO())
+    names = set(parameter_names(built.model_plan).values())
+    assert "model.blocks.conv_bn.layers[0].weight" in names and "model.blocks.conv_bn.layers[1].bias" in names
+    scaled = [g for g in built.optimizer.param_groups if g["lr_scale"] == 0.5]
+    assert len(scaled) == 1 and all(p.dim() in (1, 4) for p in scaled[0]["params"])
+
+
 def test_accumulation_needs_a_whole_number_of_batches(tmp_path, builtins_only) -> None:
     """accumulate = 0 is refused by the spec's own bounds."""
     spec = tmp_path / "spec.toml"
@@ -265,3 +364,23 @@ def test_a_plugin_scheduler_is_described_like_a_built_in(catalog) -> None:
     """The hook is the built-ins' own: every built-in scheduler is listed under the scheduler kind."""
     names = sorted(c.name for c in catalog.list("scheduler"))
     assert names == sorted(CASES)
+
+
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="Debian's dataset-fashion-mnist is not installed"
+)
+def test_the_shipped_policy_spec_trains(tmp_path) -> None:
+    """specs/fashion_mnist_onecycle.toml, cut to 100 steps: every policy on at once, the rate rising as one-cycle's."""
+    spec = Path(__file__).resolve().parent.parent / "specs" / "fashion_mnist_onecycle.toml"
+    sets = ["train.epochs=2", "train.max_steps_per_epoch=100"]
+    code, out, err = cli("run", str(spec), "--out", str(tmp_path / "run"), *[x for s in sets for x in ("--set", s)])
+    assert code == 0, err
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["test_accuracy"] > 0.75
+    opt = _sgd()
+    cycle, after = L.OneCycleLR(opt, max_lr=0.004, total_steps=200), []
+    for _ in range(200):  # the rate after each step, as the epoch's row records it after its last
+        opt.step()
+        cycle.step()
+        after.append(opt.param_groups[0]["lr"])
+    assert [r["lr"] for r in rows] == pytest.approx([after[99], after[199]], rel=1e-9)

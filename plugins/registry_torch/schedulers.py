@@ -110,8 +110,9 @@ def one_cycle(
     if total_steps is not None and total_steps < run.total_steps:
         raise ParamError("total_steps", f"{total_steps} is fewer than the run's {run.total_steps} optimizer steps "
                          f"({run.epochs} epochs x {run.steps_per_epoch}); leave it out to fit the run")  # fmt: skip
+    peaks = [max_lr * group.get("lr_scale", 1.0) for group in optimizer.param_groups]  # [train.param_groups]
     return lr_scheduler.OneCycleLR(
-        optimizer, max_lr=max_lr, total_steps=total_steps or run.total_steps, pct_start=pct_start,
+        optimizer, max_lr=peaks, total_steps=total_steps or run.total_steps, pct_start=pct_start,
         anneal_strategy=anneal_strategy, div_factor=div_factor, final_div_factor=final_div_factor,
         three_phase=three_phase,
     )  # fmt: skip
