@@ -46,51 +46,43 @@ def _figure() -> Any:
     return plt
 
 
-def _curves(rows: list[dict[str, Any]], title: str, out: Path, loss_name: str = "loss") -> list[Path]:
+def _chart(
+    out: Path, name: str, series: list[tuple[list[Any], dict[str, Any]]], epochs: list[int], **labels: str
+) -> Path:
+    """One line chart per epoch: each (values, plot options) of *series*; a legend when they are labelled."""
     plt = _figure()
-    epochs = [r["epoch"] for r in rows]
-    written = []
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
-    ax.plot(epochs, [r["train_loss"] for r in rows], marker="o", label="train (mean over the epoch)")
-    ax.plot(epochs, [r["test_loss"] for r in rows], marker="s", label="test")
-    ax.set(xlabel="epoch", ylabel=f"loss ({loss_name})", title=f"{title}: loss per epoch")
+    for values, options in series:
+        ax.plot(epochs, values, **{"marker": "o", **options})
+    ax.set(xlabel="epoch", **labels)
     ax.grid(alpha=0.3)
-    ax.legend()
+    if any("label" in options for _, options in series):
+        ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "loss.png")
+    fig.savefig(out / name)
     plt.close(fig)
-    written.append(out / "loss.png")
+    return out / name
+
+
+def _curves(rows: list[dict[str, Any]], title: str, out: Path, loss_name: str = "loss") -> list[Path]:
+    epochs = [r["epoch"] for r in rows]
+    loss = [([r["train_loss"] for r in rows], {"label": "train (mean over the epoch)"}),
+            ([r["test_loss"] for r in rows], {"marker": "s", "label": "test"})]  # fmt: skip
+    written = [_chart(out, "loss.png", loss, epochs, ylabel=f"loss ({loss_name})", title=f"{title}: loss per epoch")]
     if all(r.get("test_accuracy") is not None for r in rows):
-        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
-        ax.plot(epochs, [100 * r["test_accuracy"] for r in rows], marker="o", color="tab:green")
-        ax.set(xlabel="epoch", ylabel="test accuracy (%)", title=f"{title}: test accuracy per epoch")
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(out / "accuracy.png")
-        plt.close(fig)
-        written.append(out / "accuracy.png")
+        accuracy = [([100 * r["test_accuracy"] for r in rows], {"color": "tab:green"})]
+        written.append(_chart(out, "accuracy.png", accuracy, epochs, ylabel="test accuracy (%)",
+                              title=f"{title}: test accuracy per epoch"))  # fmt: skip
     names = sorted({name for r in rows for name in r.get("metrics", {})})
     if names and names != ["accuracy"]:  # accuracy alone is accuracy.png already
-        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
-        for name in names:
-            ax.plot(epochs, [r["metrics"].get(name) for r in rows], marker="o", label=name)
-        ax.set(xlabel="epoch", ylabel="value", title=f"{title}: test metrics per epoch")
-        ax.grid(alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(out / "metrics.png")
-        plt.close(fig)
-        written.append(out / "metrics.png")
+        metrics = [([r["metrics"].get(name) for r in rows], {"label": name}) for name in names]
+        written.append(_chart(out, "metrics.png", metrics, epochs, ylabel="value",
+                              title=f"{title}: test metrics per epoch"))  # fmt: skip
     rates = [r.get("lr") for r in rows]
     if len(set(rates)) > 1 and None not in rates:  # a scheduler changed it
-        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
-        ax.plot(epochs, rates, marker="o", color="tab:purple")
-        ax.set(xlabel="epoch", ylabel="learning rate (as the epoch ended)", title=f"{title}: learning rate")
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(out / "lr.png")
-        plt.close(fig)
-        written.append(out / "lr.png")
+        rate = [(rates, {"color": "tab:purple"})]
+        written.append(_chart(out, "lr.png", rate, epochs, ylabel="learning rate (as the epoch ended)",
+                              title=f"{title}: learning rate"))  # fmt: skip
     return written
 
 
