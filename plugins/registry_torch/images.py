@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -160,7 +161,10 @@ def image_folder(
         names = tuple(p.relative_to(source).as_posix() if source.is_dir() else p.name for p in paths)
         return Inputs(decode_all(paths, hw, channels), names)
 
-    return Dataset((channels, *hw), torch.uint8, tuple(names), load, f"image folder {root}", reader=read)
+    count = sum(len(images) for _, images in train_classes)
+    train_samples = count if test_classes is not None else count - math.ceil(count * test_fraction)  # sklearn's split
+    return Dataset((channels, *hw), torch.uint8, tuple(names), load, f"image folder {root}", reader=read,
+                   train_samples=train_samples)  # fmt: skip
 
 
 IMAGES = {"image_folder": image_folder}
