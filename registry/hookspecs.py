@@ -122,7 +122,9 @@ def registry_optimizers() -> Factories:
     """Return optimizer factories: ``{name: factory(params, **hyper) -> torch.optim.Optimizer}``.
 
     The first positional parameter receives the model's parameters and is not
-    part of the schema. Check hyperparameters that must agree with each other
+    part of the schema: an iterable of tensors, or, with ``[train.param_groups]``, a list of torch's
+    parameter-group dicts (``{"params": [...], "weight_decay": 0.0, "lr_scale": 0.1}``), as every torch
+    optimizer takes them; pass it on to the optimizer unchanged. Check hyperparameters that must agree with each other
     before iterating over it: ``validate`` calls the factory with an iterable
     that stops the construction as soon as it is read.
     """

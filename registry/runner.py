@@ -334,7 +334,8 @@ def evaluate(
                 continue
             with autocast(built.resolved.spec.train.precision, built.device):
                 output = model(data)
-            output = output.float()
+            if built.resolved.spec.train.precision != "float32":
+                output = output.float()  # the loss and metrics in float32, as the training loss is reported
             loss = loss_fn(output, target).item()
             total += loss if _summed(loss_fn) else loss * len(data)
             if correct is not None:
@@ -605,6 +606,8 @@ def _confusion(built: Built, test: Split) -> list[list[int]]:
         for data, target, _ in iter_batches(
             test, built.resolved.spec.data.test_batch_size, None, batch_transforms(built, test)
         ):
-            predicted, labels = _classes(built, built.model(data), target)
+            with autocast(built.resolved.spec.train.precision, built.device):  # as evaluate counts them
+                output = built.model(data)
+            predicted, labels = _classes(built, output.float(), target)
             counts += torch.bincount(labels * k + predicted, minlength=k * k)
     return counts.view(k, k).tolist()

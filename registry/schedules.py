@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 
-from registry.factory import Refused, call_factory
+from registry.errors import Problem, SpecError
+from registry.factory import Refused, call_factory, short_message
 from registry.problems import ProblemList
 from registry.resolve import Resolved, ResolvedSpec
 from registry.semantics import ScheduleInfo, get_schedule_info
@@ -37,12 +38,14 @@ class Training:
             ``validate``, which reads no data, passes 1.
         per: when the scheduler being built steps: ``batch`` or ``epoch``.
         higher_is_better: the run's test values (``loss``, ``accuracy``, each metric) and their directions.
+        held: the scheduler is held by another (a sequence), which decides how long it runs.
     """
 
     epochs: int
     steps_per_epoch: int
     per: str = "epoch"
     higher_is_better: Mapping[str, bool] = field(default_factory=lambda: {"loss": False})
+    held: bool = False
 
     @property
     def total_steps(self) -> int:
@@ -67,18 +70,24 @@ class Schedule:
     scheduler: Any
     per: str
     monitor: str | None = None
+    loc: tuple[str | int, ...] = ("scheduler",)
+    source: str | None = None
+    line: int | None = None
 
     def after_step(self) -> None:
         if self.per == "batch":
-            self.scheduler.step()
+            self._step()
 
     def after_epoch(self, value: float | None) -> None:
-        if self.per != "epoch":
-            return
-        if self.monitor is not None:
-            self.scheduler.step(value)
-        else:
-            self.scheduler.step()
+        if self.per == "epoch":
+            self._step(*(() if self.monitor is None else (value,)))
+
+    def _step(self, *value: float | None) -> None:
+        try:
+            self.scheduler.step(*value)
+        except ValueError as e:  # torch's: stepped past its end (a one-cycle given too few steps)
+            message = f"the schedule ended before the run did: {short_message(e)}; give it a length that covers the run"
+            raise SpecError([Problem(self.loc, message, self.line)], self.source) from None
 
 
 def steps_per_epoch(samples: int, batch_size: int, accumulate: int, max_steps: int | None = None) -> int:
@@ -108,7 +117,7 @@ def _build(r: Resolved, optimizer: Any, training: Training) -> Any:
     nested: dict[str, Any] = {}
     for name, value in r.nested.items():
         kids = value if isinstance(value, tuple) else (value,)
-        built = [None if k is None else _build(k, optimizer, training) for k in kids]
+        built = [None if k is None else _build(k, optimizer, dataclasses.replace(training, held=True)) for k in kids]
         nested[name] = built if isinstance(value, tuple) else built[0]
     training_param = r.component.schema.training
     injected = {training_param: training} if training_param else {}
@@ -132,8 +141,26 @@ def check_schedule(
     cfg, data = rs.spec.train, rs.spec.data
     steps = 1 if train_samples is None else steps_per_epoch(train_samples, data.batch_size, cfg.accumulate,
                                                              cfg.max_steps_per_epoch)  # fmt: skip
+    _probe(r, Training(cfg.epochs, steps, higher_is_better=directions), problems)
+
+
+def _probe(r: Resolved, training: Training, problems: ProblemList) -> None:
+    """*r*'s own checks, and each held scheduler's on its own (a sequence is checked with stand-ins for them)."""
+    training = dataclasses.replace(training, per=schedule_of(r).per)
+    nested: dict[str, Any] = {}
+    for name, value in r.nested.items():
+        kids = [k for k in (value if isinstance(value, tuple) else (value,)) if k is not None]
+        for k in kids:
+            _probe(k, dataclasses.replace(training, held=True), problems)
+            watches = get_schedule_info(k.component.factory).monitor
+            if watches is not None:
+                problems.add((*k.loc, "type"), f"{k.name} steps on a test value after each epoch; it cannot run "
+                             f"inside {r.name}, which steps its schedulers itself")  # fmt: skip
+        nested[name] = [_ProbeScheduler() for _ in kids] if isinstance(value, tuple) else _ProbeScheduler()
+    training_param = r.component.schema.training
+    injected = {training_param: training} if training_param else {}
     try:
-        _build(r, _ProbeOptimizer(), Training(cfg.epochs, steps, higher_is_better=directions))
+        call_factory(r, _ProbeOptimizer(), **nested, **injected)
     except _ProbeStop:
         return
     except Refused as e:
@@ -142,6 +169,18 @@ def check_schedule(
 
 class _ProbeStop(BaseException):
     """The scheduler's own checks passed and it reached for the optimizer."""
+
+
+class _ProbeScheduler(torch.optim.lr_scheduler.LRScheduler):
+    """A held scheduler's stand-in: the holder's own checks run, then reading it stops (``validate``)."""
+
+    def __init__(self) -> None:  # nothing of a scheduler exists
+        pass
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in ("__class__", "__init__", "__dict__"):
+            return object.__getattribute__(self, name)
+        raise _ProbeStop
 
 
 class _ProbeOptimizer(torch.optim.Optimizer):
@@ -174,4 +213,4 @@ def build_schedule(rs: ResolvedSpec, optimizer: torch.optim.Optimizer, training:
     except Refused as e:
         problems.add(e.loc, str(e))
         problems.raise_if_any()
-    return Schedule(scheduler, info.per, _monitor(r, info))
+    return Schedule(scheduler, info.per, _monitor(r, info), r.loc, rs.source, rs.line(r.loc))

@@ -11,7 +11,7 @@ from registry.resolve import ResolvedSpec, resolved_dict
 __all__ = ["RESUMABLE_CHANGES", "diff_dicts", "refuse_incompatible"]
 
 # Keys that may change between a run and its resumption without making the result wrong.
-RESUMABLE_CHANGES = {("train", "epochs"), ("train", "log_interval")}
+RESUMABLE_CHANGES = {("train", "epochs"), ("train", "log_interval"), ("train", "threads")}
 
 
 def diff_dicts(a: Any, b: Any, path: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], Any, Any]]:
@@ -35,11 +35,14 @@ def refuse_incompatible(saved: ResolvedSpec, new: ResolvedSpec, ckpt: Checkpoint
     from registry.errors import format_loc
 
     changes = diff_dicts(resolved_dict(saved), resolved_dict(new))
-    wrong = [c for c in changes if c[0] not in RESUMABLE_CHANGES]
+    resumable = RESUMABLE_CHANGES - ({("train", "epochs")} if new.scheduler is not None else set())
+    wrong = [c for c in changes if c[0] not in resumable]
     epochs = new.spec.train.epochs
     done = ckpt.progress.epoch - 1
     if wrong:
         lines = "; ".join(f"{format_loc(p)}: {a!r} -> {b!r}" for p, a, b in wrong)
+        if new.scheduler is not None and any(p == ("train", "epochs") for p, _, _ in wrong):
+            lines += ", and the scheduler's schedule was laid out for the run's length"
         raise CheckpointError(
             f"cannot resume {ckpt.path.parent.parent}: the spec changed in ways that would make the result wrong "
             f"({lines}); start a new run instead"

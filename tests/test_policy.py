@@ -156,6 +156,34 @@ def _row(epoch: int, loss: float, accuracy: float) -> EpochRow:
                     test_total=1, lr=0.1, train_seconds=0, seconds=0, samples_per_second=0)  # fmt: skip
 
 
+def test_a_scheduled_run_resumes_only_at_the_length_it_was_laid_out_for(tmp_path) -> None:
+    """More epochs on --resume would stretch nothing: the saved schedule ends where it ends, so it is refused."""
+    spec, longer = tmp_path / "spec.toml", tmp_path / "longer.toml"
+    text = QUICK.replace("[train]", '[scheduler]\ntype = "cosine"\n[train]')
+    spec.write_text(text)
+    longer.write_text(text.replace("epochs = 1", "epochs = 2"))
+    assert cli("run", str(spec), "--out", str(tmp_path / "run"))[0] == 0
+    code, _, err = cli("run", "--resume", str(tmp_path / "run"), str(longer))
+    assert code == ExitCode.CHECKPOINT
+    assert "(train.epochs: 1 -> 2, and the scheduler's schedule was laid out for the run's length)" in err
+
+
+def test_a_held_schedule_that_ends_before_the_run_stops_it_with_a_located_message(tmp_path) -> None:
+    """A one-cycle inside a sequence may be shorter than the run; stepped past its end, the run fails saying so."""
+    spec = tmp_path / "spec.toml"
+    table = ('[scheduler]\ntype = "sequence"\nepochs = [0.5]\nschedulers = [{ type = "linear_warmup", epochs = 0.5 }, '
+             '{ type = "one_cycle", max_lr = 0.1, total_steps = 10 }]\n')  # fmt: skip
+    spec.write_text(QUICK.replace("[train]", table + "[train]"))
+    assert cli("validate", str(spec))[0] == 0  # held by the sequence: its length is the sequence's business
+    code, _, err = cli("run", str(spec), "--out", str(tmp_path / "run"))
+    assert code == ExitCode.USAGE
+    assert err.splitlines()[1].strip() == (
+        f"{spec}:20: scheduler: the schedule ended before the run did: Tried to step 11 times. The specified "
+        "number of total steps is 10; give it a length that covers the run"
+    )
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "failed"
+
+
 def test_stop_reason_follows_direction_patience_and_min_delta() -> None:
     """Larger is better for accuracy, smaller for the loss; an improvement must exceed min_delta."""
     rows = [_row(1, 1.0, 0.5), _row(2, 0.8, 0.6), _row(3, 0.79, 0.605), _row(4, 0.795, 0.604)]
@@ -190,6 +218,17 @@ MISTAKES = {
         'schedulers = [{ type = "linear_warmup", epochs = 0.5 }, { type = "exponential", gamma = 0.9 }]\n',
         "spec.toml:20: scheduler: sequence's schedulers must all step per batch or all per epoch: linear_warmup "
         "(batch), exponential (epoch)",
+    ),
+    "a sequence with a length too few": (
+        '[scheduler]\ntype = "sequence"\nepochs = [0.5]\nschedulers = [{ type = "exponential", gamma = 0.9 }, '
+        '{ type = "exponential", gamma = 0.8 }, { type = "exponential", gamma = 0.7 }]\n',
+        "spec.toml:22: scheduler.epochs: scheduler 'sequence': give one length per scheduler but the last: 2, got 1",
+    ),
+    "a plateau inside a sequence": (
+        '[scheduler]\ntype = "sequence"\nepochs = [0.5]\n'
+        'schedulers = [{ type = "plateau" }, { type = "exponential", gamma = 0.9 }]\n',
+        "spec.toml:23: scheduler.schedulers[0].type: plateau steps on a test value after each epoch; it cannot run "
+        "inside sequence, which steps its schedulers itself",
     ),
     "early stopping on a value the run does not compute": (
         '[train.early_stopping]\nmetric = "mae"\n',

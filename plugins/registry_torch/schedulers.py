@@ -107,7 +107,7 @@ def one_cycle(
     three_phase: bool = False,
 ) -> lr_scheduler.LRScheduler:
     """One cycle: up to max_lr, then down far below the start, stepping after every optimizer step (Smith)."""
-    if total_steps is not None and total_steps < run.total_steps:
+    if total_steps is not None and total_steps < run.total_steps and not run.held:
         raise ParamError("total_steps", f"{total_steps} is fewer than the run's {run.total_steps} optimizer steps "
                          f"({run.epochs} epochs x {run.steps_per_epoch}); leave it out to fit the run")  # fmt: skip
     peaks = [max_lr * group.get("lr_scale", 1.0) for group in optimizer.param_groups]  # [train.param_groups]
