@@ -320,6 +320,7 @@ def evaluate(
     Under torchrun each rank evaluates its share of every batch and the sums are added up.
     """
     model, loss_fn, task = built.model, built.loss, built.task
+    precision = built.resolved.spec.train.precision
     model.eval()
     total = 0.0
     correct: int | None = 0 if task.is_classification else None
@@ -332,9 +333,9 @@ def evaluate(
         for data, target, _ in iter_batches(test, size, None, steps, share=share, device=built.device, block=block):
             if not len(data):
                 continue
-            with autocast(built.resolved.spec.train.precision, built.device):
+            with autocast(precision, built.device):
                 output = model(data)
-            if built.resolved.spec.train.precision != "float32":
+            if precision != "float32":
                 output = output.float()  # the loss and metrics in float32, as the training loss is reported
             loss = loss_fn(output, target).item()
             total += loss if _summed(loss_fn) else loss * len(data)
@@ -525,6 +526,12 @@ def run(
         ckpt = _Checkpointer(built, rundir, spec_hash, generator, epoch_start, ranks, schedule, scaler)
         model = _ddp(built, ranks)
         stopping = cfg.early_stopping
+
+        def stop_now() -> str | None:
+            if stopping is None or built.early_stop is None:
+                return None
+            return stop_reason(progress.history, built.early_stop, stopping.patience, stopping.min_delta)
+
         stopped = None
 
         def after_step(p: Progress) -> None:
@@ -538,10 +545,8 @@ def run(
                 ckpt.save(p)
 
         for epoch in range(progress.epoch, built.resolved.spec.train.epochs + 1):
-            if stopping is not None and built.early_stop is not None and progress.batch == 0:
-                stopped = stop_reason(progress.history, built.early_stop, stopping.patience, stopping.min_delta)
-                if stopped is not None:  # already decided (a resumed run that had stopped early)
-                    break
+            if progress.batch == 0 and (stopped := stop_now()) is not None:
+                break  # already decided (a resumed run that had stopped early)
             if progress.batch == 0:
                 ckpt.epoch_start = generator.get_state()
             else:  # resumed mid-epoch: draw this epoch's permutation again
@@ -563,11 +568,9 @@ def run(
             ckpt.end_epoch(progress)
             if stop.signal_name is not None:  # arrived during the test pass: the epoch is saved whole
                 raise _interrupted(stop, progress, rundir.checkpoints if rundir else None, rundir)
-            if stopping is not None and built.early_stop is not None:
-                stopped = stop_reason(progress.history, built.early_stop, stopping.patience, stopping.min_delta)
-                if stopped is not None:
-                    report.note("early_stop", stopped.replace("early stopping: ", "Early stopping: ", 1))
-                    break
+            if (stopped := stop_now()) is not None:
+                report.note("early_stop", stopped.replace("early stopping: ", "Early stopping: ", 1))
+                break
         report.close()
         if rundir is not None:
             rundir.write_metrics(progress.history)
