@@ -108,15 +108,12 @@ def _spec(model_name: str) -> Path:
 
 def _built(epochs: int, data: str, model_name: str):
     from registry.builder import build
-    from registry.loader import parse_spec, validate_spec
     from registry.manager import load_catalog
-    from registry.resolve import resolve_spec
+    from registry.overrides import parse_override
+    from registry.resolve import load_and_resolve
 
-    path = _spec(model_name)
-    text = path.read_text().replace("epochs = 10", f"epochs = {epochs}")
-    text = text.replace(f'root = "{DEBIAN}"', f'root = "{data}"')
-    spec = validate_spec(parse_spec(text), str(path), text)
-    return build(resolve_spec(spec, load_catalog(), str(path), text))
+    sets = [parse_override(f"train.epochs={epochs}"), parse_override(f"data.root={json.dumps(data)}")]
+    return build(load_and_resolve(_spec(model_name), load_catalog(), sets))
 
 
 def part_registry(epochs: int, data: str, model_name: str) -> dict:

@@ -95,7 +95,7 @@ class Built:
 
 
 def _problems(rs: ResolvedSpec) -> ProblemList:
-    return ProblemList(rs.source, rs.line)
+    return ProblemList(rs.source, rs.provenance)
 
 
 def _build(r: Resolved, problems: ProblemList, *args: Any) -> Any:
@@ -316,7 +316,7 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
         if f.is_error:
             problems.add(f.loc, f.message)
         else:
-            warnings.append(Problem(f.loc, f.message, rs.line(f.loc)))
+            warnings.append(rs.problem(f.loc, f.message))
     loss = _build(rs.loss, problems)
     if loss is not None and task is not None and not problems.items:
         _try_loss(rs, loss, _dry_output(plan, data.example), data, task, problems)

@@ -129,7 +129,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_set(v)
     pc = sub.add_parser("print-config", help="the fully resolved spec, every default filled in, as TOML")
     pc.add_argument("spec", help="path to a TOML spec")
+    pc.add_argument("--explain", action="store_true", help="end each line with where its values came from")
     _add_set(pc)
+    ex = sub.add_parser("explain", help="where each value of the resolved spec came from, and what it replaced")
+    ex.add_argument("spec", help="path to a TOML spec")
+    ex.add_argument("key", nargs="?", help="only this key path and what is under it (optimizer.lr, model.layers[1])")
+    _add_set(ex)
     rs = sub.add_parser("runs", help="the runs in a folder: name, status, best accuracy, time")
     rs.add_argument("folder", nargs="?", default="runs", help="where the run directories are (default: runs)")
     df = sub.add_parser("diff", help="what changed between two runs: resolved spec and final metrics")
@@ -317,7 +322,28 @@ def cmd_print_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> Exit
     from registry.resolve import resolved_dict
 
     built = prepare(args.spec, err, with_optimizer=False, sets=args.set)
-    out.write(tomli_w.dumps(resolved_dict(built.resolved)))
+    if args.explain:
+        from registry.explain import annotated_toml
+
+        out.write(annotated_toml(built.resolved))
+    else:
+        out.write(tomli_w.dumps(resolved_dict(built.resolved)))
+    return ExitCode.OK
+
+
+def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry.errors import Problem, SpecError
+    from registry.explain import explain, render_explanations
+    from registry.launch import prepare
+    from registry.references import parse_path
+
+    key = None
+    if args.key is not None:
+        key = parse_path(args.key)
+        if key is None:
+            raise SpecError([Problem((), f"cannot read the key path {args.key!r} (write a.b[2].c)")], args.spec)
+    built = prepare(args.spec, err, with_optimizer=False, sets=args.set)
+    out.write(render_explanations(explain(built.resolved, key)))
     return ExitCode.OK
 
 
@@ -397,6 +423,7 @@ COMMANDS = {
     "plugins": cmd_plugins,
     "schema": cmd_schema,
     "print-config": cmd_print_config,
+    "explain": cmd_explain,
     "runs": cmd_runs,
     "diff": cmd_diff,
     "plot": cmd_plot,

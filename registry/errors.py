@@ -70,14 +70,18 @@ class RegistryError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a spec: where (key path, maybe line) and what."""
+    """One thing wrong with a spec: where (key path, maybe line) and what.
+
+    ``source`` names the file that holds the value when it is not the spec itself (a base file).
+    """
 
     loc: tuple[str | int, ...]
     message: str
     line: int | None = None
+    source: str | None = None
 
     def render(self, source: str | None) -> str:
-        where = source or "<spec>"
+        where = self.source or source or "<spec>"
         if self.line is not None:
             where += f":{self.line}"
         return f"{where}: {format_loc(self.loc)}: {self.message}"
@@ -92,9 +96,12 @@ class SpecError(RegistryError, ValueError):
     """
 
     def __init__(self, problems: Sequence[Problem], source: str | None = None) -> None:
-        # File order: located problems by line, then the unlocated ones; within a line by key path, so the
-        # order never depends on the order in which a validator happened to report them.
-        self.problems = tuple(sorted(problems, key=lambda p: (p.line is None, p.line or 0, format_loc(p.loc))))
+        # File order: the spec's own problems first, then each base file's; located problems by line, then the
+        # unlocated ones; within a line by key path, so the order never depends on the order in which a
+        # validator happened to report them.
+        self.problems = tuple(
+            sorted(problems, key=lambda p: (p.source or "", p.line is None, p.line or 0, format_loc(p.loc)))
+        )
         self.source = source
         super().__init__(self._render())
 

@@ -6,15 +6,15 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from registry.errors import Problem, SpecError
-from registry.locate import locate_line
 from registry.problems import Loc, problems_from
+from registry.provenance import Provenance
 from registry.spec import Spec
 from registry.untrusted import MAX_DEPTH, Unreadable, depth, read_bounded
 
@@ -103,11 +103,11 @@ def _numbers(value: Any, loc: Loc) -> list[tuple[Loc, str]]:
     return sorted(out, key=lambda p: str(p[0]))
 
 
-def check_values(doc: Mapping[str, Any], line: Callable[[Loc], int | None] | None = None) -> list[Problem]:
+def check_values(doc: Mapping[str, Any], where: Provenance | None = None) -> list[Problem]:
     """Problems with values that TOML or torch cannot hold, and with nesting deeper than ``MAX_DEPTH``."""
     if depth(doc) > MAX_DEPTH:
         return [Problem((), f"nested more than {MAX_DEPTH} levels deep")]
-    return [Problem(loc, msg, line(loc) if line else None) for loc, msg in _numbers(doc, ())]
+    return [where.problem(loc, msg) if where else Problem(loc, msg) for loc, msg in _numbers(doc, ())]
 
 
 def strict_validate(model: type[M], data: Any) -> M:
@@ -119,27 +119,33 @@ def strict_validate(model: type[M], data: Any) -> M:
     return model.model_validate_json(json.dumps(data, default=str), strict=True)
 
 
-def validate_spec(data: Mapping[str, Any], source: str | None = None, text: str | None = None) -> Spec:
-    """Validate a parsed mapping into a ``Spec``, reporting every problem at once."""
-    line = (lambda loc: locate_line(text, loc)) if text else None
-    problems = check_values(data, line)
+def validate_spec(
+    data: Mapping[str, Any], source: str | None = None, text: str | None = None, provenance: Provenance | None = None
+) -> Spec:
+    """Validate a parsed (or composed) mapping into a ``Spec``, reporting every problem at once.
+
+    Problems are located by *provenance*, or else in *text* as the file *source*.
+    """
+    where = provenance or Provenance.of_text(source, text)
+    problems = check_values(data, where)
     if problems:
         raise SpecError(problems, source)
     try:
         return strict_validate(Spec, data)
     except ValidationError as e:
-        raise SpecError(problems_from(e, data, Spec, line=line), source) from None
+        raise SpecError(problems_from(e, data, Spec, where=where), source) from None
 
 
 def load_spec(path: str | Path) -> tuple[Spec, str]:
-    """Read, parse and validate the spec at *path*.
+    """Read, compose (bases, references) and validate the spec at *path*.
 
     Returns:
-        The ``Spec`` and the file's text (kept to locate later problems by line).
+        The ``Spec`` and the file's text.
 
     Raises:
         SpecError: every problem found, each with the file, key path and line.
     """
-    src = str(path)
-    text = read_text(path)
-    return validate_spec(parse_spec(text, src), src, text), text
+    from registry.compose import compose_file  # composing reads files through this module
+
+    composed = compose_file(path)
+    return validate_spec(composed.doc, str(path), provenance=composed.provenance), composed.provenance.texts[str(path)]

@@ -340,7 +340,7 @@ def build_layer(r: Resolved, example: Tensor, num_classes: int = 0) -> tuple[nn.
         SpecError: it cannot be built for that input.
         PluginError: its plugin misbehaved.
     """
-    problems = ProblemList(None, lambda loc: None)
+    problems = ProblemList(None, None)
     made = _Network(problems, num_classes).entry(r, example)
     problems.raise_if_any()
     assert made is not None

@@ -20,8 +20,9 @@ from pydantic.fields import FieldInfo
 
 from registry.errors import Problem, SpecError, format_loc
 from registry.params import describe_type
+from registry.provenance import Provenance
 
-__all__ = ["Loc", "ProblemList", "annotation_at", "closest", "problems_from", "render_value", "table_name"]
+__all__ = ["Loc", "ProblemList", "annotation_at", "closest", "field_at", "problems_from", "render_value", "table_name"]
 
 Loc = tuple[str | int, ...]
 UnknownKey = Callable[[Loc, str, Any], str]
@@ -181,7 +182,7 @@ def _word(err: Mapping[str, Any], model: type[BaseModel], loc: Loc) -> str:
     if kind in ("literal_error", "enum"):
         return _choice(err, ctx)
     if kind == "string_pattern_mismatch":
-        field = _field(model, loc)
+        field = field_at(model, loc)
         desc = field.description if field is not None else None
         return f"must be {desc}{got}" if desc else f"must match {ctx.get('pattern')}{got}"
     if kind == "value_error":
@@ -216,12 +217,13 @@ def _unknown_default(model: type[BaseModel]) -> UnknownKey:
 def _missing(model: type[BaseModel], loc: Loc) -> str:
     found = annotation_at(model, loc)
     desc = next((m.description for m in (found[1] if found else []) if isinstance(m, FieldInfo)), None)
-    field = _field(model, loc)
+    field = field_at(model, loc)
     desc = desc or (field.description if field else None)
     return "required key is missing" + (f" ({desc})" if desc else "")
 
 
-def _field(model: type[BaseModel], loc: Loc) -> FieldInfo | None:
+def field_at(model: type[BaseModel], loc: Loc) -> FieldInfo | None:
+    """The field declared at *loc* in *model* (through nested models, lists and dicts), or None."""
     parent = annotation_at(model, loc[:-1]) if len(loc) > 1 else (model, [])
     ann = _unwrap(parent[0])[0] if parent else None
     if isinstance(ann, type) and issubclass(ann, BaseModel):
@@ -234,7 +236,7 @@ def problems_from(
     data: Any,
     model: type[BaseModel],
     prefix: Loc = (),
-    line: Callable[[Loc], int | None] | None = None,
+    where: Provenance | None = None,
     unknown: UnknownKey | None = None,
     missing: Callable[[Loc], str] | None = None,
 ) -> list[Problem]:
@@ -245,7 +247,7 @@ def problems_from(
         data: the data that was validated (to tell the author's keys from pydantic's internal names).
         model: the model it was validated against (for what a value should be, and the allowed keys).
         prefix: the key path of *data* in the spec.
-        line: gives the line of a key path in the spec file.
+        where: gives the file and line of a key path (None: problems without a line).
         unknown: words the message of an unknown key (parent key path within *data*, key).
         missing: words the message of a missing required key (its key path within *data*).
     """
@@ -276,20 +278,20 @@ def problems_from(
         else:
             msg = _word(errs[0], model, loc)
         full = prefix + loc
-        out.append(Problem(full, msg, line(full) if line else None))
+        out.append(where.problem(full, msg) if where else Problem(full, msg))
     return out
 
 
 class ProblemList:
-    """Problems found while building from a resolved spec, each located in the spec's file."""
+    """Problems found while building from a resolved spec, each located in the file that holds its value."""
 
-    def __init__(self, source: str | None, line: Callable[[Loc], int | None]) -> None:
+    def __init__(self, source: str | None, where: Provenance | None) -> None:
         self.source = source
-        self.line = line
+        self.where = where
         self.items: list[Problem] = []
 
     def add(self, loc: Loc, message: str) -> None:
-        self.items.append(Problem(loc, message, self.line(loc)))
+        self.items.append(self.where.problem(loc, message) if self.where else Problem(loc, message))
 
     def raise_if_any(self) -> None:
         """Raise every problem found so far as one ``SpecError``."""

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from registry.catalog import Catalog
 from registry.errors import Problem
+from registry.provenance import Provenance
 
 __all__ = ["check_requires"]
 
@@ -51,17 +52,18 @@ def _one(index: int, text: str, catalog: Catalog) -> str | None:
     return None
 
 
-def check_requires(plugins: Sequence[str], catalog: Catalog, lines: Sequence[int | None]) -> list[Problem]:
+def check_requires(plugins: Sequence[str], catalog: Catalog, where: Provenance | None = None) -> list[Problem]:
     """One problem per unmet requirement in ``requires.plugins``.
 
     Args:
         plugins: the requirement strings.
         catalog: what is loaded.
-        lines: the line of each requirement in the spec (for messages).
+        where: locates each requirement (for messages).
     """
     out = []
     for i, text in enumerate(plugins):
         message = _one(i, text, catalog)
         if message:
-            out.append(Problem(("requires", "plugins", i), message, lines[i] if i < len(lines) else None))
+            loc = ("requires", "plugins", i)
+            out.append(where.problem(loc, message) if where else Problem(loc, message))
     return out

@@ -20,13 +20,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from registry.catalog import Catalog, Component
+from registry.compose import compose_file
 from registry.errors import Problem, SpecError, UnknownComponentError, format_loc
 from registry.kinds import KINDS
-from registry.loader import check_values, parse_spec, read_text, strict_validate
-from registry.locate import locate_line
-from registry.overrides import Override, apply_overrides
+from registry.loader import check_values, strict_validate
+from registry.overrides import Override
 from registry.places import ENTRY_KEYS, Holds, Place, places
 from registry.problems import Loc, closest, problems_from, render_value, table_name
+from registry.provenance import Provenance
 from registry.requires import check_requires
 from registry.spec import RequiresSpec, Spec
 
@@ -102,7 +103,7 @@ class ResolvedSpec:
     at: Mapping[tuple[str, ...], Any]
     catalog: Catalog
     source: str | None = None
-    text: str | None = None
+    provenance: Provenance | None = None
 
     @property
     def dataset(self) -> Resolved:
@@ -147,8 +148,12 @@ class ResolvedSpec:
         return self.at.get(("scheduler",))
 
     def line(self, loc: Loc) -> int | None:
-        """The line of *loc* in the spec's text, if known."""
-        return locate_line(self.text, loc) if self.text else None
+        """The line of *loc* in the file that holds its value, if known."""
+        return self.provenance.line(loc) if self.provenance else None
+
+    def problem(self, loc: Loc, message: str) -> Problem:
+        """A problem at *loc*, located in the file and at the line that hold its value."""
+        return self.provenance.problem(loc, message) if self.provenance else Problem(loc, message)
 
 
 def _value_at(doc: Any, loc: Sequence[str | int]) -> Any:
@@ -164,9 +169,9 @@ def _blocks_place() -> Place | None:
 
 
 class _Resolver:
-    def __init__(self, catalog: Catalog, text: str | None, doc: Mapping[str, Any]) -> None:
+    def __init__(self, catalog: Catalog, where: Provenance | None, doc: Mapping[str, Any]) -> None:
         self.catalog = catalog
-        self.text = text
+        self.where = where
         self.problems: list[Problem] = []
         blocks = _blocks_place()
         self.blocks_place = blocks
@@ -178,11 +183,8 @@ class _Resolver:
         self.depth = 0
         self.too_deep = False
 
-    def line(self, loc: Loc) -> int | None:
-        return locate_line(self.text, loc) if self.text else None
-
     def problem(self, loc: Loc, message: str) -> None:
-        self.problems.append(Problem(loc, message, self.line(loc)))
+        self.problems.append(self.where.problem(loc, message) if self.where else Problem(loc, message))
 
     # -- places -------------------------------------------------------------------------------
 
@@ -304,7 +306,7 @@ class _Resolver:
             validated = strict_validate(schema.model, params)
         except ValidationError as e:
             self.problems += problems_from(
-                e, params, schema.model, loc, self.line, _unknown_param(comp, settings, loc), _missing_param(comp)
+                e, params, schema.model, loc, self.where, _unknown_param(comp, settings, loc), _missing_param(comp)
             )
             self.held(comp, {name: params.get(name) for name in schema.nested}, loc)  # their faults too, at once
             return None
@@ -438,8 +440,7 @@ def _requires(doc: Mapping[str, Any], r: _Resolver) -> bool:
         plugins = strict_validate(RequiresSpec, doc.get("requires", {})).plugins
     except ValidationError:
         return False  # the spec model reports what is wrong with it
-    lines = [r.line(("requires", "plugins", i)) for i in range(len(plugins))]
-    unmet = check_requires(plugins, r.catalog, lines)
+    unmet = check_requires(plugins, r.catalog, r.where)
     r.problems += unmet
     return bool(unmet)
 
@@ -473,6 +474,7 @@ def resolve_spec(
     source: str | None = None,
     text: str | None = None,
     doc: Mapping[str, Any] | None = None,
+    provenance: Provenance | None = None,
 ) -> ResolvedSpec:
     """Look up every component of *spec* in *catalog* and validate its parameters, nested ones included.
 
@@ -482,17 +484,19 @@ def resolve_spec(
         source: the spec file, for messages.
         text: the spec's TOML text, to give problems a line number.
         doc: the parsed document *spec* was validated from (default: the spec's own dump).
+        provenance: where each value was written (default: all of them in *text*).
 
     Raises:
         SpecError: every unknown name and invalid parameter, all at once. When a plugin the spec
             requires is missing, its unknown names are not reported one by one: the requirement is.
     """
     data = doc if doc is not None else spec.model_dump(exclude_none=True)
-    r = _Resolver(catalog, text, data)
+    where = provenance or Provenance.of_text(source, text)
+    r = _Resolver(catalog, where, data)
     at = _resolve_all(r, data)
     if r.problems:
         raise SpecError(r.problems, source)
-    return ResolvedSpec(spec, at, catalog, source, text)
+    return ResolvedSpec(spec, at, catalog, source, where)
 
 
 def _blame_overrides(problems: Sequence[Problem], overrides: Sequence[Override]) -> list[Problem]:
@@ -519,26 +523,22 @@ def load_and_resolve(path: str | Path, catalog: Catalog, overrides: Sequence[Ove
         SpecError: all the problems, in file order; those of overridden keys say so.
     """
     src = str(path)
-    text = read_text(path)
-    doc = apply_overrides(parse_spec(text, src), overrides)
-
-    def line(loc: Loc) -> int | None:
-        return locate_line(text, loc)
-
-    problems = check_values(doc, line)
+    composed = compose_file(path, overrides)
+    doc, where = composed.doc, composed.provenance
+    problems = check_values(doc, where)
     if problems:
         raise SpecError(_blame_overrides(problems, overrides), src)
     try:
         spec = strict_validate(Spec, doc)
     except ValidationError as e:
-        found = problems_from(e, doc, Spec, line=line)
-        r = _Resolver(catalog, text, doc)
+        found = problems_from(e, doc, Spec, where=where)
+        r = _Resolver(catalog, where, doc)
         _resolve_all(r, doc)
         located = {p.loc for p in found}
         found += [p for p in r.problems if p.loc not in located]  # one fault, one problem
         raise SpecError(_blame_overrides(found, overrides), src) from None
     try:
-        return resolve_spec(spec, catalog, src, text, doc)
+        return resolve_spec(spec, catalog, src, doc=doc, provenance=where)
     except SpecError as e:
         raise SpecError(_blame_overrides(e.problems, overrides), src) from None
 

@@ -22,6 +22,7 @@ import torch
 from registry.errors import Problem, SpecError
 from registry.factory import Refused, call_factory, short_message
 from registry.problems import ProblemList
+from registry.provenance import Provenance
 from registry.resolve import Resolved, ResolvedSpec
 from registry.semantics import ScheduleInfo, get_schedule_info
 
@@ -72,7 +73,7 @@ class Schedule:
     monitor: str | None = None
     loc: tuple[str | int, ...] = ("scheduler",)
     source: str | None = None
-    line: int | None = None
+    provenance: Provenance | None = None
 
     def after_step(self) -> None:
         if self.per == "batch":
@@ -87,7 +88,8 @@ class Schedule:
             self.scheduler.step(*value)
         except ValueError as e:  # torch's: stepped past its end (a one-cycle given too few steps)
             message = f"the schedule ended before the run did: {short_message(e)}; give it a length that covers the run"
-            raise SpecError([Problem(self.loc, message, self.line)], self.source) from None
+            where = self.provenance.problem(self.loc, message) if self.provenance else Problem(self.loc, message)
+            raise SpecError([where], self.source) from None
 
 
 def steps_per_epoch(samples: int, batch_size: int, accumulate: int, max_steps: int | None = None) -> int:
@@ -205,7 +207,7 @@ def build_schedule(rs: ResolvedSpec, optimizer: torch.optim.Optimizer, training:
     r = rs.scheduler
     if r is None:
         return None
-    problems = ProblemList(rs.source, rs.line)
+    problems = ProblemList(rs.source, rs.provenance)
     info = schedule_of(r, problems)
     problems.raise_if_any()
     try:
@@ -213,4 +215,4 @@ def build_schedule(rs: ResolvedSpec, optimizer: torch.optim.Optimizer, training:
     except Refused as e:
         problems.add(e.loc, str(e))
         problems.raise_if_any()
-    return Schedule(scheduler, info.per, _monitor(r, info), r.loc, rs.source, rs.line(r.loc))
+    return Schedule(scheduler, info.per, _monitor(r, info), r.loc, rs.source, rs.provenance)

@@ -28,7 +28,7 @@ from registry.kinds import KINDS
 from registry.params import Nested
 from registry.places import Holds, Place, places
 from registry.resolve import MAX_REPEAT
-from registry.spec import BLOCK_PATTERN, Spec
+from registry.spec import BLOCK_PATTERN, Composition, Spec
 
 __all__ = ["SCHEMA_DRAFT", "dump_schema", "spec_schema"]
 
@@ -50,6 +50,39 @@ def _draft07_safe(node: Any) -> Any:
         unique = [json.loads(s) for s in dict.fromkeys(json.dumps(i, sort_keys=True) for i in items)]
         out["items"] = unique[0] if len(unique) == 1 else {"anyOf": unique}
         out["minItems"] = out["maxItems"] = len(items)
+    return out
+
+
+REFERENCE = r"^(\$\$\{|[^$]|\$[^{])*\$\{[^}]+\}"
+"""A string with a reference in it (``"${vars.width}"``), which composing replaces before validation."""
+_SCHEMA_LISTS = ("anyOf", "allOf", "oneOf")
+_SCHEMA_ONE = ("items", "additionalProperties", "if", "then", "else", "not")
+
+
+def _references_allowed(node: Any, schemas: bool = True) -> Any:
+    """Every number, integer and boolean schema under *node* also accepting a string holding a reference.
+
+    The reference is tried only for strings (``if``/``then``/``else``), so that a wrong number still
+    gets the number's own message ("-1 is less than the minimum of 0"). With ``schemas=False``,
+    *node* is a mapping of names to schemas (``properties``, ``$defs``).
+    """
+    if not schemas:
+        return {k: _references_allowed(v) for k, v in node.items()}
+    if not isinstance(node, dict):
+        return node
+    out = dict(node)
+    for key in ("properties", "$defs", "patternProperties"):
+        if isinstance(out.get(key), dict):
+            out[key] = _references_allowed(out[key], schemas=False)
+    for key in _SCHEMA_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [_references_allowed(v) for v in out[key]]
+    for key in _SCHEMA_ONE:
+        if isinstance(out.get(key), dict):
+            out[key] = _references_allowed(out[key])
+    if out.get("type") in ("integer", "number", "boolean"):
+        meta = {k: out[k] for k in ("title", "description", "default") if k in out}
+        return {**meta, "if": {"type": "string"}, "then": {"pattern": REFERENCE}, "else": out}
     return out
 
 
@@ -212,6 +245,13 @@ def spec_schema(catalog: Catalog) -> JSON:
     """Return the JSON Schema (2020-12, draft-07-compatible) of specs that use the components of *catalog*."""
     b = _Builder(catalog)
     top = b.model(Spec, ())
+    # The keys that compose a spec (base, unset, vars): consumed before validation, written in any spec.
+    # A spec with a base may leave out what its base sets, and any number or boolean may be a reference.
+    composition = Composition.model_json_schema()["properties"]
+    top["properties"] = {**composition, **top["properties"]}
+    required = top.pop("required", [])
+    top = {**top, "if": {"required": ["base"]}, "else": {"required": required}}
+    top, b.defs = _references_allowed(top), _references_allowed(b.defs, schemas=False)
     return {
         "$schema": SCHEMA_DRAFT,
         "title": "registry spec",

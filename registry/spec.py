@@ -22,7 +22,9 @@ from registry.kinds import MODULE_KINDS
 from registry.places import Holds
 
 __all__ = [
+    "COMPOSITION_KEYS",
     "NAME_PATTERN",
+    "Composition",
     "DataSpec",
     "EarlyStopping",
     "ModelSpec",
@@ -203,6 +205,32 @@ class RequiresSpec(_Strict):
             description="plugin distributions, as pip requirements ('registry-example-plugin>=0.1'); no URLs or paths"
         ),
     ] = []
+
+
+class Composition(_Strict):
+    """The keys that compose a spec from other files and shared values; ``registry.compose`` consumes them.
+
+    They are read from each file before its values are merged, so the validated ``Spec`` never holds them.
+    """
+
+    base: Annotated[
+        str | list[str],
+        Field(description="the spec(s) this one builds on, as paths relative to this file; merged in order, then "
+              "this file on top: tables key by key, arrays and tables that name a type replace as a whole"),
+    ] = []  # fmt: skip
+    unset: Annotated[
+        list[Annotated[str, Field(min_length=1)]],
+        Field(description="key paths the bases set that this spec removes ('train.grad_clip', "
+              "'model.blocks.res16'; no array indexes)"),
+    ] = []  # fmt: skip
+    vars: Annotated[
+        dict[str, Any],
+        Field(description="values defined once and used anywhere as \"${vars.NAME}\" (any key path works too); "
+              "a whole-string reference takes the value with its type"),
+    ] = {}  # fmt: skip
+
+
+COMPOSITION_KEYS = tuple(Composition.model_fields)
 
 
 class Spec(_Strict):

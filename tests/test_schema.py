@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 import tomllib
 
-from registry.schema import dump_schema, spec_schema
+from registry.schema import REFERENCE, dump_schema, spec_schema
 
 from .conftest import NESTED, QUICK, SPECS
 from .test_cli import cli
@@ -82,7 +82,11 @@ def test_every_component_is_in_the_schema(schema, catalog) -> None:
     rules = defs["layer+activation"]["else"]["allOf"]
     linear = next(r["then"] for r in rules if r["then"]["title"] == "layer linear")
     assert linear["required"] == ["out_features"] and linear["additionalProperties"] is False
-    assert linear["properties"]["out_features"] == {"description": "number of outputs", "minimum": 1, "title": "Out Features", "type": "integer"}
+    out_features = {"description": "number of outputs", "minimum": 1, "title": "Out Features", "type": "integer"}
+    assert linear["properties"]["out_features"] == {  # a number may also be a "${...}" reference, replaced when composed
+        "description": "number of outputs", "title": "Out Features",
+        "if": {"type": "string"}, "then": {"pattern": REFERENCE}, "else": out_features,
+    }  # fmt: skip
     residual = next(r["then"] for r in rules if r["then"]["title"] == "layer residual")
     assert residual["properties"]["layers"]["items"] == {"$ref": "#/$defs/layer+activation"}  # nesting, at any depth
 
@@ -99,6 +103,17 @@ def test_every_shipped_spec_passes_the_schema(schema, name) -> None:
     jsonschema.Draft202012Validator(schema).validate(_docs()[name])
     if name != "nested":
         assert (SPECS / name).read_text().splitlines()[0] == "#:schema ./spec.schema.json"
+
+
+def test_a_spec_with_a_base_and_references_passes_and_a_wrong_string_does_not(schema) -> None:
+    """A child spec may leave out what its base sets; a number may be a reference, but not any string."""
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.validate({"base": "base.toml", "optimizer": {"type": "sgd", "lr": 0.1}})
+    validator.validate(tomllib.loads(QUICK.replace("out_features = 32", 'out_features = "${vars.h}"') + "[vars]\nh = 3\n"))
+    errors = [e.message for e in validator.iter_errors(tomllib.loads(QUICK.replace("out_features = 32", 'out_features = "wide"')))]
+    assert errors == [f"'wide' does not match {REFERENCE!r}"]
+    errors = [e.message for e in validator.iter_errors({"optimizer": {"type": "sgd", "lr": 0.1}})]
+    assert sorted(errors) == ["'data' is a required property", "'loss' is a required property", "'model' is a required property"]
 
 
 BAD = [

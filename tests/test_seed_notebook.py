@@ -8,8 +8,8 @@ from torch import nn
 
 from benchmarks.handwritten import SimpleNN  # the notebook's first network, verbatim
 from registry.builder import build
-from registry.loader import parse_spec, validate_spec
-from registry.resolve import resolve_spec
+from registry.overrides import parse_override
+from registry.resolve import load_and_resolve
 
 from .conftest import SPECS
 
@@ -51,17 +51,14 @@ class SimpleNN3(nn.Module):
         self.fc3 = nn.Linear(64, 10)
 
 
-def _built(catalog, path):
-    text = path.read_text()
-    spec = validate_spec(parse_spec(text), str(path), text)
-    return build(resolve_spec(spec, catalog, str(path), text))
+def _built(catalog, path, *sets: str):
+    return build(load_and_resolve(path, catalog, [parse_override(s) for s in sets]))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 1234])
-def test_spec_network_starts_from_the_notebooks_weights(catalog, write_spec, seed) -> None:
+def test_spec_network_starts_from_the_notebooks_weights(catalog, seed) -> None:
     """The seed's first network built from a spec under seed s has SimpleNN's initial weights under s."""
-    text = (SPECS / "mnist_simple.toml").read_text().replace("seed = 0", f"seed = {seed}")
-    built = _built(catalog, write_spec(text))
+    built = _built(catalog, SPECS / "mnist_simple.toml", f"seed={seed}")
     torch.manual_seed(seed)
     reference = SimpleNN()
     ours = [p for p in built.model.parameters()]

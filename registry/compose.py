@@ -1,0 +1,215 @@
+"""A spec composed from its bases, ``unset``, ``--set`` and references, with where every value came from.
+
+A spec may build on others::
+
+    base = ["base/seed.toml", "base/mnist.toml"]   # relative to this file; merged in order
+    unset = ["train.grad_clip"]                     # removed from what the bases set
+
+The rules, applied to each base in order and then to the file itself:
+
+- a table merges key by key into the inherited table;
+- a table that names its ``type`` is a new component: it replaces the inherited one as a whole
+  (a table without ``type``, as ``[optimizer] lr = 0.1``, changes only the keys it sets);
+- an array, and any other value, replaces the inherited one as a whole;
+- ``unset`` removes key paths that the bases set, before the file's own values are merged.
+
+A base may have bases of its own (at most ``MAX_BASE_DEPTH`` deep); a cycle,
+a missing base or a base that is not TOML is a problem located at the
+``base`` key that names it. Then ``--set`` arguments are applied, then
+references (``registry.references``) are replaced by the values they name.
+Every assignment is recorded in the spec's ``Provenance``, so a problem is
+reported in the file that holds its value, and ``explain`` can tell how each
+value came to be.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from registry.errors import Problem, SpecError
+from registry.loader import parse_spec, read_text, strict_validate
+from registry.overrides import Override, apply_overrides
+from registry.positions import key_lines
+from registry.problems import problems_from
+from registry.provenance import COMMAND_LINE, Loc, Provenance, Setting, walk
+from registry.references import resolve_references
+from registry.spec import COMPOSITION_KEYS, Composition
+
+__all__ = ["MAX_BASE_DEPTH", "Composed", "compose", "compose_file"]
+
+MAX_BASE_DEPTH = 8
+"""Bases of bases, at most this deep."""
+
+Settings = dict[Loc, list[Setting]]
+
+
+@dataclass(frozen=True)
+class Composed:
+    """The spec's values after bases, ``unset``, ``--set`` and references, and where each came from."""
+
+    doc: dict[str, Any]
+    provenance: Provenance
+
+
+class _Composer:
+    def __init__(self, source: str) -> None:
+        self.prov = Provenance(source)
+        self.problems: list[Problem] = []
+
+    def problem(self, name: str, loc: Loc, message: str, line: int | None) -> None:
+        self.problems.append(Problem(loc, message, line, None if name == self.prov.source else name))
+
+    def layer(
+        self, text: str, name: str, path: Path | None, how: str, chain: Sequence[str]
+    ) -> tuple[dict[str, Any], Settings]:
+        """One file: its bases merged, its ``unset`` applied, its own values on top."""
+        self.prov.texts[name] = text
+        doc = parse_spec(text, name)
+        lines = key_lines(text)
+        comp = self.composition(doc, name, lines)
+        merged: dict[str, Any] = {}
+        settings: Settings = {}
+        bases = [comp.base] if isinstance(comp.base, str) else comp.base
+        for i, base in enumerate(bases):
+            loc: Loc = ("base",) if isinstance(comp.base, str) else ("base", i)
+            found = self.base(base, name, path, loc, lines, chain)
+            if found is not None:
+                _merge(merged, settings, *found, ())
+        if comp.unset and not bases:
+            self.problem(name, ("unset",), "there is nothing to unset: this spec has no base", _line(lines, ("unset",)))
+        for i, key in enumerate(comp.unset if bases else ()):
+            self.unset(merged, settings, key, name, ("unset", i), lines)
+        own: Settings = {}
+        for loc, value in walk(doc):
+            leaf = not isinstance(value, dict)  # a copy: references are replaced in place later
+            own[loc] = [Setting(copy.deepcopy(value) if leaf else None, name, lines.get(loc), how)]
+        _merge(merged, settings, doc, own, ())
+        return merged, settings
+
+    def composition(self, doc: dict[str, Any], name: str, lines: dict[Loc, int]) -> Composition:
+        keys = {k: doc.pop(k) for k in COMPOSITION_KEYS if k in doc and k != "vars"}
+        try:
+            return strict_validate(Composition, keys)
+        except ValidationError as e:
+            for p in problems_from(e, keys, Composition):
+                self.problem(name, p.loc, p.message, _line(lines, p.loc))
+            return Composition()
+
+    def base(
+        self, base: str, name: str, path: Path | None, loc: Loc, lines: dict[Loc, int], chain: Sequence[str]
+    ) -> tuple[dict[str, Any], Settings] | None:
+        line = _line(lines, loc)
+        target = (path.parent if path else Path.cwd()) / base
+        shown = os.path.normpath(os.path.join(os.path.dirname(name), base)) if path else base
+        real = os.path.realpath(target)
+        if real in chain:
+            cycle = " -> ".join([*(os.path.relpath(c) for c in chain[chain.index(real) :]), os.path.relpath(real)])
+            self.problem(name, loc, f"{base!r} is a base of itself: {cycle}", line)
+            return None
+        if len(chain) > MAX_BASE_DEPTH:
+            self.problem(name, loc, f"bases are nested more than {MAX_BASE_DEPTH} deep (at {base!r})", line)
+            return None
+        if not target.exists():
+            self.problem(name, loc, f"base {base!r} not found (looked for {shown})", line)
+            return None
+        try:
+            text = read_text(target)
+            return self.layer(text, shown, target, "base", [*chain, real])
+        except SpecError as e:  # the base itself is unreadable or not TOML: its own problems, in its own file
+            self.problems += [Problem(p.loc, p.message, p.line, p.source or shown) for p in e.problems]
+            return None
+
+    def unset(
+        self, merged: dict[str, Any], settings: Settings, key: str, name: str, loc: Loc, lines: dict[Loc, int]
+    ) -> None:
+        """Remove *key* (``table.key``) from what the bases set."""
+        parts = tuple(key.split("."))
+        node: Any = merged
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or parts[-1] not in node:
+            message = f"{key!r} is not set by the bases (unset takes key paths table.key, no indexes)"
+            self.problem(name, loc, message, _line(lines, loc))
+            return
+        del node[parts[-1]]
+        _forget(settings, parts, set())
+        settings.pop(parts, None)
+
+
+def _line(lines: dict[Loc, int], loc: Loc) -> int | None:
+    for cut in range(len(loc), 0, -1):
+        if loc[:cut] in lines:
+            return lines[loc[:cut]]
+    return None
+
+
+def _forget(settings: Settings, loc: Loc, keep: set[Loc]) -> None:
+    n = len(loc)
+    for key in [k for k in settings if len(k) > n and k[:n] == loc and k not in keep]:
+        del settings[key]
+
+
+def _merge(acc: dict[str, Any], settings: Settings, doc: dict[str, Any], own: Settings, at: Loc) -> None:
+    """Merge *doc* (with its settings *own*) into *acc* (with *settings*) by the module's rules."""
+    for key, value in doc.items():
+        loc = (*at, key)
+        old = acc.get(key)
+        component = isinstance(value, dict) and "type" in value and at != ("vars",) and loc != ("vars",)
+        if isinstance(value, dict) and isinstance(old, dict) and not component:
+            settings.setdefault(loc, []).extend(own.get(loc, ()))
+            _merge(old, settings, value, own, loc)
+            continue
+        # Replaced whole: what the inherited value set below here is gone, except the same keys set again.
+        new = [sub for sub, _ in walk(value, loc)]
+        again = (
+            {sub for sub in new if not any(isinstance(p, int) for p in sub[len(loc) :])}
+            if isinstance(old, dict)
+            else set()
+        )
+        _forget(settings, loc, again)
+        acc[key] = value
+        for sub in new:
+            settings.setdefault(sub, []).extend(own.get(sub, ()))
+
+
+def _record_overrides(settings: Settings, doc: dict[str, Any], overrides: Sequence[Override]) -> None:
+    for o in overrides:
+        _forget(settings, o.loc, set())
+        for sub, value in walk(o.value, o.loc):
+            leaf = not isinstance(value, dict)
+            settings.setdefault(sub, []).append(
+                Setting(value if leaf else None, COMMAND_LINE, None, "--set", f"--set {o.text}")
+            )
+
+
+def compose(
+    text: str, source: str | None = None, path: Path | None = None, overrides: Sequence[Override] = ()
+) -> Composed:
+    """Compose the spec *text* (read from *path*, shown as *source*) with its bases, ``--set`` and references.
+
+    Raises:
+        SpecError: every problem of composition, each in the file that holds it.
+    """
+    name = source or "<spec>"
+    c = _Composer(name)
+    chain = [os.path.realpath(path)] if path else []
+    doc, settings = c.layer(text, name, path, "spec", chain)
+    if c.problems:
+        raise SpecError(c.problems, source)
+    apply_overrides(doc, overrides)
+    _record_overrides(settings, doc, overrides)
+    c.prov.settings = settings
+    resolve_references(doc, c.prov)
+    return Composed(doc, c.prov)
+
+
+def compose_file(path: str | Path, overrides: Sequence[Override] = ()) -> Composed:
+    """Read the spec at *path* and compose it (``compose``)."""
+    return compose(read_text(path), str(path), Path(path), overrides)
