@@ -121,13 +121,11 @@ def part_imagefolder(root: str, epochs: int, model_name: str) -> dict:
 
 def _built(root: str, epochs: int, model_name: str):
     from registry.builder import build
-    from registry.loader import parse_spec, validate_spec
     from registry.manager import load_catalog
-    from registry.resolve import resolve_spec
+    from registry.resolve import resolve_text
 
     text = SPEC.format(root=root, epochs=epochs, layers=MODELS[model_name][0])
-    spec = validate_spec(parse_spec(text), "bench.toml", text)
-    return build(resolve_spec(spec, load_catalog(), "bench.toml", text))
+    return build(resolve_text(text, load_catalog(), "bench.toml"))
 
 
 def part_registry(root: str, epochs: int, model_name: str) -> dict:

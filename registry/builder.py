@@ -299,8 +299,8 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
     data = plan_data(rs)
     try:
         device = resolve_device(rs.spec.train.device, cuda_index)
-    except SpecError as e:
-        raise e.with_source(rs.source or "<spec>") from None
+    except SpecError as e:  # located where the device is written (a base file, perhaps)
+        raise SpecError([rs.problem(p.loc, p.message) for p in e.problems], rs.source or "<spec>") from None
     problems = _problems(rs)
     if rs.spec.train.tensorboard and importlib.util.find_spec("tensorboard") is None:
         problems.add(("train", "tensorboard"), "needs TensorBoard: pip install 'torch-spec-registry[tensorboard]'")
@@ -325,7 +325,7 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
     best, early, values = ("loss", False), None, {"loss": False}
     if task is not None:
         metrics = plan_metrics(rs.metrics, rs.catalog, task, problems)
-        best = best_metric(rs.spec.train.best_metric, task, metrics, problems)
+        best = best_metric(rs.spec.train.monitor, task, metrics, problems)
         values = test_values(task, metrics)
         stopping = rs.spec.train.early_stopping
         if stopping is not None:

@@ -131,6 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     pc.add_argument("spec", help="path to a TOML spec")
     pc.add_argument("--explain", action="store_true", help="end each line with where its values came from")
     _add_set(pc)
+    up = sub.add_parser("upgrade", help="rewrite specs in the current spec format, keeping comments and layout")
+    up.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (each base is a file of its own)")
+    up.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
     ex = sub.add_parser("explain", help="where each value of the resolved spec came from, and what it replaced")
     ex.add_argument("spec", help="path to a TOML spec")
     ex.add_argument("key", nargs="?", help="only this key path and what is under it (optimizer.lr, model.layers[1])")
@@ -331,6 +334,22 @@ def cmd_print_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> Exit
     return ExitCode.OK
 
 
+def cmd_upgrade(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry.formats import FORMAT
+    from registry.upgrade import upgrade_file
+
+    for path in args.specs:
+        result = upgrade_file(path, write=not args.dry_run)
+        if not result.changes:
+            out.write(f"{path}: already in format {FORMAT}, unchanged\n")
+            continue
+        out.write(f"{path}: format {result.version} -> {FORMAT}\n")
+        out.writelines(f"  {path}:{c.line}: {c.message}\n" for c in result.changes)
+    if args.dry_run:
+        out.write("(dry run: nothing written)\n")
+    return ExitCode.OK
+
+
 def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry.errors import Problem, SpecError
     from registry.explain import explain, render_explanations
@@ -391,14 +410,28 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         return ExitCode.USAGE
     from registry_specs.example_data import write_for
 
+    from registry.compose import base_files
+
+    text = files("registry_specs").joinpath(f"{args.example}.toml").read_text()
+    bases = base_files(text, lambda rel: files("registry_specs").joinpath(*rel.split("/")).read_text())
+    clash = [rel for rel, body in bases.items() if (target.parent / rel).exists()
+             and (target.parent / rel).read_text() != body]  # fmt: skip
+    if clash:
+        print(f"error: {target.parent / clash[0]} exists (a base of this example); choose another folder", file=err)
+        return ExitCode.USAGE
     try:
-        target.write_text(files("registry_specs").joinpath(f"{args.example}.toml").read_text())
+        target.write_text(text)
+        for rel, body in bases.items():
+            (target.parent / rel).parent.mkdir(parents=True, exist_ok=True)
+            (target.parent / rel).write_text(body)
         schema.write_text(dump_schema(load_plugins_catalog(err)))
         data = write_for(args.example, Path.cwd())  # where the spec's relative paths point
     except OSError as e:
         print(f"error: cannot write {e.filename}: {e.strerror}", file=err)
         return ExitCode.USAGE
     print(f"wrote {target} (and {schema.name}, which editors use to check it)", file=out)
+    if bases:
+        print(f"wrote the bases it builds on: {', '.join(bases)}", file=out)
     if data is not None:
         print(f"wrote the example data it reads: {data.relative_to(Path.cwd())}", file=out)
     print("run it with:", file=out)
@@ -424,6 +457,7 @@ COMMANDS = {
     "schema": cmd_schema,
     "print-config": cmd_print_config,
     "explain": cmd_explain,
+    "upgrade": cmd_upgrade,
     "runs": cmd_runs,
     "diff": cmd_diff,
     "plot": cmd_plot,

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from registry.errors import Problem, SpecError
+from registry.formats import FORMAT, FORMAT_KEY, MIGRATIONS, migrate, too_new
 from registry.loader import parse_spec, read_text, strict_validate
 from registry.overrides import Override, apply_overrides
 from registry.positions import key_lines
@@ -42,7 +44,12 @@ from registry.provenance import COMMAND_LINE, Loc, Provenance, Setting, walk
 from registry.references import resolve_references
 from registry.spec import COMPOSITION_KEYS, Composition
 
-__all__ = ["MAX_BASE_DEPTH", "Composed", "compose", "compose_file"]
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = ["MAX_BASE_DEPTH", "Composed", "base_files", "compose", "compose_file"]
 
 MAX_BASE_DEPTH = 8
 """Bases of bases, at most this deep."""
@@ -59,9 +66,10 @@ class Composed:
 
 
 class _Composer:
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, default_format: int) -> None:
         self.prov = Provenance(source)
         self.problems: list[Problem] = []
+        self.default_format = default_format
 
     def problem(self, name: str, loc: Loc, message: str, line: int | None) -> None:
         self.problems.append(Problem(loc, message, line, None if name == self.prov.source else name))
@@ -73,7 +81,9 @@ class _Composer:
         self.prov.texts[name] = text
         doc = parse_spec(text, name)
         lines = key_lines(text)
+        declared = FORMAT_KEY in doc
         comp = self.composition(doc, name, lines)
+        self.format(doc, name, lines, comp.format if declared else self.default_format, declared)
         merged: dict[str, Any] = {}
         settings: Settings = {}
         bases = [comp.base] if isinstance(comp.base, str) else comp.base
@@ -92,6 +102,39 @@ class _Composer:
             own[loc] = [Setting(copy.deepcopy(value) if leaf else None, name, lines.get(loc), how)]
         _merge(merged, settings, doc, own, ())
         return merged, settings
+
+    def format(self, doc: dict[str, Any], name: str, lines: dict[Loc, int], version: int, declared: bool) -> None:
+        """Take *doc* from its format to the current one; name the keys an older format had in a current file."""
+        if version > FORMAT:
+            self.problem(name, (FORMAT_KEY,), too_new(version), _line(lines, (FORMAT_KEY,)))
+            return
+        if version < FORMAT:
+            done = migrate(doc, version)
+            renamed = self.prov.renamed.setdefault(name, {})
+            for change, _ in done:
+                renamed[change.new] = change.old
+                for loc in [loc for loc in lines if loc[: len(change.old)] == change.old]:
+                    lines[(*change.new, *loc[len(change.old) :])] = lines[loc]
+            if declared:  # a run directory's spec from before formats is read silently: it cannot be rewritten
+                what = (
+                    ", ".join(f"{'.'.join(c.old)} is now {'.'.join(c.new)}" for c, _ in done) or "nothing in it changes"
+                )
+                self.prov.notes.append(
+                    f"{name} is in spec format {version} ({what}): python -m registry upgrade {name} rewrites it in "
+                    f"format {FORMAT}"
+                )
+            return
+        for v, changes in MIGRATIONS.items():
+            for c in changes:
+                node: Any = doc
+                for part in c.old:
+                    node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
+                if node is not _MISSING:
+                    message = (
+                        f"is {'.'.join(c.new)} since spec format {v + 1}: write {c.new[-1]}, or add 'format = {v}' "
+                        f"at the top, or run python -m registry upgrade {name}"
+                    )
+                    self.problem(name, c.old, message, _line(lines, c.old))
 
     def composition(self, doc: dict[str, Any], name: str, lines: dict[Loc, int]) -> Composition:
         keys = {k: doc.pop(k) for k in COMPOSITION_KEYS if k in doc and k != "vars"}
@@ -143,6 +186,9 @@ class _Composer:
         settings.pop(parts, None)
 
 
+_MISSING = object()
+
+
 def _line(lines: dict[Loc, int], loc: Loc) -> int | None:
     for cut in range(len(loc), 0, -1):
         if loc[:cut] in lines:
@@ -189,16 +235,35 @@ def _record_overrides(settings: Settings, doc: dict[str, Any], overrides: Sequen
             )
 
 
+def base_files(text: str, read: Callable[[str], str], folder: str = "") -> dict[str, str]:
+    """The bases *text* names, and theirs, as paths relative to its folder -> their text (read by *read*)."""
+    found: dict[str, str] = {}
+    names = tomllib.loads(text).get("base", [])
+    for name in [names] if isinstance(names, str) else names:
+        rel = os.path.normpath(os.path.join(folder, name)).replace(os.sep, "/")
+        if rel not in found:
+            found[rel] = read(rel)
+            found.update(base_files(found[rel], read, os.path.dirname(rel)))
+    return found
+
+
 def compose(
-    text: str, source: str | None = None, path: Path | None = None, overrides: Sequence[Override] = ()
+    text: str,
+    source: str | None = None,
+    path: Path | None = None,
+    overrides: Sequence[Override] = (),
+    default_format: int = FORMAT,
 ) -> Composed:
     """Compose the spec *text* (read from *path*, shown as *source*) with its bases, ``--set`` and references.
+
+    Each file is first taken from its spec format to the current one; a file that does not say its format
+    is in *default_format* (the current one, except for a run directory's spec from before formats).
 
     Raises:
         SpecError: every problem of composition, each in the file that holds it.
     """
     name = source or "<spec>"
-    c = _Composer(name)
+    c = _Composer(name, default_format)
     chain = [os.path.realpath(path)] if path else []
     doc, settings = c.layer(text, name, path, "spec", chain)
     if c.problems:
@@ -210,6 +275,6 @@ def compose(
     return Composed(doc, c.prov)
 
 
-def compose_file(path: str | Path, overrides: Sequence[Override] = ()) -> Composed:
+def compose_file(path: str | Path, overrides: Sequence[Override] = (), default_format: int = FORMAT) -> Composed:
     """Read the spec at *path* and compose it (``compose``)."""
-    return compose(read_text(path), str(path), Path(path), overrides)
+    return compose(read_text(path), str(path), Path(path), overrides, default_format)

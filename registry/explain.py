@@ -16,6 +16,7 @@ from typing import Any
 import tomli_w
 
 from registry.errors import Problem, SpecError, format_loc
+from registry.formats import FORMAT_KEY
 from registry.positions import key_lines
 from registry.problems import closest, field_at
 from registry.provenance import Loc, Setting
@@ -128,7 +129,7 @@ def explain(rs: ResolvedSpec, key: Sequence[str | int] | None = None) -> list[Ex
         SpecError: *key* names no value of the resolved spec.
     """
     comps = _components(rs)
-    leaves = list(_leaves(resolved_dict(rs)))
+    leaves = [(loc, v) for loc, v in _leaves(resolved_dict(rs)) if loc != (FORMAT_KEY,)]  # how it is read, not a value
     if key is not None:
         want = tuple(key)
         chosen = [(loc, v) for loc, v in leaves if loc[: len(want)] == want]

@@ -95,7 +95,7 @@ def registry_metrics() -> Factories:
     The parameter marked ``Annotated[registry.Task, registry.TaskInfo()]`` receives the run's task (its
     kind, classes, outputs), hidden from specs. ``@registry.metric(tasks=..., higher_is_better=...,
     default_for=...)`` declares which tasks it measures (``validate`` checks a spec's metrics against
-    them without building any), whether a larger value is better (``train.best_metric`` and early
+    them without building any), whether a larger value is better (``train.monitor`` and early
     stopping read it), and for which tasks it is computed when a spec lists no metrics. The runner
     calls ``update(predictions, targets)`` with probabilities for classification (class indices or 0/1
     targets) and the outputs for regression, then ``compute()`` once per test pass; torchmetrics sums

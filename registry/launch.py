@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from registry.catalog import Catalog
 from registry.errors import CheckpointError, DistributedError, Interrupted, Problem, RegistryError, SpecError
+from registry.formats import RUN_DIR_FORMAT
 
 if TYPE_CHECKING:
     from registry.builder import Built
@@ -52,6 +53,7 @@ def prepare(
     cuda_index: int | None = None,
     sets: Sequence[str] = (),
     catalog: Catalog | None = None,
+    default_format: int | None = None,
 ) -> Built:
     """Load, resolve and build the spec at *path* (with ``--set`` overrides), printing its warnings on *err*.
 
@@ -63,7 +65,11 @@ def prepare(
     from registry.resolve import load_and_resolve
 
     overrides = [parse_override(text) for text in sets]
-    built = build(load_and_resolve(path, catalog or load_plugins_catalog(err), overrides), with_optimizer, cuda_index)
+    fmt = {} if default_format is None else {"default_format": default_format}
+    resolved = load_and_resolve(path, catalog or load_plugins_catalog(err), overrides, **fmt)
+    for note in resolved.provenance.notes if resolved.provenance else ():
+        print(f"warning: {note}", file=err)
+    built = build(resolved, with_optimizer, cuda_index)
     for w in built.warnings:
         print(f"warning: {w.render(path)}", file=err)
     return built
@@ -106,14 +112,15 @@ def _resume(options: RunOptions, err: TextIO, ranks: Ranks | None) -> Session:
         info = rundir.info()
         saved = rundir.path / "spec.toml"
         local = ranks.local_rank if ranks else None
-        built = prepare(str(options.spec or saved), err, cuda_index=local, sets=options.sets)
+        old = None if options.spec else RUN_DIR_FORMAT  # a run's own spec.toml may predate spec formats
+        built = prepare(str(options.spec or saved), err, cuda_index=local, sets=options.sets, default_format=old)
         ckpt = load_checkpoint(rundir.path)
         if ckpt.spec_hash != info.spec_hash:
             raise CheckpointError(
                 f"{ckpt.path}: made by another run (its spec hash differs from {rundir.path}/run.json)"
             )
         # The run's own spec only needs resolving (against the catalog already loaded), not building.
-        saved_spec = load_and_resolve(saved, built.resolved.catalog)
+        saved_spec = load_and_resolve(saved, built.resolved.catalog, default_format=RUN_DIR_FORMAT)
         refuse_incompatible(saved_spec, built.resolved, ckpt, info.status == "completed")
     except BaseException:
         rundir.release()
@@ -224,7 +231,7 @@ def trained(run_dir: str, which: str, err: TextIO) -> tuple[Built, Checkpoint]:
     home = ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else Path(run_dir)
     rundir = RunDir.open(home, writer=False)
     rundir.check_spec_file()
-    built = prepare(str(rundir.path / "spec.toml"), err, with_optimizer=False)
+    built = prepare(str(rundir.path / "spec.toml"), err, with_optimizer=False, default_format=RUN_DIR_FORMAT)
     ckpt = load_checkpoint(ckpt_path)
     try:
         built.model.load_state_dict(ckpt.model, strict=True)

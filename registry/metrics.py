@@ -1,7 +1,7 @@
 """A run's test metrics: which ones (the spec's, or its task's defaults), their names and directions, and
 computing them over a test pass.
 
-A metric's name in logs, files and ``train.best_metric`` is its component name, followed by the values of the
+A metric's name in logs, files and ``train.monitor`` is its component name, followed by the values of the
 parameters the spec gave it (``f1_micro``, ``top_k_accuracy_3``). ``validate`` checks each metric against the
 run's task from what the metric declares (``@registry.metric``), and builds the ones a spec lists, so that
 their own refusals are caught; the task's defaults need no check and cost no import of torchmetrics there.
@@ -26,7 +26,7 @@ from registry.tasks import Task
 __all__ = ["BUILT_IN_VALUES", "MetricPlan", "MetricSet", "best_metric", "plan_metrics", "test_values"]
 
 BUILT_IN_VALUES = {"loss": False, "accuracy": True}
-"""What ``train.best_metric`` may name besides metrics: the test loss (lower is better) and, for
+"""What ``train.monitor`` may name besides metrics: the test loss (lower is better) and, for
 classification, the seed's accuracy (the share of argmax predictions that are right)."""
 
 
@@ -103,9 +103,9 @@ def test_values(task: Task, plans: Sequence[MetricPlan]) -> dict[str, bool]:
 
 
 def best_metric(
-    setting: str, task: Task, plans: Sequence[MetricPlan], problems: ProblemList, loc: Loc = ("train", "best_metric")
+    setting: str, task: Task, plans: Sequence[MetricPlan], problems: ProblemList, loc: Loc = ("train", "monitor")
 ) -> tuple[str, bool]:
-    """``train.best_metric`` (or another setting at *loc* that names a test value) resolved: the value, and
+    """``train.monitor`` (or another setting at *loc* that names a test value) resolved: the value, and
     whether larger is better; ``auto`` is accuracy for classification, else the loss."""
     if setting == "auto":
         return ("accuracy", True) if task.is_classification else ("loss", False)

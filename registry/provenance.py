@@ -69,11 +69,15 @@ class Provenance:
         source: the spec file the user named (problems there need not name it again).
         texts: each file read, by the path used in messages -> its text.
         settings: key path -> its settings, oldest first.
+        renamed: for a file in an older spec format, each renamed key path -> the one its text writes.
+        notes: what the user should know about how the spec was read (an older format), for warnings.
     """
 
     source: str | None = None
     texts: dict[str, str] = field(default_factory=dict)
     settings: dict[Loc, list[Setting]] = field(default_factory=dict)
+    renamed: dict[str, dict[Loc, Loc]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def of_text(cls, source: str | None, text: str | None) -> Provenance:
@@ -108,6 +112,9 @@ class Provenance:
         if s is None or s.source == COMMAND_LINE:
             return None, None
         text = self.texts.get(s.source)
+        for new, old in self.renamed.get(s.source, {}).items():
+            if tuple(loc[: len(new)]) == new:
+                loc = (*old, *loc[len(new) :])
         line = locate_line(text, loc) if text else None
         return (None if s.source == (self.source or "<spec>") else s.source), line
 

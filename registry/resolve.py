@@ -20,8 +20,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from registry.catalog import Catalog, Component
-from registry.compose import compose_file
+from registry.compose import Composed, compose, compose_file
 from registry.errors import Problem, SpecError, UnknownComponentError, format_loc
+from registry.formats import FORMAT, FORMAT_KEY
 from registry.kinds import KINDS
 from registry.loader import check_values, strict_validate
 from registry.overrides import Override
@@ -37,8 +38,10 @@ __all__ = [
     "Resolved",
     "ResolvedSpec",
     "load_and_resolve",
+    "resolve_composed",
     "resolve_entry",
     "resolve_spec",
+    "resolve_text",
     "resolved_dict",
 ]
 
@@ -508,7 +511,9 @@ def _blame_overrides(problems: Sequence[Problem], overrides: Sequence[Override])
     return out
 
 
-def load_and_resolve(path: str | Path, catalog: Catalog, overrides: Sequence[Override] = ()) -> ResolvedSpec:
+def load_and_resolve(
+    path: str | Path, catalog: Catalog, overrides: Sequence[Override] = (), default_format: int = FORMAT
+) -> ResolvedSpec:
     """Read, parse, override, validate and resolve the spec at *path*, reporting every problem at once.
 
     When the spec's settings are invalid, its components are still resolved, so that a wrong key
@@ -518,12 +523,26 @@ def load_and_resolve(path: str | Path, catalog: Catalog, overrides: Sequence[Ove
         path: the spec file.
         catalog: the loaded components.
         overrides: ``--set`` values, applied to the parsed file before validation.
+        default_format: the spec format of a file that does not say (``registry.formats``).
 
     Raises:
         SpecError: all the problems, in file order; those of overridden keys say so.
     """
-    src = str(path)
-    composed = compose_file(path, overrides)
+    return resolve_composed(compose_file(path, overrides, default_format), catalog, str(path), overrides)
+
+
+def resolve_text(
+    text: str, catalog: Catalog, source: str = "<spec>", overrides: Sequence[Override] = (), folder: Path | None = None
+) -> ResolvedSpec:
+    """As ``load_and_resolve``, for a spec given as TOML text (its bases found relative to *folder*, or here)."""
+    path = (folder or Path.cwd()) / source
+    return resolve_composed(compose(text, source, path, overrides), catalog, source, overrides)
+
+
+def resolve_composed(
+    composed: Composed, catalog: Catalog, src: str, overrides: Sequence[Override] = ()
+) -> ResolvedSpec:
+    """Validate and resolve a composed spec, every problem at once (those of overridden keys say so)."""
     doc, where = composed.doc, composed.provenance
     problems = check_values(doc, where)
     if problems:
@@ -579,10 +598,12 @@ def _emit_nested(value: Any) -> Any:
 def resolved_dict(rs: ResolvedSpec) -> dict[str, Any]:
     """The spec with every name canonical and every default filled in, as plain TOML-able data.
 
+    It says its spec format (``format = N``), so that a later registry reads it as written.
+
     Inferred sizes the spec left out stay out (they are inferred again); TOML has no null.
     Block uses stay uses of their block, so the result is the same model written the same way.
     """
-    out: dict[str, Any] = _plain(rs.spec.model_dump(exclude_none=True))
+    out: dict[str, Any] = {FORMAT_KEY: FORMAT, **_plain(rs.spec.model_dump(exclude_none=True))}
     for place in places():
         parent = out
         for part in place.loc[:-1]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.errors import CheckpointError, format_loc
+from registry.formats import FORMAT, FORMAT_KEY, RUN_DIR_FORMAT, declared_format, migrate
 from registry.loader import MAX_SPEC_BYTES
 from registry.rundir import RunDir
 from registry.specdiff import diff_dicts
@@ -38,7 +39,7 @@ def _row(run: Path) -> str:
 
 
 def describe_runs(folder: Path) -> str:
-    """A table of the runs in *folder*: name, status, epochs, best value (by ``train.best_metric``), time, start.
+    """A table of the runs in *folder*: name, status, epochs, best value (by ``train.monitor``), time, start.
 
     A run whose run.json says ``running`` but that no process holds is shown as ``killed``.
     """
@@ -55,9 +56,13 @@ def diff_runs(a: Path, b: Path) -> str:
     specs = []
     for run in (a, b):
         try:
-            specs.append(tomllib.loads(read_bounded(run / "spec.toml", MAX_SPEC_BYTES).decode()))
+            spec = tomllib.loads(read_bounded(run / "spec.toml", MAX_SPEC_BYTES).decode())
         except (OSError, ValueError, RecursionError) as e:
             raise CheckpointError(f"{run}: no readable spec.toml ({e})") from None
+        version = declared_format(spec, RUN_DIR_FORMAT)
+        migrate(spec, version if isinstance(version, int) else FORMAT)  # runs from before a format change compare
+        spec[FORMAT_KEY] = FORMAT  # in today's terms
+        specs.append(spec)
     lines = [f"--- {a}", f"+++ {b}", "spec:"]
     changes = diff_dicts(specs[0], specs[1])
     lines += [f"  {format_loc(loc)}: {x!r} -> {y!r}" for loc, x, y in changes] or ["  (identical)"]

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from registry.formats import FORMAT
 from registry.kinds import MODULE_KINDS
 from registry.places import Holds
 
@@ -116,7 +117,7 @@ class EarlyStopping(_Strict):
     metric: Annotated[
         str,
         Field(min_length=1, description="the test value watched: 'loss', 'accuracy', a metric's name, or 'auto' "
-              "(what train.best_metric picks)"),
+              "(what train.monitor picks)"),
     ] = "auto"  # fmt: skip
     patience: Annotated[Positive, Field(description="stop after this many epochs without an improvement")] = 3
     min_delta: Annotated[
@@ -165,12 +166,13 @@ class TrainSpec(_Strict):
     tensorboard: Annotated[
         bool, Field(description="also write TensorBoard event files to <run>/tensorboard (needs the tensorboard extra)")
     ] = False
-    best_metric: Annotated[
+    monitor: Annotated[
         str,
         Field(
             min_length=1,
-            description="the test value that picks the best checkpoint: 'loss', 'accuracy' (classification), "
-            "a metric's name, or 'auto' (accuracy for classification, else the loss)",
+            description="the test value that picks the best checkpoint, and that early stopping watches unless it "
+            "names another: 'loss', 'accuracy' (classification), a metric's name, or 'auto' (accuracy for "
+            "classification, else the loss); 'best_metric' before spec format 2",
         ),
     ] = "auto"
     early_stopping: Annotated[
@@ -223,6 +225,11 @@ class Composition(_Strict):
         Field(description="key paths the bases set that this spec removes ('train.grad_clip', "
               "'model.blocks.res16'; no array indexes)"),
     ] = []  # fmt: skip
+    format: Annotated[
+        int,
+        Field(ge=1, description=f"the spec format this file is written in (default: the current one, "
+              f"{FORMAT}); python -m registry upgrade rewrites an older file"),
+    ] = FORMAT  # fmt: skip
     vars: Annotated[
         dict[str, Any],
         Field(description="values defined once and used anywhere as \"${vars.NAME}\" (any key path works too); "

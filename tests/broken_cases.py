@@ -102,6 +102,6 @@ CASES = [
     ("one_hot_for_a_loss_of_class_indices", 'dataset = "digits"', 'dataset = "digits"\ntarget_encoding = "one_hot"'),
     ("metric_of_another_task", "seed = 0", 'seed = 0\nmetrics = [{ type = "r2" }]'),
     ("metric_refuses_its_parameters", "seed = 0", 'seed = 0\nmetrics = [{ type = "top_k_accuracy", k = 20 }]'),
-    ("best_metric_not_computed", "epochs = 1", 'epochs = 1\nbest_metric = "f1"'),
+    ("best_metric_not_computed", "epochs = 1", 'epochs = 1\nmonitor = "f1"'),
     ("model_without_parameters", '  { type = "linear", out_features = 32 },\n  { type = "relu" },\n  { type = "linear", out_features = 10 },\n', ""),
 ]

@@ -63,7 +63,7 @@ EXPECTED = {
     ),
     'train_unknown_key': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:22: train.lr: unknown key 'lr'. [train] takes: accumulate, backend, best_metric, checkpoint_every, device, dist_timeout, early_stopping, epochs, grad_clip, keep_checkpoints, log_interval, max_steps_per_epoch, param_groups, precision, tensorboard, threads\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:22: train.lr: unknown key 'lr'. [train] takes: accumulate, backend, checkpoint_every, device, dist_timeout, early_stopping, epochs, grad_clip, keep_checkpoints, log_interval, max_steps_per_epoch, monitor, param_groups, precision, tensorboard, threads\n",
     ),
     'max_steps_zero': (
         2,
@@ -371,7 +371,7 @@ EXPECTED = {
     ),
     'best_metric_not_computed': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:22: train.best_metric: 'f1' is not a value this run computes. It may be: auto, loss, accuracy (a metric is computed when metrics lists it)\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:22: train.monitor: 'f1' is not a value this run computes. It may be: auto, loss, accuracy (a metric is computed when metrics lists it)\n",
     ),
     'model_without_parameters': (
         2,

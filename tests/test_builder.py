@@ -7,14 +7,13 @@ import torch
 
 from registry.builder import MAX_PARAMETERS, build, plan_data
 from registry.errors import SpecError
-from registry.loader import parse_spec, validate_spec
-from registry.resolve import resolve_spec
+from registry.resolve import resolve_text
 
 from .conftest import QUICK, ROOT
 
 
 def resolved(catalog, text):
-    return resolve_spec(validate_spec(parse_spec(text), "s.toml", text), catalog, "s.toml", text)
+    return resolve_text(text, catalog, "s.toml")
 
 
 CONV = QUICK.replace(
@@ -147,5 +146,10 @@ def test_cuda_requested_without_cuda(catalog) -> None:
     """device = 'cuda' on a machine without CUDA is a spec error at train.device."""
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    with pytest.raises(SpecError, match=r"train.device: 'cuda' asked for, but CUDA is not available here"):
-        build(resolved(catalog, QUICK.replace('device = "cpu"', 'device = "cuda"')))
+    text = QUICK.replace('device = "cpu"', 'device = "cuda"')
+    with pytest.raises(SpecError) as e:
+        build(resolved(catalog, text))
+    line = text.splitlines().index('device = "cuda"') + 1  # located where the device is written
+    assert [p.render("s.toml") for p in e.value.problems] == [
+        f"s.toml:{line}: train.device: 'cuda' asked for, but CUDA is not available here"
+    ]

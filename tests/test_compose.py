@@ -308,3 +308,21 @@ def test_the_mnist_family_shares_its_bases() -> None:
     for p in family:
         data = "fashion_mnist" if p.stem.startswith("fashion") else "mnist"
         assert f'base = ["base/seed.toml", "base/{data}.toml"]' in p.read_text().splitlines()
+
+
+def test_init_writes_an_examples_bases_beside_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, catalog) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("init", "--example", "fashion_mnist_leaky_relu")
+    assert code == 0, err
+    assert "wrote the bases it builds on: base/seed.toml, base/fashion_mnist.toml\n" in out
+    assert (tmp_path / "base" / "seed.toml").read_text() == (SPECS / "base" / "seed.toml").read_text()
+    assert resolved_dict(load_and_resolve("spec.toml", catalog)) == resolved_dict(
+        load_and_resolve(SPECS / "fashion_mnist_leaky_relu.toml", catalog)
+    )
+    code, out, err = cli("init", "--example", "mnist_simple", "--output", "two.toml")  # the same seed.toml: kept
+    assert code == 0, err
+    (tmp_path / "base" / "mnist.toml").write_text("# mine\n")
+    code, out, err = cli("init", "--example", "mnist_simple", "--output", "three.toml")
+    assert (code, out) == (2, "")
+    assert err == "error: base/mnist.toml exists (a base of this example); choose another folder\n"
+    assert not (tmp_path / "three.toml").exists()

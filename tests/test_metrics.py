@@ -91,8 +91,8 @@ def test_listed_multiclass_metrics_equal_scikit_learns(tmp_path) -> None:
 
 
 def test_the_best_checkpoint_follows_the_metrics_direction(tmp_path) -> None:
-    """best_metric = "mae" (lower is better): best points at the epoch with the lowest MAE; run.json says so."""
-    run = _run(tmp_path, "diabetes_mse", "train.best_metric=mae", "train.keep_checkpoints=100")
+    """monitor = "mae" (lower is better): best points at the epoch with the lowest MAE; run.json says so."""
+    run = _run(tmp_path, "diabetes_mse", "train.monitor=mae", "train.keep_checkpoints=100")
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     best_epoch = min(rows, key=lambda r: r["metrics"]["mae"])["epoch"]
     assert (run / "checkpoints" / "best").read_text().strip() == f"ckpt-e{best_epoch:04d}-end"

@@ -9,14 +9,13 @@ from torch import nn
 import registry
 from registry.builder import build
 from registry.errors import SpecError
-from registry.loader import parse_spec, validate_spec
-from registry.resolve import resolve_spec, resolved_dict
+from registry.resolve import resolve_text, resolved_dict
 
 from .conftest import NESTED, QUICK
 
 
 def resolved(catalog, text):
-    return resolve_spec(validate_spec(parse_spec(text), "s.toml", text), catalog, "s.toml", text)
+    return resolve_text(text, catalog, "s.toml")
 
 
 def line_of(text: str, fragment: str) -> int:

@@ -13,9 +13,8 @@ from torch.optim import lr_scheduler as L
 
 from registry.checkpoint import load_checkpoint
 from registry.cli import ExitCode, main
-from registry.loader import parse_spec, validate_spec
 from registry.records import EpochRow
-from registry.resolve import resolve_spec
+from registry.resolve import resolve_text
 from registry.schedules import Training, build_schedule
 from registry.stopping import stop_reason
 from registry.threads import choose_threads, cpus_available
@@ -37,7 +36,7 @@ def _sgd(lr: float = 1.0) -> torch.optim.Optimizer:
 def _ours(catalog, table: str, values: list[float]) -> list[float]:
     """The rate of every optimizer step of a 6-epoch run of 5 steps per epoch, under the spec's scheduler."""
     text = QUICK + table
-    rs = resolve_spec(validate_spec(parse_spec(text), "s.toml", text), catalog, "s.toml", text)
+    rs = resolve_text(text, catalog, "s.toml")
     opt = _sgd()
     schedule = build_schedule(rs, opt, Training(EPOCHS, STEPS, higher_is_better={"loss": False}))
     assert schedule is not None

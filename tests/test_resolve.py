@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 
 from registry.errors import SpecError
-from registry.loader import parse_spec, validate_spec
-from registry.resolve import resolve_spec
+from registry.resolve import resolve_text
 
 from .conftest import QUICK
 
 
 def resolve(catalog, text):
-    return resolve_spec(validate_spec(parse_spec(text), "s.toml", text), catalog, "s.toml", text)
+    return resolve_text(text, catalog, "s.toml")
 
 
 def test_names_resolve_by_either_name(catalog) -> None:

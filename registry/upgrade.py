@@ -1,0 +1,123 @@
+"""``python -m registry upgrade SPEC``: rewrite a spec in the current format, keeping its comments and layout.
+
+The text is edited in place, not regenerated: each key a migration renames is
+replaced where it is written (``[train] best_metric``, ``train.best_metric``
+or an inline table's key alike, found in the TOML syntax tree), and ``format``
+is set (its value replaced, or a ``format = N`` line added before the first
+statement). Everything else, comments, blank lines, quoting and order, stays
+byte for byte. Before the file is written, the new text is parsed again and
+must read as the old one migrated in memory; it is then written atomically.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from registry.atomic import write_bytes
+from registry.errors import Problem, RegistryError, SpecError
+from registry.formats import FORMAT, FORMAT_KEY, MIGRATIONS, migrate, too_new
+from registry.loader import parse_spec, read_text
+from registry.positions import key_lines, key_spans
+from registry.provenance import walk
+
+__all__ = ["Change", "Upgrade", "upgrade_file", "upgrade_text"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One edit: its line in the old text and what it did."""
+
+    line: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """A spec's text in the current format, and what changed (nothing when it was current)."""
+
+    text: str
+    version: int
+    changes: tuple[Change, ...]
+
+
+def _version(doc: dict[str, Any], source: str, lines: dict[tuple[str | int, ...], int]) -> int:
+    declared = doc.get(FORMAT_KEY)
+    if declared is None:  # absent: the current format, unless it uses keys that only an older one had
+        paths = {loc for loc, _ in walk(doc)}
+        old = [v for v, changes in MIGRATIONS.items() for c in changes if c.old in paths]
+        return min(old, default=FORMAT)
+    if isinstance(declared, bool) or not isinstance(declared, int) or declared < 1:
+        raise SpecError([Problem((FORMAT_KEY,), f"must be an integer from 1 to {FORMAT} (got {declared!r})",
+                                 lines.get((FORMAT_KEY,)))], source)  # fmt: skip
+    if declared > FORMAT:
+        raise SpecError([Problem((FORMAT_KEY,), too_new(declared), lines.get((FORMAT_KEY,)))], source)
+    return declared
+
+
+def upgrade_text(text: str, source: str = "<spec>") -> Upgrade:
+    """*text* rewritten in the current format, with each change; the same text when it is current.
+
+    Raises:
+        SpecError: the text is not TOML, or its ``format`` is unreadable or newer than this registry reads.
+    """
+    doc = parse_spec(text, source)
+    lines = key_lines(text)
+    version = _version(doc, source, lines)
+    if version == FORMAT and doc.get(FORMAT_KEY, FORMAT) == FORMAT:
+        return Upgrade(text, version, ())
+    spans = key_spans(text)
+    data = bytearray(text.encode("utf-8"))
+    edits: list[tuple[int, int, bytes]] = []
+    changes: list[Change] = []
+    for v in range(version, FORMAT):
+        for c in MIGRATIONS.get(v, ()):
+            if c.old in spans:
+                start, end = spans[c.old]
+                edits.append((start, end, c.new[-1].encode()))
+                changes.append(Change(lines[c.old], f"{c.describe()} (format {v} -> {v + 1})"))
+    newline = "\r\n" if "\r\n" in text else "\n"
+    if (FORMAT_KEY,) in lines:
+        n = lines[(FORMAT_KEY,)]
+        offsets = [m.end() for m in re.finditer(b"\n", bytes(data))]
+        start = ([0, *offsets])[n - 1]
+        end = offsets[n - 1] if n - 1 < len(offsets) else len(data)
+        row = bytes(data[start:end])
+        m = re.search(rb"=\s*([^#\s]+)", row)
+        assert m is not None  # a key's line holds its value
+        edits.append((start + m.start(1), start + m.end(1), str(FORMAT).encode()))
+        changes.append(Change(n, f"format = {FORMAT} (was {doc[FORMAT_KEY]})"))
+    else:
+        first = min(lines.values(), default=None)
+        offsets = [0, *(m.end() for m in re.finditer(b"\n", bytes(data)))]
+        at = offsets[first - 1] if first is not None else len(data)
+        line = f"format = {FORMAT}  # the spec format this file is written in (python -m registry upgrade){newline}"
+        edits.append((at, at, line.encode()))
+        changes.append(Change(first or 1, f"format = {FORMAT} added (the file was in format {version})"))
+    for start, end, new in sorted(edits, reverse=True):
+        data[start:end] = new
+    out = data.decode("utf-8")
+    expected = copy.deepcopy(doc)
+    migrate(expected, version)
+    expected[FORMAT_KEY] = FORMAT
+    if parse_spec(out, source) != expected:  # pragma: no cover - a migration that edits the text wrongly
+        raise RegistryError(f"{source}: the upgraded text does not read as the migrated spec; the file is unchanged")
+    return Upgrade(out, version, tuple(sorted(changes, key=lambda c: c.line)))
+
+
+def upgrade_file(path: str | Path, write: bool = True) -> Upgrade:
+    """Upgrade the spec at *path* in place (a UTF-8 byte-order mark and CRLF line ends are kept).
+
+    Raises:
+        SpecError: as ``upgrade_text``, or the file cannot be read.
+        CheckpointError: it cannot be written.
+    """
+    text = read_text(path)
+    result = upgrade_text(text, str(path))
+    if write and result.changes:
+        bom = Path(path).read_bytes()[:3] == b"\xef\xbb\xbf"
+        write_bytes(Path(path), (b"\xef\xbb\xbf" if bom else b"") + result.text.encode("utf-8"))
+    return result

@@ -1,0 +1,154 @@
+"""Spec format versions: older specs read and upgraded in place, newer ones refused, old keys named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from registry.errors import SpecError
+from registry.formats import FORMAT
+from registry.resolve import load_and_resolve, resolved_dict
+from registry.upgrade import upgrade_text
+
+from .conftest import QUICK
+from .test_cli import cli
+
+# A format-1 spec as users wrote them: comments, blank lines, a dotted key and odd spacing, all kept.
+OLD = QUICK.replace("seed = 0\n", "# my spec\nseed = 0   # fixed\n\n").replace(
+    "[train]\n", '[train]\nbest_metric    =   "loss"   # watch the loss\n'
+)
+
+
+def test_format_is_2() -> None:
+    assert FORMAT == 2
+
+
+def test_upgrade_renames_in_place_and_sets_the_format() -> None:
+    up = upgrade_text(OLD, "old.toml")
+    assert up.version == 1
+    assert up.text == OLD.replace("# my spec\n", "# my spec\nformat = 2  # the spec format this file is written in "
+                                  "(python -m registry upgrade)\n").replace("best_metric    =", "monitor    =")  # fmt: skip
+    line = OLD.splitlines().index('best_metric    =   "loss"   # watch the loss') + 1
+    assert [(c.line, c.message) for c in up.changes] == [
+        (2, "format = 2 added (the file was in format 1)"),
+        (line, "train.best_metric -> train.monitor (format 1 -> 2)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('format = 1\ntrain.best_metric = "loss"\n', 'format = 2\ntrain.monitor = "loss"\n'),
+        ('format = 1 # old\ntrain = { epochs = 2, best_metric = "loss" }\n', 'format = 2 # old\ntrain = { epochs = 2, monitor = "loss" }\n'),
+        ('format = 1\r\n[train]\r\n"best_metric" = "loss"\r\n', 'format = 2\r\n[train]\r\nmonitor = "loss"\r\n'),
+        ("format = 1\n[train]\nepochs = 2\n", "format = 2\n[train]\nepochs = 2\n"),
+        ('#:schema ./spec.schema.json\n\n[train]\nbest_metric = "loss"\n',
+         '#:schema ./spec.schema.json\n\nformat = 2  # the spec format this file is written in (python -m registry upgrade)\n'
+         '[train]\nmonitor = "loss"\n'),
+    ],
+)  # fmt: skip
+def test_upgrade_keeps_every_other_byte(old: str, new: str) -> None:
+    assert upgrade_text(old).text == new
+
+
+def test_a_current_spec_is_unchanged() -> None:
+    assert upgrade_text(QUICK) == upgrade_text(QUICK).__class__(QUICK, 2, ())
+    assert upgrade_text("format = 2\n" + QUICK).changes == ()
+
+
+def test_a_newer_or_unreadable_format_is_refused() -> None:
+    with pytest.raises(SpecError) as e:
+        upgrade_text("format = 3\n" + QUICK, "new.toml")
+    assert str(e.value).splitlines()[1] == (
+        "  new.toml:1: format: spec format 3 is newer than this registry reads (1 to 2): pip install -U torch-spec-registry"
+    )
+    with pytest.raises(SpecError) as e:
+        upgrade_text('format = "2"\n' + QUICK, "s.toml")
+    assert str(e.value).splitlines()[1] == "  s.toml:1: format: must be an integer from 1 to 2 (got '2')"
+
+
+def test_an_old_spec_runs_as_its_upgrade_does(tmp_path: Path, catalog) -> None:
+    """A format-1 spec is migrated when read: the same resolved spec as its upgraded file, and a warning."""
+    old = tmp_path / "old.toml"
+    old.write_text("format = 1\n" + OLD)
+    new = tmp_path / "new.toml"
+    new.write_text(upgrade_text(old.read_text()).text)
+    a, b = load_and_resolve(old, catalog), load_and_resolve(new, catalog)
+    assert resolved_dict(a) == resolved_dict(b) and resolved_dict(a)["train"]["monitor"] == "loss"
+    assert a.provenance is not None and a.provenance.notes == [
+        f"{old} is in spec format 1 (train.best_metric is now train.monitor): "
+        f"python -m registry upgrade {old} rewrites it in format 2",
+    ]
+    code, out, err = cli("validate", str(old))
+    assert code == 0 and err.startswith(f"warning: {old} is in spec format 1")
+
+
+def test_an_old_key_in_a_current_spec_says_what_it_is_now(tmp_path: Path, catalog) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text(OLD)
+    line = OLD.splitlines().index('best_metric    =   "loss"   # watch the loss') + 1
+    with pytest.raises(SpecError) as e:
+        load_and_resolve(spec, catalog)
+    assert [p.render(str(spec)) for p in e.value.problems] == [
+        f"{spec}:{line}: train.best_metric: is train.monitor since spec format 2: write monitor, or add "
+        f"'format = 1' at the top, or run python -m registry upgrade {spec}"
+    ]
+
+
+def test_a_problem_in_a_migrated_key_is_at_its_line(tmp_path: Path, catalog) -> None:
+    spec = tmp_path / "s.toml"
+    text = "format = 1\n" + OLD.replace('"loss"', '""')
+    spec.write_text(text)
+    line = text.splitlines().index('best_metric    =   ""   # watch the loss') + 1
+    with pytest.raises(SpecError) as e:
+        load_and_resolve(spec, catalog)
+    assert [p.render(str(spec)) for p in e.value.problems] == [
+        f"{spec}:{line}: train.monitor: must not be empty"
+    ]
+
+
+def test_the_upgrade_command_writes_atomically_and_reports(tmp_path: Path) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_bytes(b"\xef\xbb\xbf" + OLD.encode())
+    code, out, err = cli("upgrade", str(spec), "--dry-run")
+    assert (code, err) == (0, "") and spec.read_bytes() == b"\xef\xbb\xbf" + OLD.encode()
+    line = OLD.splitlines().index('best_metric    =   "loss"   # watch the loss') + 1
+    report = [
+        f"{spec}: format 1 -> 2",
+        f"  {spec}:2: format = 2 added (the file was in format 1)",
+        f"  {spec}:{line}: train.best_metric -> train.monitor (format 1 -> 2)",
+    ]
+    assert out.splitlines() == [*report, "(dry run: nothing written)"]
+    code, out, err = cli("upgrade", str(spec))
+    assert (code, err, out.splitlines()) == (0, "", report)
+    assert spec.read_bytes() == b"\xef\xbb\xbf" + upgrade_text(OLD).text.encode()
+    assert [p.name for p in tmp_path.iterdir()] == ["s.toml"]  # no temporary file left
+    code, out, err = cli("upgrade", str(spec))
+    assert (code, out) == (0, f"{spec}: already in format 2, unchanged\n")
+
+
+def test_a_run_directory_written_before_formats_still_opens(tmp_path: Path, catalog) -> None:
+    """A run's spec.toml without ``format`` that uses format-1 keys is read as format 1 (it cannot be rewritten)."""
+    code, out, err = cli("run", "--quiet", "--out", str(tmp_path / "run"), "--set", "train.epochs=1", str(_quick(tmp_path)))
+    assert code == 0, err
+    saved = tmp_path / "run" / "spec.toml"
+    text = saved.read_text()
+    assert text.startswith(f"format = {FORMAT}\n")
+    old = text.replace(f"format = {FORMAT}\n", "").replace("monitor = ", "best_metric = ")
+    saved.write_text(old)
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    import hashlib
+
+    info["spec_file_hash"] = hashlib.sha256(old.encode()).hexdigest()
+    (tmp_path / "run" / "run.json").write_text(json.dumps(info))
+    code, out, err = cli("evaluate", str(tmp_path / "run"))
+    assert code == 0, err
+    assert "warning" not in err
+
+
+def _quick(tmp_path: Path) -> Path:
+    path = tmp_path / "quick.toml"
+    path.write_text(QUICK)
+    return path
