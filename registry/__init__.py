@@ -1,6 +1,7 @@
 """registry: declarative TOML specs resolved through a pluggy plugin registry into PyTorch objects.
 
-The names below are the public surface, for spec users and plugin authors.
+The names below are the public surface: for spec users from Python (``load``, ``build``, ``train``,
+``open_run``, ``component``: see ``registry.api``) and for plugin authors.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from registry.errors import (
     DatasetNotFoundError,
     DistributedError,
     DuplicateComponentError,
+    ExportError,
     InputError,
     Interrupted,
     ParamError,
@@ -33,8 +35,11 @@ from registry.places import Holds
 from registry.semantics import contract, metric, schedule
 
 if TYPE_CHECKING:
+    from registry.api import Run, build, catalog, component, load, loads, open_run, train
+    from registry.builder import Built
     from registry.chain import Branches, Chain, Layers
     from registry.data import Dataset, DatasetSplits, Inputs, Split
+    from registry.resolve import ResolvedSpec
     from registry.schedules import Training
     from registry.tasks import Task
 
@@ -42,7 +47,9 @@ __version__ = "0.1.0"
 
 # They import torch: `--help` and `list` start faster without it.
 _LAZY = {"Dataset": "data", "DatasetSplits": "data", "Inputs": "data", "Split": "data", "Chain": "chain",
-         "Layers": "chain", "Branches": "chain", "Task": "tasks", "Training": "schedules"}  # fmt: skip
+         "Layers": "chain", "Branches": "chain", "Task": "tasks", "Training": "schedules", "Built": "builder",
+         "ResolvedSpec": "resolve", "Run": "api", "build": "api", "catalog": "api", "component": "api",
+         "load": "api", "loads": "api", "open_run": "api", "train": "api"}  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
@@ -63,6 +70,7 @@ __all__ = [
     "MODULE_KINDS",
     "NUM_CLASSES",
     "Branches",
+    "Built",
     "Catalog",
     "Chain",
     "CheckpointError",
@@ -73,6 +81,7 @@ __all__ = [
     "DatasetSplits",
     "DistributedError",
     "DuplicateComponentError",
+    "ExportError",
     "Holds",
     "Inferred",
     "InputError",
@@ -85,6 +94,8 @@ __all__ = [
     "PluginLoadError",
     "Problem",
     "RegistryError",
+    "ResolvedSpec",
+    "Run",
     "SpecError",
     "Split",
     "Task",
@@ -95,10 +106,17 @@ __all__ = [
     "UnknownComponentError",
     "__version__",
     "aliases",
+    "build",
+    "catalog",
+    "component",
     "contract",
     "example",
     "hookimpl",
+    "load",
+    "loads",
     "metric",
+    "open_run",
     "replaces",
     "schedule",
+    "train",
 ]

@@ -27,6 +27,7 @@ from registry.errors import (
     DatasetNotFoundError,
     DistributedError,
     DuplicateComponentError,
+    ExportError,
     Interrupted,
     PluginError,
     PluginLoadError,
@@ -54,6 +55,7 @@ class ExitCode(IntEnum):
     DATA = 4
     CHECKPOINT = 5
     DISTRIBUTED = 6
+    EXPORT = 7
     INTERRUPTED = 130
     BROKEN_PIPE = 141
 
@@ -71,6 +73,8 @@ def _exit_code(error: RegistryError) -> ExitCode:
         return ExitCode.DISTRIBUTED
     if isinstance(error, Interrupted):
         return ExitCode.INTERRUPTED
+    if isinstance(error, ExportError):
+        return ExitCode.EXPORT
     return ExitCode.USAGE
 
 
@@ -122,6 +126,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("inputs", help="raw samples in a .npy/.safetensors file (batch first), or what the dataset "
                     "reads: a table's rows (.csv/.parquet), a folder of images")  # fmt: skip
     pr.add_argument("--checkpoint", choices=["latest", "best"], default="latest")
+    pr.add_argument("--onnx", metavar="MODEL", nargs="?", const="", help="run the exported ONNX model through "
+                    "onnxruntime instead of torch (default MODEL: RUN/model.onnx)")  # fmt: skip
     pr.add_argument("--output", metavar="FILE", help="write there: CSV for a .csv name, else JSON lines (default: "
                     "standard output, CSV for a table's rows, JSON lines otherwise)")  # fmt: skip
     v = sub.add_parser("validate", help="check a spec and build the model, without loading data or training")
@@ -131,6 +137,11 @@ def _parser() -> argparse.ArgumentParser:
     pc.add_argument("spec", help="path to a TOML spec")
     pc.add_argument("--explain", action="store_true", help="end each line with where its values came from")
     _add_set(pc)
+    xp = sub.add_parser("export", help="write a run's trained model as ONNX or a torch.export program, verified")
+    xp.add_argument("run_dir", metavar="RUN")
+    xp.add_argument("--format", choices=["onnx", "pt2"], default="onnx", help="onnx (default) or pt2 (torch.export)")
+    xp.add_argument("--checkpoint", default="best", help="which checkpoint: best (default), latest, or a name")
+    xp.add_argument("--output", metavar="FILE", help="where (default: RUN/model.onnx or RUN/model.pt2)")
     up = sub.add_parser("upgrade", help="rewrite specs in the current spec format, keeping comments and layout")
     up.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (each base is a file of its own)")
     up.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
@@ -257,7 +268,12 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
 
     built, ckpt = trained(args.run_dir, args.checkpoint, err)
     inputs = Path(args.inputs)
-    records = predict_file(built, inputs, RunDir(ckpt.path.parent.parent).read_fitted())
+    forward = None
+    if args.onnx is not None:
+        from registry.export import onnx_forward
+
+        forward = onnx_forward(Path(args.onnx or Path(args.run_dir) / "model.onnx"))
+    records = predict_file(built, inputs, RunDir(ckpt.path.parent.parent).read_fitted(), forward)
     table = inputs.suffix in (".csv", ".tsv", ".parquet")
     if args.output is None:
         write_predictions(records, out, table)
@@ -334,12 +350,33 @@ def cmd_print_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> Exit
     return ExitCode.OK
 
 
+def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry.export import export_run
+    from registry.launch import trained
+    from registry.rundir import RunDir
+
+    built, ckpt = trained(args.run_dir, args.checkpoint, err)
+    home = RunDir(ckpt.path.parent.parent)
+    target = Path(args.output or home.path / f"model.{args.format}")
+    about = {"run": str(home.path), "checkpoint": ckpt.path.name, "spec": built.resolved.spec.name}
+    done = export_run(built, args.format, target, home.read_fitted() or {}, about)
+    out.write(f"wrote {done.path} and {done.metadata.name}: verified on {done.samples} test samples, outputs "
+              f"within {done.max_abs_diff:.2g} of torch's\n")  # fmt: skip
+    return ExitCode.OK
+
+
 def cmd_upgrade(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry.formats import FORMAT
     from registry.upgrade import upgrade_file
 
-    for path in args.specs:
-        result = upgrade_file(path, write=not args.dry_run)
+    failed = False
+    for path in args.specs:  # each file on its own: one that cannot be upgraded does not stop the others
+        try:
+            result = upgrade_file(path, write=not args.dry_run)
+        except RegistryError as e:
+            print(f"error: {e}", file=err)
+            failed = True
+            continue
         if not result.changes:
             out.write(f"{path}: already in format {FORMAT}, unchanged\n")
             continue
@@ -347,7 +384,7 @@ def cmd_upgrade(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         out.writelines(f"  {path}:{c.line}: {c.message}\n" for c in result.changes)
     if args.dry_run:
         out.write("(dry run: nothing written)\n")
-    return ExitCode.OK
+    return ExitCode.USAGE if failed else ExitCode.OK
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
@@ -458,6 +495,7 @@ COMMANDS = {
     "print-config": cmd_print_config,
     "explain": cmd_explain,
     "upgrade": cmd_upgrade,
+    "export": cmd_export,
     "runs": cmd_runs,
     "diff": cmd_diff,
     "plot": cmd_plot,

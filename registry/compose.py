@@ -35,7 +35,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from registry.errors import Problem, SpecError
-from registry.formats import FORMAT, FORMAT_KEY, MIGRATIONS, migrate, too_new
+from registry.formats import FORMAT, FORMAT_KEY, MIGRATIONS, conflict_message, conflicts, migrate, too_new
 from registry.loader import parse_spec, read_text, strict_validate
 from registry.overrides import Override, apply_overrides
 from registry.positions import key_lines
@@ -70,6 +70,7 @@ class _Composer:
         self.prov = Provenance(source)
         self.problems: list[Problem] = []
         self.default_format = default_format
+        self.merged: set[str] = set()  # the files merged so far (real paths): each is merged once
 
     def problem(self, name: str, loc: Loc, message: str, line: int | None) -> None:
         self.problems.append(Problem(loc, message, line, None if name == self.prov.source else name))
@@ -89,6 +90,9 @@ class _Composer:
         bases = [comp.base] if isinstance(comp.base, str) else comp.base
         for i, base in enumerate(bases):
             loc: Loc = ("base",) if isinstance(comp.base, str) else ("base", i)
+            if base in bases[:i]:
+                self.problem(name, loc, f"{base!r} is named twice", _line(lines, loc))
+                continue
             found = self.base(base, name, path, loc, lines, chain)
             if found is not None:
                 _merge(merged, settings, *found, ())
@@ -109,6 +113,8 @@ class _Composer:
             self.problem(name, (FORMAT_KEY,), too_new(version), _line(lines, (FORMAT_KEY,)))
             return
         if version < FORMAT:
+            for was, now in conflicts(doc, version):
+                self.problem(name, was, conflict_message(was, now), _line(lines, was))
             done = migrate(doc, version)
             renamed = self.prov.renamed.setdefault(name, {})
             for change, _ in done:
@@ -130,9 +136,10 @@ class _Composer:
                 for part in c.old:
                     node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
                 if node is not _MISSING:
-                    message = (
-                        f"is {'.'.join(c.new)} since spec format {v + 1}: write {c.new[-1]}, or add 'format = {v}' "
-                        f"at the top, or run python -m registry upgrade {name}"
+                    message = f"is {'.'.join(c.new)} since spec format {v + 1}: write {c.new[-1]}" + (
+                        ""
+                        if declared
+                        else f", or add 'format = {v}' at the top, or run python -m registry upgrade {name}"
                     )
                     self.problem(name, c.old, message, _line(lines, c.old))
 
@@ -162,6 +169,12 @@ class _Composer:
         if not target.exists():
             self.problem(name, loc, f"base {base!r} not found (looked for {shown})", line)
             return None
+        if not target.is_file():
+            self.problem(name, loc, f"base {base!r} is not a spec file ({shown} is a directory)", line)
+            return None
+        if real in self.merged:  # reached again through another base: merged once, where it was first reached
+            return None
+        self.merged.add(real)
         try:
             text = read_text(target)
             return self.layer(text, shown, target, "base", [*chain, real])
@@ -207,19 +220,20 @@ def _merge(acc: dict[str, Any], settings: Settings, doc: dict[str, Any], own: Se
     for key, value in doc.items():
         loc = (*at, key)
         old = acc.get(key)
-        component = isinstance(value, dict) and "type" in value and at != ("vars",) and loc != ("vars",)
+        component = isinstance(value, dict) and "type" in value and loc != ("vars",)  # a var named type: no
         if isinstance(value, dict) and isinstance(old, dict) and not component:
             settings.setdefault(loc, []).extend(own.get(loc, ()))
             _merge(old, settings, value, own, loc)
             continue
         # Replaced whole: what the inherited value set below here is gone, except the same keys set again.
         new = [sub for sub, _ in walk(value, loc)]
-        again = (
-            {sub for sub in new if not any(isinstance(p, int) for p in sub[len(loc) :])}
-            if isinstance(old, dict)
-            else set()
-        )
-        _forget(settings, loc, again)
+        if isinstance(old, (dict, list)):  # only a table or an array has settings below it
+            again = (
+                {sub for sub in new if not any(isinstance(p, int) for p in sub[len(loc) :])}
+                if isinstance(old, dict)
+                else set()
+            )
+            _forget(settings, loc, again)
         acc[key] = value
         for sub in new:
             settings.setdefault(sub, []).extend(own.get(sub, ()))

@@ -18,6 +18,7 @@ else that escapes is a bug and keeps its traceback.
     ├── InputError (ValueError)                predict's inputs are unusable
     ├── TrainingError (RuntimeError)           the loss or a gradient became non-finite
     ├── DistributedError (RuntimeError)        another rank failed, or the process group timed out
+    ├── ExportError (RuntimeError)             a model does not export, or its export computes something else
     └── Interrupted                            SIGINT/SIGTERM: stopped after a checkpoint
 """
 
@@ -35,6 +36,7 @@ __all__ = [
     "ParamError",
     "DistributedError",
     "DuplicateComponentError",
+    "ExportError",
     "InputError",
     "Interrupted",
     "PluginError",
@@ -258,6 +260,10 @@ class DatasetNotFoundError(RegistryError, FileNotFoundError):
     def __init__(self, message: str, looked_for: Sequence[str] = ()) -> None:
         self.looked_for = tuple(looked_for)
         super().__init__(message)
+
+
+class ExportError(RegistryError, RuntimeError):
+    """A model cannot be exported, or the exported program's outputs differ from the model's (by how much)."""
 
 
 class TrainingError(RegistryError, RuntimeError):

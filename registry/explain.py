@@ -106,19 +106,14 @@ def _relative(loc: Loc) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
 
 
-def _settings(rs: ResolvedSpec, loc: Loc) -> tuple[Setting, ...]:
+def _settings(rs: ResolvedSpec, loc: Loc, refs: Sequence[tuple[Loc, Setting]]) -> tuple[Setting, ...]:
     """The settings of *loc*, then the references inside it (an array's elements): those were applied last."""
     if rs.provenance is None:
         return ()
     own = rs.provenance.settings.get(loc, [])
     n = len(loc)
-    inside = [
-        dataclasses.replace(s, note=f"at {_relative(sub[n:])}: {s.note}")
-        for sub, found in rs.provenance.settings.items()
-        if len(sub) > n and sub[:n] == loc
-        for s in found
-        if s.how == "reference"
-    ]
+    inside = [dataclasses.replace(s, note=f"at {_relative(sub[n:])}: {s.note}") for sub, s in refs
+              if len(sub) > n and sub[:n] == loc]  # fmt: skip
     return (*own, *inside)
 
 
@@ -139,7 +134,9 @@ def explain(rs: ResolvedSpec, key: Sequence[str | int] | None = None) -> list[Ex
             hint = f"; did you mean {near!r}?" if near else ""
             raise SpecError([Problem(want, f"is not a key of the resolved spec{hint}")], rs.source)
         leaves = chosen
-    return [Explanation(loc, value, _default(rs, comps, loc), _settings(rs, loc)) for loc, value in leaves]
+    every = rs.provenance.settings.items() if rs.provenance else ()
+    refs = [(sub, s) for sub, found in every for s in found if s.how == "reference"]  # looked through once
+    return [Explanation(loc, value, _default(rs, comps, loc), _settings(rs, loc, refs)) for loc, value in leaves]
 
 
 def _show(value: Any) -> str:

@@ -26,6 +26,8 @@ __all__ = [
     "FORMAT_KEY",
     "MIGRATIONS",
     "RUN_DIR_FORMAT",
+    "conflict_message",
+    "conflicts",
     "Rename",
     "declared_format",
     "migrate",
@@ -71,6 +73,23 @@ def too_new(version: int) -> str:
 def declared_format(doc: Mapping[str, Any], default: int = FORMAT) -> Any:
     """The format a parsed spec says it is written in (*default* when it does not say)."""
     return doc.get(FORMAT_KEY, default)
+
+
+def conflicts(doc: Mapping[str, Any], version: int) -> list[tuple[Loc, Loc]]:
+    """Renames from *version* on whose old and new keys *doc* both sets (one setting written twice)."""
+    out = []
+    for v in range(version, FORMAT):
+        for change in MIGRATIONS.get(v, ()):
+            table: Any = doc
+            for part in change.old[:-1]:
+                table = table.get(part) if isinstance(table, Mapping) else None
+            if isinstance(table, Mapping) and change.old[-1] in table and change.new[-1] in table:
+                out.append((change.old, change.new))
+    return out
+
+
+def conflict_message(old: Loc, new: Loc) -> str:
+    return f"{'.'.join(old)} and {'.'.join(new)} are one setting (its name before and since format {FORMAT}): keep one"
 
 
 def migrate(doc: dict[str, Any], version: int) -> list[tuple[Rename, int]]:

@@ -15,7 +15,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from registry.catalog import Catalog
 from registry.errors import CheckpointError, DistributedError, Interrupted, Problem, RegistryError, SpecError
@@ -30,7 +30,18 @@ if TYPE_CHECKING:
     from registry.rundir import RunDir
     from registry.runner import RunResult
 
-__all__ = ["RunOptions", "Session", "execute", "load_plugins_catalog", "prepare", "record_end", "start", "trained"]
+__all__ = [
+    "RunOptions",
+    "Session",
+    "begin",
+    "rebuild",
+    "execute",
+    "load_plugins_catalog",
+    "prepare",
+    "record_end",
+    "start",
+    "trained",
+]
 
 
 def load_plugins_catalog(err: TextIO, keep_clashes: bool = False) -> Catalog:
@@ -112,8 +123,10 @@ def _resume(options: RunOptions, err: TextIO, ranks: Ranks | None) -> Session:
         info = rundir.info()
         saved = rundir.path / "spec.toml"
         local = ranks.local_rank if ranks else None
-        old = None if options.spec else RUN_DIR_FORMAT  # a run's own spec.toml may predate spec formats
-        built = prepare(str(options.spec or saved), err, cuda_index=local, sets=options.sets, default_format=old)
+        if options.spec:
+            built = prepare(options.spec, err, cuda_index=local, sets=options.sets)
+        else:  # the run's own spec: checked against the plugins it was trained with
+            built = rebuild(rundir, err, cuda_index=local, sets=options.sets)
         ckpt = load_checkpoint(rundir.path)
         if ckpt.spec_hash != info.spec_hash:
             raise CheckpointError(
@@ -142,22 +155,38 @@ def start(options: RunOptions, err: TextIO, ranks: Ranks | None = None) -> Sessi
         DatasetNotFoundError, DataError, PluginError: the data cannot be loaded (nothing is written).
         CheckpointError: the run directory exists, is in use, cannot be written, or cannot be resumed.
     """
-    from registry.resolve import resolved_dict
-    from registry.rundir import RunDir, default_run_path, spec_hash
-    from registry.runner import load_data
-
     if options.resume:
         return _resume(options, err, ranks)
     assert options.spec is not None
     built = prepare(options.spec, err, cuda_index=ranks.local_rank if ranks else None, sets=options.sets)
+    return begin(built, options.spec, options.out, ranks)
+
+
+def begin(built: Built, spec: str, out: str | Path | None, ranks: Ranks | None = None, write: bool = True) -> Session:
+    """Load a built run's data, then (on the main process, when *write*) make and lock its run directory.
+
+    Args:
+        built: the built spec.
+        spec: where the spec came from, for run.json and the default directory name.
+        out: the run directory to make (None: ``runs/<name>-<date>-<time>``).
+        write: False for a run that writes nothing (the Python API's ``train`` without a directory).
+
+    Raises:
+        DatasetNotFoundError, DataError, PluginError: the data cannot be loaded (nothing is written).
+        CheckpointError: the run directory exists, is in use, or cannot be written.
+    """
+    from registry.resolve import resolved_dict
+    from registry.rundir import RunDir, default_run_path, spec_hash
+    from registry.runner import load_data
+
     splits = load_data(built)  # before the run directory: data that cannot be used leaves nothing behind
     resolved = resolved_dict(built.resolved)
-    if ranks is not None and not ranks.is_main:
+    if not write or (ranks is not None and not ranks.is_main):
         return Session(built, None, None, spec_hash(resolved), splits=splits)
-    path = Path(options.out) if options.out else default_run_path(resolved.get("name"), options.spec)
+    path = Path(out) if out else default_run_path(resolved.get("name"), spec)
     rundir = RunDir.create(path)
     try:
-        digest = rundir.start(resolved, options.spec, built.resolved.catalog.plugins, built.best)
+        digest = rundir.start(resolved, spec, built.resolved.catalog.plugins, built.best)
         return Session(built, rundir, None, digest, splits=splits)
     except BaseException:
         rundir.release()
@@ -231,13 +260,38 @@ def trained(run_dir: str, which: str, err: TextIO) -> tuple[Built, Checkpoint]:
     home = ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else Path(run_dir)
     rundir = RunDir.open(home, writer=False)
     rundir.check_spec_file()
-    built = prepare(str(rundir.path / "spec.toml"), err, with_optimizer=False, default_format=RUN_DIR_FORMAT)
+    built = rebuild(rundir, err, with_optimizer=False)
     ckpt = load_checkpoint(ckpt_path)
     try:
         built.model.load_state_dict(ckpt.model, strict=True)
     except RuntimeError as e:
         raise CheckpointError(f"{ckpt.path}: does not fit the run's model: {e}") from None
     return built, ckpt
+
+
+def rebuild(rundir: RunDir, err: TextIO, **kwargs: Any) -> Built:
+    """Build a run directory's own spec, after checking the plugins it was trained with (``registry.runcheck``).
+
+    Other versions of the plugins its spec uses, or of torch, are warnings on *err*.
+
+    Raises:
+        CheckpointError: a plugin its spec needs is not installed (which distribution and version to install).
+        SpecError: its spec does not resolve here for another reason.
+    """
+    from registry.runcheck import compare_versions, plugins_used
+
+    catalog = load_plugins_catalog(err)
+    versions = rundir.info().versions
+    try:
+        built = prepare(str(rundir.path / "spec.toml"), err, catalog=catalog, default_format=RUN_DIR_FORMAT, **kwargs)
+    except SpecError as e:
+        report = compare_versions(versions, catalog)
+        if report.missing:
+            raise CheckpointError(f"{rundir.path}: {report.missing_message()}\n{e}") from None
+        raise
+    for change in compare_versions(versions, catalog, plugins_used(built.resolved)).changed:
+        print(f"warning: {rundir.path}: {change}: the rebuilt model may differ from the trained one", file=err)
+    return built
 
 
 def tensorboard_reporter(report: Reporter, rundir: RunDir) -> Reporter:

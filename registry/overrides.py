@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Override", "apply_overrides", "parse_override"]
+__all__ = ["Override", "apply_overrides", "parse_key", "parse_override"]
 
 SOURCE = "command line"
 _TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]")
@@ -36,7 +36,12 @@ class Override:
     value: Any
 
 
-def _path(text: str, key: str) -> tuple[str | int, ...]:
+def parse_key(text: str, key: str) -> tuple[str | int, ...]:
+    """The key path *key* (``a.b[2].c``) of the override *text*.
+
+    Raises:
+        SpecError: it cannot be read.
+    """
     loc: list[str | int] = []
     pos = 0
     while pos < len(key):
@@ -71,7 +76,7 @@ def parse_override(text: str) -> Override:
         ) from None
     if depth(value) > MAX_DEPTH:
         raise SpecError([Problem((), f"--set {text}: the value is nested more than {MAX_DEPTH} levels deep")], SOURCE)
-    return Override(text, _path(text, key.strip()), value)
+    return Override(text, parse_key(text, key.strip()), value)
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[Override]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -78,13 +78,19 @@ def _records(built: Built, out: torch.Tensor) -> Iterator[dict[str, Any]]:
             }
 
 
-def predict_file(built: Built, path: Path, fitted: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+def predict_file(
+    built: Built,
+    path: Path,
+    fitted: dict[str, Any] | None = None,
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> Iterator[dict[str, Any]]:
     """Yield one record per input: the predicted class (or 0/1 label, or labels) with its probability, or the
     regression outputs.
 
     Inputs are raw samples in a ``.npy`` or ``.safetensors`` file, or what the dataset reads itself (a
     table's rows, a folder of images), prepared with what it *fitted* on its training split. Inputs that
-    have names (an image's file) carry them first, as ``input``.
+    have names (an image's file) carry them first, as ``input``. *forward*, when given, takes the raw
+    samples instead of the spec's transforms and model (an exported graph, which includes the transforms).
 
     Raises:
         InputError: the file cannot be read, or its inputs do not fit the model.
@@ -106,10 +112,14 @@ def predict_file(built: Built, path: Path, fitted: dict[str, Any] | None = None)
         raise InputError(f"{path}: inputs have shape {tuple(x.shape)}; expected (N, {', '.join(map(str, want))})")
     if (x.is_floating_point() or x.is_complex()) and not torch.isfinite(x).all():
         raise InputError(f"{path}: inputs hold NaN or infinite values")
-    x = apply_transforms(x.to(built.data.dataset.sample_dtype), built.data.transforms).to(built.device)
-    built.model.eval()
-    with torch.no_grad():
-        out = built.model(x)
+    x = x.to(built.data.dataset.sample_dtype)
+    if forward is not None:
+        out = forward(x)
+    else:
+        x = apply_transforms(x, built.data.transforms).to(built.device)
+        built.model.eval()
+        with torch.no_grad():
+            out = built.model(x)
     if names is None:
         yield from _records(built, out)
     else:

@@ -17,6 +17,7 @@ located at the string that holds the reference.
 from __future__ import annotations
 
 import copy
+import datetime
 import difflib
 import json
 import re
@@ -31,6 +32,10 @@ __all__ = ["MAX_VALUES", "VARS", "parse_path", "resolve_references"]
 VARS = "vars"
 MAX_VALUES = 100_000
 """Values that references may copy in all (a reference copies what it names, references inside it included)."""
+MAX_TEXT = 1_000_000
+"""Characters that references may write into strings, in all."""
+MAX_CHAIN = 64
+"""References that name references, at most this deep."""
 
 _REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _PART = re.compile(r"([A-Za-z0-9_-]+)|\"([^\"]*)\"|\[(\d+)\]")
@@ -58,6 +63,8 @@ def _text(value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, (str, int, float)):
         return str(value)
+    if isinstance(value, (datetime.date, datetime.time)):  # datetime.datetime is a date
+        return value.isoformat()
     return None
 
 
@@ -69,6 +76,7 @@ class _Resolver:
         self.stack: list[Loc] = []
         self.done: set[Loc] = set()
         self.copied = 0
+        self.written = 0
         self.too_much = False
 
     def fail(self, loc: Loc, message: str) -> None:
@@ -107,11 +115,19 @@ class _Resolver:
         return "it does not exist"
 
     def value(self, target: Loc, at: Loc) -> tuple[bool, Any]:
-        """The resolved value at *target*, resolving the references inside it first."""
+        """The resolved value at *target*, resolving the references inside it first, and those on the way to it
+        (``${optimizer.lr}`` where ``optimizer = "${vars.opt}"``)."""
         if target in self.stack:
             cycle = " -> ".join("${%s}" % format_loc(t) for t in [*self.stack[self.stack.index(target) :], target])
             self.fail(at, f"references form a cycle: {cycle}")
             return False, None
+        if len(self.stack) >= MAX_CHAIN:
+            self.fail(at, f"references name references more than {MAX_CHAIN} deep")
+            return False, None
+        for cut in range(1, len(target)):
+            ok, node = self.lookup(target[:cut])
+            if ok and isinstance(node, str) and "${" in node and target[:cut] not in self.done:
+                self.value(target[:cut], at)
         ok, node = self.lookup(target)
         if not ok:
             return False, None
@@ -145,6 +161,12 @@ class _Resolver:
 
     def string(self, text: str, loc: Loc) -> Any:
         refs = [m for m in _REF.finditer(text) if m.group(0) != "$${"]
+        if _REF.sub("", text).count("${"):
+            start = _REF.sub("", text).index("${")
+            self.fail(
+                loc, f"{_REF.sub('', text)[start:][:40]!r} is not closed: write ${{...}}, or $${{ for a literal ${{"
+            )
+            return text
         whole = len(refs) == 1 and refs[0].span() == (0, len(text))
         out: list[str] = []
         pos = 0
@@ -177,8 +199,14 @@ class _Resolver:
                 return value
             piece = _text(value)
             if piece is None:
-                kind = "a table" if isinstance(value, Mapping) else "an array"
+                kind = "a table" if isinstance(value, Mapping) else "an array" if isinstance(value, list) else "a date"
                 self.fail(loc, f'{written} is {kind}, which only a whole string "{written}" can take')
+                return text
+            self.written += len(piece)
+            if self.written > MAX_TEXT:
+                if not self.too_much:
+                    self.fail(loc, f"references write more than {MAX_TEXT:,} characters into strings in all")
+                self.too_much = True
                 return text
             out.append(piece)
         out.append(text[pos:])
@@ -199,7 +227,9 @@ class _Resolver:
         source, line = (here.source, self.prov.where(loc)[1]) if here else (self.prov.source or "<spec>", None)
         for sub, v in walk(value, loc):
             leaf = not isinstance(v, dict)
-            self.prov.record(sub, Setting(v if leaf else None, source, line, "reference", note, target, via))
+            below = sub[len(loc) :]  # a key inside a table that the reference copied: its own settings there
+            where = self.history((*target, *below)) if target is not None and below else via
+            self.prov.record(sub, Setting(v if leaf else None, source, line, "reference", note, target, where))
 
 
 def resolve_references(doc: dict[str, Any], prov: Provenance) -> None:

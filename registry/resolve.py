@@ -602,6 +602,7 @@ def resolved_dict(rs: ResolvedSpec) -> dict[str, Any]:
 
     Inferred sizes the spec left out stay out (they are inferred again); TOML has no null.
     Block uses stay uses of their block, so the result is the same model written the same way.
+    A ``${`` in a string is written ``$${``, so that reading it back takes it literally again.
     """
     out: dict[str, Any] = {FORMAT_KEY: FORMAT, **_plain(rs.spec.model_dump(exclude_none=True))}
     for place in places():
@@ -619,4 +620,14 @@ def resolved_dict(rs: ResolvedSpec) -> dict[str, Any]:
             parent[last] = {name: _emit(r) for name, r in value.items()}
         else:
             parent[last] = _emit_nested(value)
-    return _plain(out)  # type: ignore[no-any-return]
+    return _escaped(_plain(out))  # type: ignore[no-any-return]
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _escaped(v) for k, v in value.items()}
+    return value

@@ -12,14 +12,16 @@ must read as the old one migrated in memory; it is then written atomically.
 from __future__ import annotations
 
 import copy
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from registry.atomic import write_bytes
 from registry.errors import Problem, RegistryError, SpecError
-from registry.formats import FORMAT, FORMAT_KEY, MIGRATIONS, migrate, too_new
+from registry.formats import FORMAT, FORMAT_KEY, MIGRATIONS, conflict_message, conflicts, migrate, too_new
 from registry.loader import parse_spec, read_text
 from registry.positions import key_lines, key_spans
 from registry.provenance import walk
@@ -69,6 +71,10 @@ def upgrade_text(text: str, source: str = "<spec>") -> Upgrade:
     version = _version(doc, source, lines)
     if version == FORMAT and doc.get(FORMAT_KEY, FORMAT) == FORMAT:
         return Upgrade(text, version, ())
+    clash = conflicts(doc, version)
+    if clash:
+        was, now = clash[0]
+        raise SpecError([Problem(was, conflict_message(was, now), lines.get(was))], source)
     spans = key_spans(text)
     data = bytearray(text.encode("utf-8"))
     edits: list[tuple[int, int, bytes]] = []
@@ -109,15 +115,23 @@ def upgrade_text(text: str, source: str = "<spec>") -> Upgrade:
 
 
 def upgrade_file(path: str | Path, write: bool = True) -> Upgrade:
-    """Upgrade the spec at *path* in place (a UTF-8 byte-order mark and CRLF line ends are kept).
+    """Upgrade the spec at *path* in place: a symbolic link's target, keeping its permissions, a UTF-8
+    byte-order mark and CRLF line ends.
 
     Raises:
-        SpecError: as ``upgrade_text``, or the file cannot be read.
-        CheckpointError: it cannot be written.
+        SpecError: as ``upgrade_text``, or the file cannot be read or written.
     """
     text = read_text(path)
     result = upgrade_text(text, str(path))
     if write and result.changes:
-        bom = Path(path).read_bytes()[:3] == b"\xef\xbb\xbf"
-        write_bytes(Path(path), (b"\xef\xbb\xbf" if bom else b"") + result.text.encode("utf-8"))
+        real = Path(path).resolve()
+        try:
+            mode = stat.S_IMODE(real.stat().st_mode)
+            bom = real.read_bytes()[:3] == b"\xef\xbb\xbf"
+            write_bytes(real, (b"\xef\xbb\xbf" if bom else b"") + result.text.encode("utf-8"))
+            os.chmod(real, mode)
+        except OSError as e:
+            raise SpecError(
+                [Problem((), f"cannot be written: {e.strerror or e}; it is unchanged")], str(path)
+            ) from None
     return result

@@ -326,3 +326,95 @@ def test_init_writes_an_examples_bases_beside_it(tmp_path: Path, monkeypatch: py
     assert (code, out) == (2, "")
     assert err == "error: base/mnist.toml exists (a base of this example); choose another folder\n"
     assert not (tmp_path / "three.toml").exists()
+
+
+# -- edge cases found in review ------------------------------------------------------------------
+
+
+def test_a_literal_dollar_brace_survives_being_written_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, catalog
+) -> None:
+    """`$${` reads as a literal `${`; the resolved spec writes it `$${` again, so it reads back the same."""
+    monkeypatch.chdir(tmp_path)
+    assert cli("init", "--example", "table_csv", "--output", "t.toml")[0] == 0
+    (tmp_path / "data" / "table.csv").rename(tmp_path / "data" / "${a}.csv")
+    (tmp_path / "t.toml").write_text((tmp_path / "t.toml").read_text().replace('"data/table.csv"', '"data/$${a}.csv"'))
+    rs = load_and_resolve("t.toml", catalog)
+    assert rs.dataset.kwargs["path"] == "data/${a}.csv" and resolved_dict(rs)["data"]["path"] == "data/$${a}.csv"
+    code, out, err = cli("print-config", "t.toml")
+    (tmp_path / "again.toml").write_text(out)
+    assert resolved_dict(load_and_resolve("again.toml", catalog)) == resolved_dict(rs)
+
+
+def test_references_that_write_too_much_text_or_chain_too_deep_are_refused(folder: Path, catalog) -> None:
+    lines = ['base = "base.toml"', "[vars]", 's0 = "xxxxxxxxxx"']
+    lines += [f's{i} = "' + f"${{vars.s{i - 1}}}" * 10 + '"' for i in range(1, 8)]
+    (folder / "child.toml").write_text("\n".join(lines) + '\n[train]\ndevice = "${vars.s7}"\n')
+    problems = _problems("child.toml", catalog)
+    assert len(problems) == 1 and problems[0].endswith(
+        "references write more than 1,000,000 characters into strings in all"
+    )
+    chain = ["[vars]", "v0 = 1", *(f'v{i} = "${{vars.v{i - 1}}}"' for i in range(1, 400))]
+    (folder / "child.toml").write_text('base = "base.toml"\nseed = "${vars.v399}"\n' + "\n".join(chain) + "\n")
+    problems = _problems("child.toml", catalog)
+    assert problems and all(p.endswith("references name references more than 64 deep") for p in problems)
+
+
+def test_a_reference_through_a_key_that_is_itself_a_reference(folder: Path, catalog) -> None:
+    (folder / "child.toml").write_text(
+        'base = "base.toml"\nname = "lr${optimizer.lr}"\noptimizer = "${vars.opt}"\n'
+        '[vars.opt]\ntype = "sgd"\nlr = 0.1\n'
+    )
+    out = resolved_dict(load_and_resolve("child.toml", catalog))
+    assert out["name"] == "lr0.1" and out["optimizer"]["lr"] == 0.1 and out["optimizer"]["momentum"] == 0.0
+
+
+def test_a_key_inside_a_copied_table_says_where_it_is_set(folder: Path, catalog) -> None:
+    base = folder / "base.toml"
+    base.write_text('optimizer = "${vars.opt}"\n' + base.read_text().replace('[optimizer]\ntype = "sgd"\nlr = 0.05\nmomentum = 0.9\n', "")
+                    + '[vars.opt]\ntype = "sgd"\nlr = 0.05\nmomentum = -1.0\n')  # fmt: skip
+    (folder / "child.toml").write_text('base = "base.toml"\n[vars.opt]\nlr = 0.5\n')
+    line, momentum = _line(base, 'optimizer = "${vars.opt}"'), _line(base, "momentum = -1.0")
+    assert _problems("child.toml", catalog) == [
+        f"base.toml:{line}: optimizer.momentum: must be >= 0.0 (got -1.0) (the value of ${{vars.opt}}, set at base.toml:{momentum})"
+    ]
+
+
+def test_a_base_reached_twice_is_merged_once(folder: Path, catalog) -> None:
+    (folder / "a.toml").write_text('base = "base.toml"\n[optimizer]\nlr = 0.5\n')
+    (folder / "b.toml").write_text('base = "base.toml"\n[train]\nepochs = 3\n')
+    (folder / "child.toml").write_text('base = ["a.toml", "b.toml"]\n')
+    rs = load_and_resolve("child.toml", catalog)
+    assert (resolved_dict(rs)["optimizer"]["lr"], resolved_dict(rs)["train"]["epochs"]) == (0.5, 3)
+    assert [s.where for s in explain(rs, ("optimizer", "lr"))[0].settings] == [
+        f"base.toml:{_line(folder / 'base.toml', 'lr = 0.05')}",
+        "a.toml:3",
+    ]
+    (folder / "child.toml").write_text('base = ["base.toml", "base.toml"]\n')
+    assert _problems("child.toml", catalog) == ["child.toml:1: base[1]: 'base.toml' is named twice"]
+
+
+def test_a_base_that_is_a_directory_is_located(folder: Path, catalog) -> None:
+    (folder / "d").mkdir()
+    (folder / "child.toml").write_text('base = ["d", ""]\n')
+    assert _problems("child.toml", catalog) == [
+        "child.toml:1: base[0]: base 'd' is not a spec file (d is a directory)",
+        "child.toml:1: base[1]: base '' is not a spec file (. is a directory)",
+    ]
+
+
+def test_a_var_table_that_names_a_type_replaces_the_inherited_one(folder: Path, catalog) -> None:
+    base = folder / "base.toml"
+    base.write_text('optimizer = "${vars.opt}"\n' + base.read_text().replace('[optimizer]\ntype = "sgd"\nlr = 0.05\nmomentum = 0.9\n', "")
+                    + '[vars.opt]\ntype = "sgd"\nlr = 0.05\nmomentum = 0.9\n')  # fmt: skip
+    (folder / "child.toml").write_text('base = "base.toml"\n[vars.opt]\ntype = "adam"\nlr = 0.01\n')
+    assert resolved_dict(load_and_resolve("child.toml", catalog))["optimizer"]["type"] == "adam"
+
+
+def test_dates_and_unclosed_references_in_strings(folder: Path, catalog) -> None:
+    (folder / "child.toml").write_text('base = "base.toml"\nname = "run-${vars.day}"\n[vars]\nday = 1979-05-27\n')
+    assert compose_file("child.toml").doc["name"] == "run-1979-05-27"
+    (folder / "child.toml").write_text('base = "base.toml"\nname = "run-${vars.day"\n')
+    assert _problems("child.toml", catalog) == [
+        "child.toml:2: name: '${vars.day' is not closed: write ${...}, or $${ for a literal ${"
+    ]

@@ -104,9 +104,7 @@ def test_a_problem_in_a_migrated_key_is_at_its_line(tmp_path: Path, catalog) -> 
     line = text.splitlines().index('best_metric    =   ""   # watch the loss') + 1
     with pytest.raises(SpecError) as e:
         load_and_resolve(spec, catalog)
-    assert [p.render(str(spec)) for p in e.value.problems] == [
-        f"{spec}:{line}: train.monitor: must not be empty"
-    ]
+    assert [p.render(str(spec)) for p in e.value.problems] == [f"{spec}:{line}: train.monitor: must not be empty"]
 
 
 def test_the_upgrade_command_writes_atomically_and_reports(tmp_path: Path) -> None:
@@ -131,7 +129,9 @@ def test_the_upgrade_command_writes_atomically_and_reports(tmp_path: Path) -> No
 
 def test_a_run_directory_written_before_formats_still_opens(tmp_path: Path, catalog) -> None:
     """A run's spec.toml without ``format`` that uses format-1 keys is read as format 1 (it cannot be rewritten)."""
-    code, out, err = cli("run", "--quiet", "--out", str(tmp_path / "run"), "--set", "train.epochs=1", str(_quick(tmp_path)))
+    code, out, err = cli(
+        "run", "--quiet", "--out", str(tmp_path / "run"), "--set", "train.epochs=1", str(_quick(tmp_path))
+    )
     assert code == 0, err
     saved = tmp_path / "run" / "spec.toml"
     text = saved.read_text()
@@ -152,3 +152,56 @@ def _quick(tmp_path: Path) -> Path:
     path = tmp_path / "quick.toml"
     path.write_text(QUICK)
     return path
+
+
+def test_one_setting_under_both_names_is_refused(tmp_path: Path, catalog) -> None:
+    spec = tmp_path / "s.toml"
+    text = "format = 1\n" + OLD.replace("[train]\n", '[train]\nmonitor = "accuracy"\n')
+    spec.write_text(text)
+    line = text.splitlines().index('best_metric    =   "loss"   # watch the loss') + 1
+    message = f"{spec}:{line}: train.best_metric: train.best_metric and train.monitor are one setting (its name before and since format 2): keep one"
+    with pytest.raises(SpecError) as e:
+        load_and_resolve(spec, catalog)
+    assert [p.render(str(spec)) for p in e.value.problems] == [message]
+    with pytest.raises(SpecError) as e:
+        upgrade_text(text, str(spec))
+    assert [p.render(str(spec)) for p in e.value.problems] == [message]
+
+
+def test_an_old_key_in_a_spec_that_says_format_2(tmp_path: Path, catalog) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text("format = 2\n" + OLD)
+    with pytest.raises(SpecError) as e:
+        load_and_resolve(spec, catalog)
+    assert [p.message for p in e.value.problems] == ["is train.monitor since spec format 2: write monitor"]
+
+
+def test_upgrade_follows_a_link_keeps_the_mode_and_goes_on_after_a_bad_file(tmp_path: Path, monkeypatch) -> None:
+    import os
+    import stat
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "s.toml").write_text(OLD)
+    os.chmod(real / "s.toml", 0o640)
+    (tmp_path / "link.toml").symlink_to(real / "s.toml")
+    (tmp_path / "bad.toml").write_text("format = 3\n")
+    (tmp_path / "other.toml").write_text(OLD)
+    code, out, err = cli(
+        "upgrade", str(tmp_path / "link.toml"), str(tmp_path / "bad.toml"), str(tmp_path / "other.toml")
+    )
+    assert code == 2
+    assert err == (f"error: {tmp_path / 'bad.toml'}: 1 problem in the spec\n  {tmp_path / 'bad.toml'}:1: format: spec format 3 "
+                   "is newer than this registry reads (1 to 2): pip install -U torch-spec-registry\n")  # fmt: skip
+    assert (tmp_path / "link.toml").is_symlink() and (real / "s.toml").read_text() == upgrade_text(OLD).text
+    assert stat.S_IMODE((real / "s.toml").stat().st_mode) == 0o640
+    assert (tmp_path / "other.toml").read_text() == upgrade_text(OLD).text
+    # A write that fails leaves the file as it was, and says so.
+    spec = tmp_path / "w.toml"
+    spec.write_text(OLD)
+    (tmp_path / f"w.toml.tmp-{os.getpid()}").mkdir()  # the atomic write's temporary name is taken
+    code, out, err = cli("upgrade", str(spec))
+    assert code == 2 and err.startswith(
+        f"error: {spec}: 1 problem in the spec\n  {spec}: (top level): cannot be written: "
+    )
+    assert err.endswith("; it is unchanged\n") and spec.read_text() == OLD

@@ -13,12 +13,13 @@ from .conftest import ROOT
 def test_all_is_pinned() -> None:
     """registry.__all__ lists exactly the supported names, each importable."""
     assert registry.__all__ == [
-        "CHANNELS", "FEATURES", "KINDS", "MODULE_KINDS", "NUM_CLASSES", "Branches", "Catalog", "Chain",
+        "CHANNELS", "FEATURES", "KINDS", "MODULE_KINDS", "NUM_CLASSES", "Branches", "Built", "Catalog", "Chain",
         "CheckpointError", "Component", "DataError", "Dataset", "DatasetNotFoundError", "DatasetSplits",
-        "DistributedError", "DuplicateComponentError", "Holds", "Inferred", "InputError", "InputShape", "Inputs", "Interrupted",
-        "Layers", "ParamError", "PluginError", "PluginLoadError", "Problem", "RegistryError", "SpecError", "Split",
-        "Task", "TaskInfo", "Training", "TrainingError", "TrainingInfo", "UnknownComponentError", "__version__",
-        "aliases", "contract", "example", "hookimpl", "metric", "replaces", "schedule",
+        "DistributedError", "DuplicateComponentError", "ExportError", "Holds", "Inferred", "InputError", "InputShape",
+        "Inputs", "Interrupted", "Layers", "ParamError", "PluginError", "PluginLoadError", "Problem", "RegistryError",
+        "ResolvedSpec", "Run", "SpecError", "Split", "Task", "TaskInfo", "Training", "TrainingError", "TrainingInfo",
+        "UnknownComponentError", "__version__", "aliases", "build", "catalog", "component", "contract", "example",
+        "hookimpl", "load", "loads", "metric", "open_run", "replaces", "schedule", "train",
     ]  # fmt: skip
     assert all(hasattr(registry, name) for name in registry.__all__)
 
@@ -35,6 +36,7 @@ def test_error_hierarchy() -> None:
     assert issubclass(registry.InputError, ValueError) and issubclass(registry.CheckpointError, ValueError)
     assert issubclass(registry.DataError, (registry.RegistryError, ValueError))
     assert issubclass(registry.ParamError, ValueError) and not issubclass(registry.ParamError, registry.RegistryError)
+    assert issubclass(registry.ExportError, (registry.RegistryError, RuntimeError))
 
 
 MODULES = sorted(

@@ -1,0 +1,186 @@
+"""``registry export RUN --format onnx|pt2``: a trained model out of the project, verified when written.
+
+The exported graph takes samples as the run's dataset gives them (uint8 images, a table's encoded rows, a
+batch of any size) and includes the spec's ``transforms`` (``to_tensor``, ``normalize``...), so that a
+consumer feeds raw samples. What happens before a sample exists is not in the graph: a table's encoding
+of its columns (categories one-hot, numbers standardised with the statistics fitted on the training
+split) is stored beside the model, in ``MODEL.json``, with the input's shape and type, the task, its class
+labels, and the verification's figures; ``registry predict RUN INPUTS --onnx MODEL`` applies it.
+
+ONNX is written by torch's exporter (``torch.onnx.export(dynamo=True)``); ``pt2`` is a ``torch.export``
+program (``torch.export.save``). Both have a dynamic batch dimension. When written, the export is run on a
+batch of the test split (ONNX through onnxruntime on the CPU, pt2 by loading the saved program) and its
+outputs must equal the torch model's within ``ATOL + RTOL * |torch|``; otherwise the command fails saying
+by how much, and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from registry.atomic import write_bytes, write_json
+from registry.builder import Built
+from registry.data import Split, Transform
+from registry.errors import CheckpointError, ExportError
+
+__all__ = ["ATOL", "FORMATS", "RTOL", "Exported", "export_run", "onnx_forward"]
+
+FORMATS = ("onnx", "pt2")
+ATOL = 1e-4
+RTOL = 1e-4
+VERIFY_SAMPLES = 256
+EXTRA = "pip install 'torch-spec-registry[export]'"
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What ``export_run`` wrote and how well the export matched the torch model."""
+
+    path: Path
+    metadata: Path
+    max_abs_diff: float
+    samples: int
+
+
+class _WithTransforms(nn.Module):
+    """The model behind the spec's transforms: raw samples in, the model's output out."""
+
+    def __init__(self, model: nn.Module, transforms: Sequence[Transform]) -> None:
+        super().__init__()
+        self.model = model
+        self.transforms = list(transforms)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for t in self.transforms:  # on the whole batch: no chunks, whose size test would bound the batch dimension
+            x = t(x)
+        return self.model(x)  # type: ignore[no-any-return]
+
+
+def _raw_test_batch(built: Built) -> Tensor:
+    """Up to ``VERIFY_SAMPLES`` raw samples of the test split, as the dataset gives them."""
+    splits = built.data.dataset.load()
+    test = splits.test
+    if not isinstance(test, Split):
+        xs = [test[i][0] for i in range(min(len(test), VERIFY_SAMPLES))]  # type: ignore[arg-type]
+        return torch.stack([torch.as_tensor(x) for x in xs])
+    return test.inputs[:VERIFY_SAMPLES].to(built.data.dataset.sample_dtype)
+
+
+def _check(name: str, got: Tensor, want: Tensor) -> float:
+    diff = (got.double() - want.double()).abs()
+    worst = float(diff.max()) if diff.numel() else 0.0
+    allowed = ATOL + RTOL * want.double().abs()
+    if not bool((diff <= allowed).all()):
+        raise ExportError(
+            f"the {name} export does not compute what the model does: outputs differ by up to {worst:.3g} "
+            f"(allowed: {ATOL:g} + {RTOL:g} x |output|); nothing was written"
+        )
+    return worst
+
+
+def onnx_forward(path: Path) -> Callable[[Tensor], Tensor]:
+    """Run the ONNX model at *path* through onnxruntime on the CPU: a batch of raw samples in, outputs out.
+
+    Raises:
+        ExportError: onnxruntime is not installed, or cannot load the file.
+    """
+    try:
+        import onnxruntime as ort  # type: ignore[import-untyped]
+    except ImportError:
+        raise ExportError(f"running an ONNX model needs onnxruntime: {EXTRA}") from None
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own types for an unreadable or invalid model
+        raise ExportError(f"{path}: onnxruntime cannot load it: {str(e).splitlines()[0]}") from None
+    name = session.get_inputs()[0].name
+
+    def forward(x: Tensor) -> Tensor:
+        return torch.from_numpy(session.run(None, {name: x.detach().cpu().numpy()})[0])
+
+    return forward
+
+
+def _export_onnx(module: nn.Module, example: Tensor, target: Path) -> None:
+    try:
+        import onnx  # noqa: F401  (the exporter needs onnx and onnxscript)
+        import onnxscript  # noqa: F401
+    except ImportError:
+        raise ExportError(f"ONNX export needs onnx and onnxscript: {EXTRA}") from None
+    batch = torch.export.Dim("batch", min=1)
+    with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints its progress
+        program = torch.onnx.export(module, (example,), dynamic_shapes=({0: batch},), dynamo=True)
+    assert program is not None
+    write_bytes(target, program.model_proto.SerializeToString())
+
+
+def _export_pt2(module: nn.Module, example: Tensor, target: Path) -> Callable[[Tensor], Tensor]:
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    write_bytes(target, buffer.getvalue())
+    loaded = torch.export.load(io.BytesIO(buffer.getvalue())).module()
+    return lambda x: loaded(x)
+
+
+def export_run(built: Built, fmt: str, target: Path, fitted: dict[str, Any], about: dict[str, Any]) -> Exported:
+    """Export *built*'s model (its trained weights loaded) as *fmt* to *target*, verify it, and write
+    ``TARGET.json`` beside it.
+
+    Args:
+        fitted: what the dataset fitted on its training split (a table's encoding), stored in the metadata.
+        about: what to record of where the model came from (run, checkpoint, spec name).
+
+    Raises:
+        ExportError: the format's packages are missing, the model does not export, or the export's outputs
+            differ from the model's by more than the tolerance (then nothing is left behind).
+        CheckpointError: the files cannot be written.
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    module = _WithTransforms(built.model, built.data.transforms).to("cpu").eval()
+    example = _raw_test_batch(built).cpu()
+    with torch.no_grad():
+        want = module(example)
+    meta = Path(f"{target}.json")
+    try:
+        if fmt == "onnx":
+            _export_onnx(module, example, target)
+            forward = onnx_forward(target)
+        else:
+            forward = _export_pt2(module, example, target)
+        with torch.no_grad():
+            worst = _check(fmt, forward(example), want)
+            _check(fmt, forward(example[:1]), want[:1])  # another batch size: the dimension is dynamic
+    except ExportError:
+        target.unlink(missing_ok=True)
+        raise
+    except OSError as e:
+        raise CheckpointError(f"{target}: cannot be written: {e.strerror or e}") from None
+    except Exception as e:  # the exporter's own errors: an operation it cannot express
+        target.unlink(missing_ok=True)
+        raise ExportError(f"the model does not export as {fmt}: {type(e).__name__}: {str(e).splitlines()[0]}") from e
+    ds, task = built.data.dataset, built.task
+    metadata = {
+        "format": fmt,
+        "file": target.name,
+        "input": {"shape": ["batch", *ds.sample_shape], "dtype": str(ds.sample_dtype).removeprefix("torch.")},
+        "output": {"shape": ["batch", *want.shape[1:]], "produces": built.model_plan.produces},
+        "transforms_in_graph": [t.name for t in built.resolved.transforms],
+        "task": {"kind": task.kind, "labels": list(task.labels) if task.labels else None},
+        "fitted": fitted,
+        "verified": {"samples": len(example), "max_abs_diff": worst, "atol": ATOL, "rtol": RTOL},
+        "versions": {"torch": torch.__version__},
+        **about,
+    }
+    write_json(meta, json.loads(json.dumps(metadata, default=str)))
+    return Exported(target, meta, worst, len(example))

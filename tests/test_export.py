@@ -1,0 +1,119 @@
+"""Export: ONNX (checked by the real onnxruntime) and torch.export programs, with the spec's transforms inside."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import registry
+from registry import export
+
+from .conftest import NESTED, QUICK
+from .test_cli import cli
+
+
+def _train(tmp_path: Path, text: str, name: str) -> Path:
+    spec = tmp_path / f"{name}.toml"
+    spec.write_text(text)
+    code, out, err = cli("run", "--quiet", "--out", str(tmp_path / name), str(spec))
+    assert code == 0, err
+    return tmp_path / name
+
+
+def _export(run: Path, fmt: str = "onnx") -> dict:
+    code, out, err = cli("export", str(run), "--format", fmt)
+    assert code == 0, err
+    meta = json.loads((run / f"model.{fmt}.json").read_text())
+    assert out == (
+        f"wrote {run / f'model.{fmt}'} and model.{fmt}.json: verified on {meta['verified']['samples']} test samples, "
+        f"outputs within {meta['verified']['max_abs_diff']:.2g} of torch's\n"
+    )
+    return meta
+
+
+def test_the_mlp_exports_as_onnx_and_pt2_with_its_transforms(tmp_path: Path) -> None:
+    run = _train(tmp_path, QUICK, "mlp")
+    meta = _export(run, "onnx")
+    assert meta["verified"]["samples"] == 256 and meta["verified"]["max_abs_diff"] < 1e-4
+    assert {
+        k: meta[k] for k in ("format", "input", "output", "transforms_in_graph", "task", "fitted", "checkpoint")
+    } == {
+        "format": "onnx",
+        "input": {"shape": ["batch", 8, 8], "dtype": "float32"},
+        "output": {"shape": ["batch", 10], "produces": "log_probabilities"},
+        "transforms_in_graph": ["to_tensor", "normalize"],
+        "task": {"kind": "multiclass", "labels": [str(i) for i in range(10)]},
+        "fitted": {},
+        "checkpoint": "ckpt-e0001-end",
+    }
+    pt2 = _export(run, "pt2")
+    assert pt2["verified"]["max_abs_diff"] < 1e-5
+    program = torch.export.load(run / "model.pt2").module()
+    opened = registry.open_run(run)
+    x = torch.rand(7, 8, 8)  # another batch size than the export's example: the batch dimension is dynamic
+    with torch.no_grad():
+        want = opened.model(torch.stack([(s - 0.3) / 0.38 for s in x]))
+    assert torch.allclose(program(x), want, atol=1e-5)
+
+
+def test_onnx_predictions_equal_torch_predictions(tmp_path: Path) -> None:
+    run = _train(tmp_path, QUICK, "mlp")
+    _export(run)
+    inputs = tmp_path / "x.npy"
+    np.save(inputs, (np.random.default_rng(0).integers(0, 16, size=(20, 8, 8)) / 16).astype(np.float32))
+    code, torch_out, err = cli("predict", str(run), str(inputs))
+    assert code == 0, err
+    code, onnx_out, err = cli("predict", str(run), str(inputs), "--onnx")
+    assert code == 0, err
+    a, b = ([json.loads(x) for x in out.splitlines()] for out in (torch_out, onnx_out))
+    assert [r["class"] for r in a] == [r["class"] for r in b] and len(a) == 20
+    assert max(abs(r["probability"] - s["probability"]) for r, s in zip(a, b)) <= 2e-6
+
+
+def test_a_nested_model_exports(tmp_path: Path) -> None:
+    """Named blocks, a residual, repeat and parallel branches: one graph, verified by onnxruntime."""
+    meta = _export(_train(tmp_path, NESTED, "nested"))
+    assert meta["verified"]["max_abs_diff"] < 1e-4 and meta["transforms_in_graph"] == ["to_tensor"]
+
+
+def test_a_cnn_on_image_files_exports_and_predicts_through_onnx(tmp_path: Path, monkeypatch) -> None:
+    """The image-folder CNN takes uint8 images: to_tensor and normalize are in the graph."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("init", "--example", "image_folder", "--output", "cnn.toml")
+    assert code == 0, err
+    (tmp_path / "cnn.toml").write_text((tmp_path / "cnn.toml").read_text().replace("epochs = 20", "epochs = 2"))
+    code, out, err = cli("run", "--quiet", "--out", "cnn", "cnn.toml")
+    assert code == 0, err
+    meta = _export(Path("cnn"))
+    assert meta["input"] == {"shape": ["batch", 1, 16, 16], "dtype": "uint8"}
+    assert meta["verified"]["max_abs_diff"] < 1e-4
+    folder = next(p for p in (tmp_path / "data" / "images").iterdir() if p.is_dir())
+    code, torch_out, err = cli("predict", "cnn", str(folder))
+    assert code == 0, err
+    code, onnx_out, err = cli("predict", "cnn", str(folder), "--onnx", "cnn/model.onnx")
+    assert code == 0, err
+    a, b = ([json.loads(x) for x in out.splitlines()] for out in (torch_out, onnx_out))
+    assert [(r["input"], r["class"]) for r in a] == [(r["input"], r["class"]) for r in b] and len(a) >= 20
+
+
+def test_an_export_that_differs_beyond_the_tolerance_fails_and_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
+    """With no tolerance at all, onnxruntime's float32 arithmetic differs from torch's: the command says by how much."""
+    run = _train(tmp_path, QUICK, "mlp")
+    monkeypatch.setattr(export, "ATOL", 0.0)
+    monkeypatch.setattr(export, "RTOL", 0.0)
+    code, out, err = cli("export", str(run))
+    assert (code, out) == (7, "")
+    assert err.startswith("error: the onnx export does not compute what the model does: outputs differ by up to ")
+    assert err.endswith(" (allowed: 0 + 0 x |output|); nothing was written\n")
+    assert not (run / "model.onnx").exists() and not (run / "model.onnx.json").exists()
+
+
+def test_predict_onnx_without_an_export_is_a_clear_error(tmp_path: Path) -> None:
+    run = _train(tmp_path, QUICK, "mlp")
+    np.save(tmp_path / "x.npy", np.zeros((2, 8, 8), dtype=np.float32))
+    code, out, err = cli("predict", str(run), str(tmp_path / "x.npy"), "--onnx")
+    assert (code, out) == (7, "")
+    assert err.startswith(f"error: {run / 'model.onnx'}: onnxruntime cannot load it: ")
