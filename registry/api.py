@@ -17,23 +17,25 @@ code (``SpecError``, ``DatasetNotFoundError``...); its ``str()`` is that message
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import sys
+import warnings
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import tomli_w
+from torch import nn
 
 from registry.catalog import Catalog
 from registry.errors import Problem, SpecError, UnknownComponentError
-from registry.overrides import Override, parse_key
+from registry.overrides import Override, inline_toml, parse_key
 
 if TYPE_CHECKING:
-    from torch import nn
-
     from registry.builder import Built
     from registry.checkpoint import Checkpoint
     from registry.records import EpochRow
@@ -46,6 +48,7 @@ Overrides = Mapping[str, Any]
 """Key paths and values, as ``--set`` takes them: ``{"optimizer.lr": 0.1, "model.layers[1].out_features": 64}``."""
 
 _CATALOG: Catalog | None = None
+_TRAINED: weakref.WeakSet[nn.Module] = weakref.WeakSet()  # the models train() has trained: each once
 
 
 def catalog() -> Catalog:
@@ -63,12 +66,12 @@ def _overrides(overrides: Overrides | None) -> list[Override]:
     out = []
     for key, value in (overrides or {}).items():
         try:
-            written = tomli_w.dumps({"v": value}).strip().removeprefix("v = ")
+            written = inline_toml(value)
         except TypeError:
             message = f"{type(value).__name__} is not a TOML value (use numbers, strings, booleans, lists, dicts)"
             raise SpecError([Problem((), f"overrides[{key!r}]: {message}")], "overrides") from None
         text = f"{key}={written}"
-        out.append(Override(text, parse_key(text, key), value))
+        out.append(Override(text, parse_key(text, key), value, origin="overrides", flag=""))
     return out
 
 
@@ -91,10 +94,20 @@ def load(spec: str | os.PathLike[str] | Mapping[str, Any], overrides: Overrides 
             text = tomli_w.dumps(dict(spec))
         except TypeError as e:
             raise SpecError([Problem((), f"is not a TOML document: {e}")], "<dict>") from None
-        composed = compose(text, "<dict>", Path.cwd() / "<dict>", ov)
-        composed.provenance.texts.clear()  # lines of a text the user never saw would mislead: key paths only
-        return resolve_composed(composed, catalog(), "<dict>", ov)
-    return load_and_resolve(os.fspath(spec), catalog(), ov)
+        try:
+            composed = compose(text, "<dict>", Path.cwd() / "<dict>", ov)
+        except SpecError as e:  # lines of a text the user never saw would mislead: key paths only
+            raise SpecError([dataclasses.replace(p, line=None) for p in e.problems], "<dict>") from None
+        composed.provenance.texts.clear()
+        return _noted(resolve_composed(composed, catalog(), "<dict>", ov))
+    return _noted(load_and_resolve(os.fspath(spec), catalog(), ov))
+
+
+def _noted(rs: ResolvedSpec) -> ResolvedSpec:
+    """*rs*, after warning (as Python warns) what the command line prints as warnings: an older spec format."""
+    for note in rs.provenance.notes if rs.provenance else ():
+        warnings.warn(note, stacklevel=3)
+    return rs
 
 
 def loads(text: str, overrides: Overrides | None = None, folder: str | os.PathLike[str] | None = None) -> ResolvedSpec:
@@ -105,7 +118,7 @@ def loads(text: str, overrides: Overrides | None = None, folder: str | os.PathLi
     """
     from registry.resolve import resolve_text
 
-    return resolve_text(text, catalog(), "<string>", _overrides(overrides), Path(folder) if folder else None)
+    return _noted(resolve_text(text, catalog(), "<string>", _overrides(overrides), Path(folder) if folder else None))
 
 
 def build(spec: ResolvedSpec, optimizer: bool = True) -> Built:
@@ -132,6 +145,7 @@ class Run:
         run_dir: where it is written (None: trained without a directory).
         stopped: why it ended before ``train.epochs`` (early stopping), or None.
         checkpoint: for an opened run, the checkpoint whose weights the model holds.
+        fitted: what the dataset fitted on the training split (a table's encoding), which ``predict`` applies.
     """
 
     built: Built
@@ -139,6 +153,7 @@ class Run:
     run_dir: Path | None = None
     stopped: str | None = None
     checkpoint: Checkpoint | None = None
+    fitted: dict[str, Any] | None = None
 
     @property
     def model(self) -> nn.Module:
@@ -163,7 +178,7 @@ class Run:
         from registry.predict import predict_file
         from registry.rundir import RunDir
 
-        fitted = RunDir(self.run_dir).read_fitted() if self.run_dir is not None else None
+        fitted = self.fitted if self.fitted is not None or self.run_dir is None else RunDir(self.run_dir).read_fitted()
         return list(predict_file(self.built, Path(inputs), fitted))
 
 
@@ -186,21 +201,35 @@ def train(
         CheckpointError: the run directory exists or cannot be written.
     """
     from registry.builder import Built
-    from registry.launch import begin, execute
-    from registry.report import PlainReporter
+    from registry.launch import begin, execute, tensorboard_reporter
+    from registry.plots import has_matplotlib, plot_run
+    from registry.report import PlainReporter, Reporter
     from registry.threads import apply_threads
 
     built = spec if isinstance(spec, Built) else build(spec)
+    if built.optimizer is None:
+        why = "it was built without an optimizer (build(spec, optimizer=False), or an opened run)"
+        raise SpecError([Problem((), f"{why}: train a loaded spec, registry.train(registry.load(...))")], "train")
+    if built.model in _TRAINED:
+        why = "this Built is trained already"
+        raise SpecError([Problem((), f"{why}: registry.train(spec) or registry.train(registry.build(spec))")], "train")
+    _TRAINED.add(built.model)
     source = built.resolved.source or "<python>"
     session = begin(built, source, None if run_dir is None else os.fspath(run_dir), write=run_dir is not None)
     apply_threads(built.resolved.spec.train.threads)
+    report: Reporter = PlainReporter(log or (lambda _: None))
     try:
-        result = execute(session, PlainReporter(log or (lambda _: None)))
+        if session.rundir is not None and built.resolved.spec.train.tensorboard:
+            report = tensorboard_reporter(report, session.rundir)
+        result = execute(session, report)
     finally:
         if session.rundir is not None:
             session.rundir.release()
     where = session.rundir.path if session.rundir is not None else None
-    return Run(built, result.epochs, where, result.stopped)
+    if where is not None and has_matplotlib():
+        plot_run(where)  # the pictures `registry run` draws
+    fitted = session.splits.fitted if session.splits is not None else None
+    return Run(built, result.epochs, where, result.stopped, fitted=fitted)
 
 
 def open_run(run_dir: str | os.PathLike[str], checkpoint: str = "best") -> Run:
@@ -242,7 +271,7 @@ def component(name: str, /, *inputs: Any, kind: str | None = None, **params: Any
         SpecError: its parameters are invalid, or an inferred size is missing.
     """
     from registry.factory import Refused, build_plain
-    from registry.kinds import KINDS
+    from registry.kinds import KINDS, MODULE_KINDS
     from registry.resolve import resolve_entry
 
     cat = catalog()
@@ -267,6 +296,11 @@ def component(name: str, /, *inputs: Any, kind: str | None = None, **params: Any
         )
         raise SpecError([Problem((), message)], where)
     schema = found.component.schema
+    if schema.nested and found.component.kind in MODULE_KINDS:
+        message = (
+            f"{found.component.kind} {found.name!r} holds layers, which a spec chains and sizes: name it in a spec"
+        )
+        raise SpecError([Problem((), message)], where)
     if schema.input_shape or schema.task or schema.training:
         needs_run = (
             "its input's shape" if schema.input_shape else "the run's task" if schema.task else "the run's length"

@@ -140,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     xp = sub.add_parser("export", help="write a run's trained model as ONNX or a torch.export program, verified")
     xp.add_argument("run_dir", metavar="RUN")
     xp.add_argument("--format", choices=["onnx", "pt2"], default="onnx", help="onnx (default) or pt2 (torch.export)")
-    xp.add_argument("--checkpoint", default="best", help="which checkpoint: best (default), latest, or a name")
+    xp.add_argument("--checkpoint", choices=["latest", "best"], default="best", help="which checkpoint (default: best)")
     xp.add_argument("--output", metavar="FILE", help="where (default: RUN/model.onnx or RUN/model.pt2)")
     up = sub.add_parser("upgrade", help="rewrite specs in the current spec format, keeping comments and layout")
     up.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (each base is a file of its own)")
@@ -267,13 +267,17 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry.rundir import RunDir
 
     built, ckpt = trained(args.run_dir, args.checkpoint, err)
+    home = RunDir(ckpt.path.parent.parent)
     inputs = Path(args.inputs)
     forward = None
     if args.onnx is not None:
-        from registry.export import onnx_forward
+        from registry.export import exported_by, onnx_forward
 
-        forward = onnx_forward(Path(args.onnx or Path(args.run_dir) / "model.onnx"))
-    records = predict_file(built, inputs, RunDir(ckpt.path.parent.parent).read_fitted(), forward)
+        model = Path(args.onnx or home.path / "model.onnx")
+        checkpoint = exported_by(model, home.path)  # the export's own weights: --checkpoint does not apply
+        print(f"predicting with {model} (the weights of {checkpoint}), through onnxruntime", file=err)
+        forward = onnx_forward(model)
+    records = predict_file(built, inputs, home.read_fitted(), forward)
     table = inputs.suffix in (".csv", ".tsv", ".parquet")
     if args.output is None:
         write_predictions(records, out, table)

@@ -245,7 +245,7 @@ def _record_overrides(settings: Settings, doc: dict[str, Any], overrides: Sequen
         for sub, value in walk(o.value, o.loc):
             leaf = not isinstance(value, dict)
             settings.setdefault(sub, []).append(
-                Setting(value if leaf else None, COMMAND_LINE, None, "--set", f"--set {o.text}")
+                Setting(value if leaf else None, COMMAND_LINE if o.flag else "overrides", None, "--set", o.said)
             )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +28,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from registry.atomic import write_bytes, write_json
+from registry.atomic import TMP_MARK, write_bytes, write_json
 from registry.builder import Built
 from registry.data import Split, Transform
 from registry.errors import CheckpointError, ExportError
 
-__all__ = ["ATOL", "FORMATS", "RTOL", "Exported", "export_run", "onnx_forward"]
+__all__ = ["ATOL", "FORMATS", "RTOL", "Exported", "export_run", "exported_by", "onnx_forward"]
 
 FORMATS = ("onnx", "pt2")
 ATOL = 1e-4
@@ -87,6 +88,23 @@ def _check(name: str, got: Tensor, want: Tensor) -> float:
     return worst
 
 
+def exported_by(model: Path, run_dir: Path) -> str:
+    """The checkpoint whose weights the export *model* holds, after checking that it is *run_dir*'s.
+
+    Raises:
+        ExportError: its ``MODEL.json`` is missing or unreadable, or names another run.
+    """
+    meta = Path(f"{model}.json")
+    try:
+        about = json.loads(meta.read_text(encoding="utf-8"))
+        run, checkpoint = about["run"], about["checkpoint"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ExportError(f"{meta}: cannot read what {model.name} was exported from ({e}); export it again") from None
+    if Path(run).resolve() != run_dir.resolve():
+        raise ExportError(f"{model} was exported from another run ({run}), not {run_dir}")
+    return str(checkpoint)
+
+
 def onnx_forward(path: Path) -> Callable[[Tensor], Tensor]:
     """Run the ONNX model at *path* through onnxruntime on the CPU: a batch of raw samples in, outputs out.
 
@@ -104,12 +122,20 @@ def onnx_forward(path: Path) -> Callable[[Tensor], Tensor]:
     name = session.get_inputs()[0].name
 
     def forward(x: Tensor) -> Tensor:
-        return torch.from_numpy(session.run(None, {name: x.detach().cpu().numpy()})[0])
+        try:
+            return torch.from_numpy(session.run(None, {name: x.detach().cpu().numpy()})[0])
+        except Exception as e:  # onnxruntime's own error types: inputs the graph does not take
+            raise ExportError(f"{path}: onnxruntime cannot run it on these inputs: {str(e).splitlines()[0]}") from None
 
     return forward
 
 
-def _export_onnx(module: nn.Module, example: Tensor, target: Path) -> None:
+def _traced(example: Tensor) -> Tensor:
+    """An example of at least two samples: tracing a batch of one would fix the batch dimension at 1."""
+    return example if len(example) > 1 else torch.cat([example, example])
+
+
+def _export_onnx(module: nn.Module, example: Tensor) -> bytes:
     try:
         import onnx  # noqa: F401  (the exporter needs onnx and onnxscript)
         import onnxscript  # noqa: F401
@@ -117,18 +143,21 @@ def _export_onnx(module: nn.Module, example: Tensor, target: Path) -> None:
         raise ExportError(f"ONNX export needs onnx and onnxscript: {EXTRA}") from None
     batch = torch.export.Dim("batch", min=1)
     with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints its progress
-        program = torch.onnx.export(module, (example,), dynamic_shapes=({0: batch},), dynamo=True)
+        program = torch.onnx.export(module, (_traced(example),), dynamic_shapes=({0: batch},), dynamo=True)
     assert program is not None
-    write_bytes(target, program.model_proto.SerializeToString())
+    return program.model_proto.SerializeToString()  # type: ignore[no-any-return]
 
 
-def _export_pt2(module: nn.Module, example: Tensor, target: Path) -> Callable[[Tensor], Tensor]:
+def _export_pt2(module: nn.Module, example: Tensor) -> bytes:
     batch = torch.export.Dim("batch", min=1)
-    program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
+    program = torch.export.export(module, (_traced(example),), dynamic_shapes=({0: batch},))
     buffer = io.BytesIO()
     torch.export.save(program, buffer)
-    write_bytes(target, buffer.getvalue())
-    loaded = torch.export.load(io.BytesIO(buffer.getvalue())).module()
+    return buffer.getvalue()
+
+
+def _pt2_forward(data: bytes) -> Callable[[Tensor], Tensor]:
+    loaded = torch.export.load(io.BytesIO(data)).module()
     return lambda x: loaded(x)
 
 
@@ -152,23 +181,23 @@ def export_run(built: Built, fmt: str, target: Path, fitted: dict[str, Any], abo
     with torch.no_grad():
         want = module(example)
     meta = Path(f"{target}.json")
+    trial = target.with_name(f"{target.name}{TMP_MARK}{os.getpid()}")  # verified before it replaces anything
     try:
-        if fmt == "onnx":
-            _export_onnx(module, example, target)
-            forward = onnx_forward(target)
-        else:
-            forward = _export_pt2(module, example, target)
+        data = _export_onnx(module, example) if fmt == "onnx" else _export_pt2(module, example)
+        trial.write_bytes(data)
+        forward = onnx_forward(trial) if fmt == "onnx" else _pt2_forward(data)
         with torch.no_grad():
             worst = _check(fmt, forward(example), want)
-            _check(fmt, forward(example[:1]), want[:1])  # another batch size: the dimension is dynamic
+            _check(fmt, forward(torch.cat([example, example])), torch.cat([want, want]))  # the batch is dynamic
+        write_bytes(target, data)
     except ExportError:
-        target.unlink(missing_ok=True)
         raise
     except OSError as e:
         raise CheckpointError(f"{target}: cannot be written: {e.strerror or e}") from None
     except Exception as e:  # the exporter's own errors: an operation it cannot express
-        target.unlink(missing_ok=True)
         raise ExportError(f"the model does not export as {fmt}: {type(e).__name__}: {str(e).splitlines()[0]}") from e
+    finally:
+        trial.unlink(missing_ok=True)
     ds, task = built.data.dataset, built.task
     metadata = {
         "format": fmt,
@@ -182,5 +211,5 @@ def export_run(built: Built, fmt: str, target: Path, fitted: dict[str, Any], abo
         "versions": {"torch": torch.__version__},
         **about,
     }
-    write_json(meta, json.loads(json.dumps(metadata, default=str)))
+    write_json(meta, json.loads(json.dumps(metadata, default=str)))  # after the model: it describes a good file
     return Exported(target, meta, worst, len(example))

@@ -17,7 +17,7 @@ The formats:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,17 +75,20 @@ def declared_format(doc: Mapping[str, Any], default: int = FORMAT) -> Any:
     return doc.get(FORMAT_KEY, default)
 
 
-def conflicts(doc: Mapping[str, Any], version: int) -> list[tuple[Loc, Loc]]:
-    """Renames from *version* on whose old and new keys *doc* both sets (one setting written twice)."""
-    out = []
+def _renames(doc: Mapping[str, Any], version: int) -> Iterator[tuple[Rename, int, dict[str, Any]]]:
+    """Each rename from *version* on whose old key *doc* sets, with the format it leaves and the table that holds it."""
     for v in range(version, FORMAT):
         for change in MIGRATIONS.get(v, ()):
             table: Any = doc
             for part in change.old[:-1]:
-                table = table.get(part) if isinstance(table, Mapping) else None
-            if isinstance(table, Mapping) and change.old[-1] in table and change.new[-1] in table:
-                out.append((change.old, change.new))
-    return out
+                table = table.get(part) if isinstance(table, dict) else None
+            if isinstance(table, dict) and change.old[-1] in table:
+                yield change, v, table
+
+
+def conflicts(doc: Mapping[str, Any], version: int) -> list[tuple[Loc, Loc]]:
+    """Renames from *version* on whose old and new keys *doc* both sets (one setting written twice)."""
+    return [(c.old, c.new) for c, _, table in _renames(doc, version) if c.new[-1] in table]
 
 
 def conflict_message(old: Loc, new: Loc) -> str:
@@ -99,14 +102,9 @@ def migrate(doc: dict[str, Any], version: int) -> list[tuple[Rename, int]]:
         Each change applied, with the format it left.
     """
     done = []
-    for v in range(version, FORMAT):
-        for change in MIGRATIONS.get(v, ()):
-            table: Any = doc
-            for part in change.old[:-1]:
-                table = table.get(part) if isinstance(table, dict) else None
-            if isinstance(table, dict) and change.old[-1] in table:
-                table[change.new[-1]] = table.pop(change.old[-1])
-                done.append((change, v))
+    for change, v, table in _renames(doc, version):  # lazily: a later format's rename sees the earlier ones
+        table[change.new[-1]] = table.pop(change.old[-1])
+        done.append((change, v))
     return done
 
 

@@ -266,6 +266,7 @@ def trained(run_dir: str, which: str, err: TextIO) -> tuple[Built, Checkpoint]:
         built.model.load_state_dict(ckpt.model, strict=True)
     except RuntimeError as e:
         raise CheckpointError(f"{ckpt.path}: does not fit the run's model: {e}") from None
+    built.model.eval()  # a trained model answers: dropout off, batch norm's statistics kept
     return built, ckpt
 
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import tomli_w
+
 from registry.errors import Problem, SpecError, format_loc
 from registry.untrusted import MAX_DEPTH, depth
 
@@ -21,7 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Override", "apply_overrides", "parse_key", "parse_override"]
+__all__ = ["Override", "apply_overrides", "inline_toml", "parse_key", "parse_override"]
 
 SOURCE = "command line"
 _TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]")
@@ -29,11 +31,40 @@ _TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]")
 
 @dataclass(frozen=True)
 class Override:
-    """One ``--set``: the key path and the parsed value."""
+    """One ``--set`` (or a Python API override): the key path and the parsed value.
+
+    Attributes:
+        origin: where it was given, for messages: ``the command line`` or ``overrides``.
+        flag: how it is written there (``--set``; nothing for the API's ``overrides`` dict).
+    """
 
     text: str
     loc: tuple[str | int, ...]
     value: Any
+    origin: str = "the command line"
+    flag: str = "--set"
+
+    @property
+    def said(self) -> str:
+        """The override as its user wrote it: ``--set optimizer.lr=0.1``, or ``optimizer.lr=0.1``."""
+        return f"{self.flag} {self.text}" if self.flag else self.text
+
+
+def inline_toml(value: Any) -> str:
+    """*value* as a TOML value on one line (``{ type = "adam", lr = 0.1 }``).
+
+    Raises:
+        TypeError: it is not a TOML value.
+    """
+    if isinstance(value, dict):
+        return (
+            "{ "
+            + ", ".join(f"{tomli_w.dumps({k: 0}).split(' = ')[0]} = {inline_toml(v)}" for k, v in value.items())
+            + " }"
+        )
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(inline_toml(v) for v in value) + "]"
+    return tomli_w.dumps({"v": value}).strip().removeprefix("v = ")
 
 
 def parse_key(text: str, key: str) -> tuple[str | int, ...]:
@@ -98,7 +129,7 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[Override]) -> dict
                 node = node[part]
             else:
                 if not isinstance(node, dict):
-                    problems.append(Problem(o.loc[:i], f"is not a table, so --set {o.text} cannot go into it", None))
+                    problems.append(Problem(o.loc[:i], f"is not a table, so {o.said} cannot go into it", None))
                     break
                 node = node.setdefault(part, [] if isinstance(nxt, int) else {})
         else:
@@ -114,7 +145,7 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[Override]) -> dict
             elif isinstance(node, dict):
                 node[last] = o.value
             else:
-                problems.append(Problem(o.loc[:-1], f"is not a table, so --set {o.text} cannot go into it", None))
+                problems.append(Problem(o.loc[:-1], f"is not a table, so {o.said} cannot go into it", None))
     if problems:
         raise SpecError(problems, SOURCE)
     return data
@@ -123,4 +154,4 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[Override]) -> dict
 def _out_of_range(o: Override, loc: tuple[str | int, ...], node: Any) -> Problem:
     size = len(node) if isinstance(node, list) else 0
     where = format_loc(loc[:-1])
-    return Problem(loc, f"--set {o.text}: {where} has {size} items (indexes 0 to {size - 1})", None)
+    return Problem(loc, f"{o.said}: {where} has {size} items (indexes 0 to {size - 1})", None)

@@ -503,11 +503,12 @@ def resolve_spec(
 
 
 def _blame_overrides(problems: Sequence[Problem], overrides: Sequence[Override]) -> list[Problem]:
-    """Problems at (or under) an overridden key come from the command line, not from the file's line."""
+    """Problems at (or under) an overridden key come from the override (the command line's, or the API's), not
+    from the file's line."""
     out = []
     for p in problems:
         o = next((o for o in overrides if p.loc[: len(o.loc)] == o.loc or o.loc[: len(p.loc)] == p.loc), None)
-        out.append(p if o is None else Problem(p.loc, f"{p.message} (from the command line: --set {o.text})", None))
+        out.append(p if o is None else Problem(p.loc, f"{p.message} (from {o.origin}: {o.said})", None))
     return out
 
 

@@ -11,6 +11,7 @@ the model is rebuilt from the spec and may not be the one that was trained.
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +32,19 @@ class VersionReport:
     changed: tuple[str, ...]
 
     def missing_message(self) -> str:
-        names = ", ".join(f"{name!r} ({dist})" for name, dist in self.missing)
-        install = " ".join(repr(dist.replace(" ", "==")) for _, dist in self.missing)
-        return f"it was trained with plugins that are not loaded here: {names}; install: pip install {install}"
+        names, install = [], []
+        for name, dist in self.missing:
+            distribution = dist.split(" ")[0]
+            try:
+                here = importlib.metadata.version(distribution)
+            except importlib.metadata.PackageNotFoundError:
+                names.append(f"{name!r} ({dist})")
+                install.append(repr(dist.replace(" ", "==")))
+            else:  # installed, but left out (REGISTRY_PLUGINS) or failed to load
+                left_out = f"{distribution} {here} is installed but not loaded: see python -m registry plugins"
+                names.append(f"{name!r} ({dist}; {left_out})")
+        pip = f"; install: pip install {' '.join(install)}" if install else ""
+        return f"it was trained with plugins that are not loaded here: {', '.join(names)}{pip}"
 
 
 def _walk(value: Any) -> Iterator[Resolved]:

@@ -14,7 +14,7 @@ import torch
 import registry
 from registry.resolve import resolved_dict
 
-from .conftest import QUICK, ROOT, SPECS
+from .conftest import NESTED, QUICK, ROOT, SPECS
 from .test_cli import cli
 
 
@@ -221,4 +221,77 @@ def test_a_run_opened_with_another_plugin_version_warns(quick: Path, tmp_path: P
     assert err == (
         f"warning: {tmp_path / 'run'}: plugin 'registry_torch' was torch-spec-registry 0.0.9, is {now} here: "
         "the rebuilt model may differ from the trained one\n"
+    )
+
+
+# -- found in review ---------------------------------------------------------------------------
+
+
+def test_an_opened_run_answers_in_eval_mode(tmp_path: Path) -> None:
+    """Batch norm and dropout as in testing: the same input gives the same output, and statistics stay."""
+    spec = tmp_path / "nested.toml"
+    spec.write_text(NESTED)
+    registry.train(registry.load(spec), run_dir=tmp_path / "run", log=None)
+    opened = registry.open_run(tmp_path / "run")
+    assert not opened.model.training
+    before = [b.clone() for b in opened.model.buffers()]
+    x = torch.rand(4, 1, 8, 8)
+    assert torch.equal(opened.model(x), opened.model(x))
+    assert all(torch.equal(a, b) for a, b in zip(before, opened.model.buffers()))
+
+
+def test_a_built_trains_once_and_an_opened_run_is_not_trained_again(quick: Path, tmp_path: Path) -> None:
+    built = registry.build(registry.load(quick))
+    registry.train(built, log=None)
+    with pytest.raises(registry.SpecError) as e:
+        registry.train(built, log=None)
+    assert str(e.value).splitlines()[1] == (
+        "  train: (top level): this Built is trained already: registry.train(spec) or registry.train(registry.build(spec))"
+    )
+    registry.train(registry.load(quick), run_dir=tmp_path / "run", log=None)
+    with pytest.raises(registry.SpecError) as e:
+        registry.train(registry.open_run(tmp_path / "run").built, log=None)
+    assert "it was built without an optimizer (build(spec, optimizer=False), or an opened run)" in str(e.value)
+
+
+def test_predict_after_training_in_memory_applies_the_fitted_encoding(tmp_path: Path, monkeypatch) -> None:
+    """A table's rows are encoded with what the training split fitted, with or without a run directory."""
+    monkeypatch.chdir(tmp_path)
+    assert cli("init", "--example", "table_csv", "--output", "t.toml")[0] == 0
+    spec = registry.load("t.toml", overrides={"train.epochs": 1})
+    in_memory = registry.train(spec, log=None)
+    on_disk = registry.train(spec, run_dir="run", log=None)
+    assert in_memory.fitted and in_memory.predict("data/table.csv") == on_disk.predict("data/table.csv")
+    assert sorted(p.name for p in (tmp_path / "run").glob("*.png")) == ["accuracy.png", "confusion.png", "loss.png"]
+
+
+def test_python_overrides_and_dict_specs_speak_in_their_own_terms(quick: Path) -> None:
+    with pytest.raises(registry.SpecError) as e:
+        registry.load(quick, overrides={"optimizer": {"type": "adam", "lrr": 0.1}})
+    assert str(e.value).splitlines()[1].endswith('(from overrides: optimizer={ type = "adam", lrr = 0.1 })')
+    with pytest.raises(registry.SpecError) as e:
+        registry.load({"base": "nope.toml"})
+    assert str(e.value).splitlines()[1] == "  <dict>: base: base 'nope.toml' not found (looked for nope.toml)"
+
+
+def test_a_container_is_built_in_a_spec() -> None:
+    with pytest.raises(registry.SpecError) as e:
+        registry.component("parallel", branches=[[{"type": "relu"}], [{"type": "tanh"}]])
+    assert str(e.value).splitlines()[1] == (
+        "  component('parallel'): (top level): layer 'parallel' holds layers, which a spec chains and sizes: name it in a spec"
+    )
+
+
+def test_a_missing_plugin_that_is_installed_says_it_is_not_loaded(tmp_path: Path) -> None:
+    run = _wiggle_run(tmp_path)
+    info = json.loads((run / "run.json").read_text())
+    info["versions"]["plugins"]["wiggle"] = "pytest 0.0"  # a distribution that is installed, but no plugin of ours
+    (run / "run.json").write_text(json.dumps(info))
+    from importlib.metadata import version
+
+    with pytest.raises(registry.CheckpointError) as e:
+        registry.open_run(run)
+    assert str(e.value).splitlines()[0] == (
+        f"{run}: it was trained with plugins that are not loaded here: 'wiggle' (pytest 0.0; pytest {version('pytest')} "
+        "is installed but not loaded: see python -m registry plugins)"
     )

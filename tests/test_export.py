@@ -14,6 +14,22 @@ from registry import export
 from .conftest import NESTED, QUICK
 from .test_cli import cli
 
+IRIS = """\
+[data]
+dataset = "iris"
+batch_size = 16
+[model]
+layers = [{ type = "linear", out_features = 8 }, { type = "relu" }, { type = "linear", out_features = 3 }]
+[loss]
+type = "cross_entropy"
+[optimizer]
+type = "adam"
+lr = 0.01
+[train]
+epochs = 1
+device = "cpu"
+"""
+
 
 def _train(tmp_path: Path, text: str, name: str) -> Path:
     spec = tmp_path / f"{name}.toml"
@@ -100,8 +116,11 @@ def test_a_cnn_on_image_files_exports_and_predicts_through_onnx(tmp_path: Path, 
 
 
 def test_an_export_that_differs_beyond_the_tolerance_fails_and_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
-    """With no tolerance at all, onnxruntime's float32 arithmetic differs from torch's: the command says by how much."""
+    """With no tolerance at all, onnxruntime's float32 arithmetic differs from torch's: the command says by how much,
+    and a previous export stays as it was."""
     run = _train(tmp_path, QUICK, "mlp")
+    _export(run, "pt2")
+    before = {p.name: p.read_bytes() for p in run.glob("model.*")}
     monkeypatch.setattr(export, "ATOL", 0.0)
     monkeypatch.setattr(export, "RTOL", 0.0)
     code, out, err = cli("export", str(run))
@@ -109,11 +128,30 @@ def test_an_export_that_differs_beyond_the_tolerance_fails_and_leaves_nothing(tm
     assert err.startswith("error: the onnx export does not compute what the model does: outputs differ by up to ")
     assert err.endswith(" (allowed: 0 + 0 x |output|); nothing was written\n")
     assert not (run / "model.onnx").exists() and not (run / "model.onnx.json").exists()
+    assert {p.name: p.read_bytes() for p in run.glob("model.*")} == before
+    (run / "model.onnx").write_bytes(b"old")  # a previous export: kept when a new one fails
+    code, out, err = cli("export", str(run))
+    assert code == 7 and (run / "model.onnx").read_bytes() == b"old"
+    assert sorted(p.name for p in run.iterdir() if ".tmp-" in p.name) == []
 
 
-def test_predict_onnx_without_an_export_is_a_clear_error(tmp_path: Path) -> None:
+def test_predict_onnx_refuses_a_missing_or_foreign_export_and_inputs_it_cannot_take(tmp_path: Path) -> None:
     run = _train(tmp_path, QUICK, "mlp")
     np.save(tmp_path / "x.npy", np.zeros((2, 8, 8), dtype=np.float32))
     code, out, err = cli("predict", str(run), str(tmp_path / "x.npy"), "--onnx")
     assert (code, out) == (7, "")
-    assert err.startswith(f"error: {run / 'model.onnx'}: onnxruntime cannot load it: ")
+    assert err.startswith(f"error: {run / 'model.onnx'}.json: cannot read what model.onnx was exported from (")
+    other = _train(tmp_path, IRIS, "iris")  # four features per sample: not the digits' 8x8
+    _export(other)
+    code, out, err = cli("predict", str(run), str(tmp_path / "x.npy"), "--onnx", str(other / "model.onnx"))
+    assert (code, err) == (7, f"error: {other / 'model.onnx'} was exported from another run ({other}), not {run}\n")
+    (other / "model.onnx.json").write_text((other / "model.onnx.json").read_text().replace(str(other), str(run)))
+    code, out, err = cli("predict", str(run), str(tmp_path / "x.npy"), "--onnx", str(other / "model.onnx"))
+    assert code == 7 and f"error: {other / 'model.onnx'}: onnxruntime cannot run it on these inputs: " in err
+
+
+def test_a_test_split_of_one_sample_still_exports_a_dynamic_batch(tmp_path: Path, monkeypatch) -> None:
+    run = _train(tmp_path, QUICK, "mlp")
+    monkeypatch.setattr(export, "VERIFY_SAMPLES", 1)
+    for fmt in ("pt2", "onnx"):
+        assert _export(run, fmt)["verified"]["samples"] == 1
