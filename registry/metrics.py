@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from registry.catalog import Catalog
+from registry.errors import DataError
 from registry.factory import Refused, build_plain, plugin_fault, short_message
 from registry.problems import Loc, ProblemList, closest
 from registry.resolve import Resolved, resolve_entry
@@ -160,4 +161,15 @@ class MetricSet:
                 raise plugin_fault(p.resolved.component, f"could not take a batch: {short_message(e)}") from e
 
     def compute(self) -> dict[str, float]:
-        return {p.name: float(m.compute()) for p, m in self.metrics}
+        """Each metric's value over the test pass.
+
+        Raises:
+            DataError: a metric cannot be computed on this test split (r2 of a single sample).
+        """
+        out = {}
+        for p, m in self.metrics:
+            try:
+                out[p.name] = float(m.compute())
+            except ValueError as e:  # torchmetrics' checks of the whole split: too few samples, one class only
+                raise DataError(f"metric {p.name!r} cannot be computed on this test split: {short_message(e)}") from e
+        return out

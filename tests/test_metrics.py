@@ -144,3 +144,15 @@ def test_predict_speaks_each_task(tmp_path) -> None:
     assert sum(r["class"] == t for r, t in zip(rows, cancer.target[:40])) >= 36  # the standardisation was applied
     rows = [json.loads(x) for x in cli("predict", str(db), str(tmp_path / "db.npy"))[1].splitlines()]
     assert [set(r) for r in rows] == [{"output"}] * 3 and all(50 < r["output"] < 300 for r in rows)
+
+
+def test_a_metric_the_test_split_cannot_give_is_a_data_error(tmp_path: Path) -> None:
+    """r2 of a one-sample test split: exit 4 with the metric's reason, and run.json says the run failed."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["run", "--quiet", "--out", str(tmp_path / "run"), str(SPECS / "diabetes_mse.toml"),
+            "--set", "data.test_fraction=0.001", "--set", "train.epochs=1"]  # fmt: skip
+    assert main(argv, out, err) == 4
+    assert err.getvalue() == (
+        "error: metric 'r2' cannot be computed on this test split: Needs at least two samples to calculate r2 score.\n"
+    )
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "failed"
