@@ -136,11 +136,11 @@ class _Composer:
                 for part in c.old:
                     node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
                 if node is not _MISSING:
-                    message = f"is {'.'.join(c.new)} since spec format {v + 1}: write {c.new[-1]}" + (
-                        ""
-                        if declared
-                        else f", or add 'format = {v}' at the top, or run python -m registry upgrade {name}"
-                    )
+                    message = f"is {'.'.join(c.new)} since spec format {v + 1}: write {c.new[-1]}"
+                    if not declared:
+                        message += f", or add 'format = {v}' at the top"
+                    if not declared and not name.startswith("<"):  # a dict or a string has no file to upgrade
+                        message += f", or run python -m registry upgrade {name}"
                     self.problem(name, c.old, message, _line(lines, c.old))
 
     def composition(self, doc: dict[str, Any], name: str, lines: dict[Loc, int]) -> Composition:

@@ -102,7 +102,7 @@ class RunDir:
             CheckpointError: it exists and is not empty, is held by another process, or cannot be written.
         """
         if path.exists() and (not path.is_dir() or any(p.name != LOCK for p in path.iterdir())):
-            raise CheckpointError(f"{path}: already exists and is not an empty folder; choose another --out")
+            raise CheckpointError(f"{path}: already exists and is not an empty folder; choose another run directory")
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as e:

@@ -295,3 +295,15 @@ def test_a_missing_plugin_that_is_installed_says_it_is_not_loaded(tmp_path: Path
         f"{run}: it was trained with plugins that are not loaded here: 'wiggle' (pytest 0.0; pytest {version('pytest')} "
         "is installed but not loaded: see python -m registry plugins)"
     )
+
+
+def test_a_dict_with_an_old_key_is_not_told_to_upgrade_a_file(quick: Path) -> None:
+    import tomllib
+
+    doc = tomllib.loads(quick.read_text())
+    doc["train"]["best_metric"] = "loss"
+    with pytest.raises(registry.SpecError) as e:
+        registry.load(doc)
+    assert str(e.value).splitlines()[1] == (
+        "  <dict>: train.best_metric: is train.monitor since spec format 2: write monitor, or add 'format = 1' at the top"
+    )
