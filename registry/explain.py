@@ -20,7 +20,7 @@ from registry.formats import FORMAT_KEY
 from registry.positions import key_lines
 from registry.problems import closest, field_at
 from registry.provenance import Loc, Setting
-from registry.resolve import Resolved, ResolvedSpec, resolved_dict
+from registry.resolve import Resolved, ResolvedSpec, components, resolved_dict
 from registry.spec import Spec
 
 __all__ = ["Explanation", "annotated_toml", "explain", "render_explanations"]
@@ -59,21 +59,8 @@ def _leaves(value: Any, loc: Loc = ()) -> Iterator[tuple[Loc, Any]]:
 
 def _components(rs: ResolvedSpec) -> dict[Loc, Resolved]:
     out: dict[Loc, Resolved] = {}
-
-    def visit(value: Any) -> None:
-        if isinstance(value, Resolved):
-            out.setdefault(value.loc, value)
-            for v in value.nested.values():
-                visit(v)
-        elif isinstance(value, tuple):
-            for v in value:
-                visit(v)
-        elif isinstance(value, Mapping):
-            for v in value.values():
-                visit(v)
-
-    for value in rs.at.values():
-        visit(value)
+    for r in components(rs):
+        out.setdefault(r.loc, r)
     return out
 
 

@@ -31,7 +31,6 @@ __all__ = [
     "Rename",
     "declared_format",
     "migrate",
-    "renamed_from",
     "too_new",
 ]
 
@@ -106,12 +105,3 @@ def migrate(doc: dict[str, Any], version: int) -> list[tuple[Rename, int]]:
         table[change.new[-1]] = table.pop(change.old[-1])
         done.append((change, v))
     return done
-
-
-def renamed_from(loc: tuple[str | int, ...]) -> tuple[Rename, int] | None:
-    """The migration that renamed the key at *loc* away, and the last format that had it; None if none did."""
-    for v, changes in MIGRATIONS.items():
-        for change in changes:
-            if tuple(loc) == change.old:
-                return change, v
-    return None

@@ -16,7 +16,7 @@ grammar reads differently still gets the lines of every part it did read.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -25,10 +25,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["Positions", "key_lines", "key_spans", "locate_line"]
+__all__ = ["key_lines", "key_spans", "locate_line"]
 
 Loc = tuple[str | int, ...]
-Positions = Mapping[Loc, int]
 
 _KEYS = ("bare_key", "quoted_key", "dotted_key")
 

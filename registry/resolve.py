@@ -12,7 +12,7 @@ as one ``SpecError``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ __all__ = [
     "MAX_REPEAT",
     "Loc",
     "Resolved",
+    "components",
     "ResolvedSpec",
     "load_and_resolve",
     "resolve_composed",
@@ -157,6 +158,26 @@ class ResolvedSpec:
     def problem(self, loc: Loc, message: str) -> Problem:
         """A problem at *loc*, located in the file and at the line that hold its value."""
         return self.provenance.problem(loc, message) if self.provenance else Problem(loc, message)
+
+
+def components(rs: ResolvedSpec) -> Iterator[Resolved]:
+    """Every resolved component of *rs*, those held by others (containers, blocks) included, each as often as it
+    is reached."""
+
+    def walk(value: Any) -> Iterator[Resolved]:
+        if isinstance(value, Resolved):
+            yield value
+            for v in value.nested.values():
+                yield from walk(v)
+        elif isinstance(value, (tuple, list)):
+            for v in value:
+                yield from walk(v)
+        elif isinstance(value, Mapping):
+            for v in value.values():
+                yield from walk(v)
+
+    for value in rs.at.values():
+        yield from walk(value)
 
 
 def _value_at(doc: Any, loc: Sequence[str | int]) -> Any:

@@ -12,14 +12,14 @@ the model is rebuilt from the spec and may not be the one that was trained.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from registry.catalog import Catalog
-from registry.resolve import Resolved, ResolvedSpec
+from registry.resolve import ResolvedSpec, components
 
 __all__ = ["VersionReport", "compare_versions", "plugins_used"]
 
@@ -47,22 +47,9 @@ class VersionReport:
         return f"it was trained with plugins that are not loaded here: {', '.join(names)}{pip}"
 
 
-def _walk(value: Any) -> Iterator[Resolved]:
-    if isinstance(value, Resolved):
-        yield value
-        for v in value.nested.values():
-            yield from _walk(v)
-    elif isinstance(value, tuple):
-        for v in value:
-            yield from _walk(v)
-    elif isinstance(value, Mapping):
-        for v in value.values():
-            yield from _walk(v)
-
-
 def plugins_used(rs: ResolvedSpec) -> set[str]:
     """The plugins whose components *rs* names (nested ones included)."""
-    return {r.component.plugin for v in rs.at.values() for r in _walk(v)}
+    return {r.component.plugin for r in components(rs)}
 
 
 def compare_versions(versions: Mapping[str, Any], catalog: Catalog, used: set[str] | None = None) -> VersionReport:
