@@ -77,6 +77,7 @@ class Built:
         best: the value that picks the best checkpoint, and whether larger is better.
         early_stop: the value early stopping watches, and whether larger is better (None: no early stopping).
         test_values: every value a test pass gives (loss, accuracy, metrics), and whether larger is better.
+        objective: the value a ``[sweep]`` optimises, and whether larger is better (None: the spec has no sweep).
     """
 
     resolved: ResolvedSpec
@@ -92,6 +93,7 @@ class Built:
     warnings: tuple[Problem, ...] = ()
     early_stop: tuple[str, bool] | None = None
     test_values: dict[str, bool] = field(default_factory=lambda: {"loss": False})
+    objective: tuple[str, bool] | None = None
 
 
 def _problems(rs: ResolvedSpec) -> ProblemList:
@@ -322,7 +324,7 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
         _try_loss(rs, loss, _dry_output(plan, data.example), data, task, problems)
     _check_precision(rs, plan, loss, data, task, device, problems)
     metrics: tuple[MetricPlan, ...] = ()
-    best, early, values = ("loss", False), None, {"loss": False}
+    best, early, values, objective = ("loss", False), None, {"loss": False}, None
     if task is not None:
         metrics = plan_metrics(rs.metrics, rs.catalog, task, problems)
         best = best_metric(rs.spec.train.monitor, task, metrics, problems)
@@ -331,6 +333,12 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
         if stopping is not None:
             watched = best[0] if stopping.metric == "auto" else stopping.metric
             early = best_metric(watched, task, metrics, problems, ("train", "early_stopping", "metric"))
+        sweep = rs.spec.sweep
+        if sweep is not None:
+            objective = best if sweep.metric == "auto" else best_metric(sweep.metric, task, metrics, problems,
+                                                                         ("sweep", "metric"))  # fmt: skip
+            if sweep.direction != "auto":
+                objective = (objective[0], sweep.direction == "maximize")
         check_schedule(rs, values, data.dataset.train_samples, problems)
     optimizer = None
     groups = plan_groups(rs, plan, problems) if plan.num_params else None
@@ -345,4 +353,6 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
     assert loss is not None and task is not None
     model = plan.model.to(device)
     loss = loss.to(device) if isinstance(loss, nn.Module) else loss
-    return Built(rs, data, plan, model, loss, optimizer, device, task, metrics, best, tuple(warnings), early, values)
+    return Built(
+        rs, data, plan, model, loss, optimizer, device, task, metrics, best, tuple(warnings), early, values, objective
+    )

@@ -32,6 +32,7 @@ from registry.errors import (
     PluginError,
     PluginLoadError,
     RegistryError,
+    SweepError,
     TrainingError,
 )
 from registry.kinds import KINDS, kind_named
@@ -39,6 +40,7 @@ from registry.kinds import KINDS, kind_named
 if TYPE_CHECKING:
     from registry.distributed import Ranks
     from registry.launch import Session
+    from registry.sweep import Sweep
 
 __all__ = ["TRACEBACK_ENV", "ExitCode", "main"]
 
@@ -56,6 +58,7 @@ class ExitCode(IntEnum):
     CHECKPOINT = 5
     DISTRIBUTED = 6
     EXPORT = 7
+    SWEEP = 8
     INTERRUPTED = 130
     BROKEN_PIPE = 141
 
@@ -75,6 +78,8 @@ def _exit_code(error: RegistryError) -> ExitCode:
         return ExitCode.INTERRUPTED
     if isinstance(error, ExportError):
         return ExitCode.EXPORT
+    if isinstance(error, SweepError):
+        return ExitCode.SWEEP
     return ExitCode.USAGE
 
 
@@ -118,6 +123,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--out", help="the run directory (default: runs/<name>-<date>-<time>)")
     r.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its latest checkpoint")
+    sw = sub.add_parser("sweep", help="search the values of a spec's [sweep] table with Optuna: a run per trial")
+    sw.add_argument("spec", nargs="?", help="path to a TOML spec with a [sweep] table")
+    _add_set(sw)
+    sw.add_argument("--out", help="the sweep directory (default: sweeps/<name>-<date>-<time>)")
+    sw.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes on this machine (default 1)")
+    sw.add_argument("--storage", metavar="URL", help="keep the study in this database (postgresql://user@host/db, "
+                    "sqlite:///file.db): the same command on other machines joins it (default: a journal file "
+                    "in the sweep directory)")  # fmt: skip
+    sw.add_argument("--study", help="the study's name in the storage (default: the spec's name)")
+    sw.add_argument("--resume", metavar="DIR", help="continue the sweep in DIR up to its trial count")
+    sw.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # a process that --workers started
+    swr = sub.add_parser("sweep-report", help="a sweep's trials, best first, and Optuna's plots as PNG files")
+    swr.add_argument("sweep_dir", metavar="DIR")
+    swr.add_argument("--no-plots", action="store_true", help="the table only")
     ev = sub.add_parser("evaluate", help="test metrics of a run's checkpoint")
     ev.add_argument("run_dir", metavar="DIR", help="a run directory (or one of its checkpoint folders)")
     ev.add_argument("--checkpoint", choices=["latest", "best"], default="latest")
@@ -177,6 +196,71 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode
     from registry.render import render_validated
 
     out.write(render_validated(args.spec, prepare(args.spec, err, with_optimizer=False, sets=args.set)))
+    return ExitCode.OK
+
+
+def cmd_sweep(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry import sweep as sweeps
+    from registry.launch import load_plugins_catalog
+
+    if args.worker is not None:  # started by another sweep's --workers: trials only
+        catalog = load_plugins_catalog(err)
+        sweeps.work(sweeps.open_sweep(args.resume, catalog, err), catalog, out, worker=args.worker)
+        return ExitCode.OK
+    if bool(args.spec) == bool(args.resume):
+        print("error: sweep needs a SPEC, or --resume DIR (not both)", file=err)
+        return ExitCode.USAGE
+    if args.resume and (args.set or args.out or args.storage or args.study):
+        print("error: sweep --resume DIR takes the spec, storage and study it was started with; "
+              "only --workers may change", file=err)  # fmt: skip
+        return ExitCode.USAGE
+    if not 1 <= args.workers <= 256:
+        print(f"error: --workers: {args.workers} is not between 1 and 256", file=err)
+        return ExitCode.USAGE
+    catalog = load_plugins_catalog(err)
+    if args.resume:
+        sweep = sweeps.open_sweep(args.resume, catalog, err)
+    else:
+        sweep = sweeps.create(args.spec, args.out, catalog, err, args.set, args.storage, args.study)
+    print(sweeps.describe(sweep), file=out, flush=True)
+    try:
+        if args.workers == 1:
+            sweeps.work(sweep, catalog, out)
+        else:
+            failed = sweeps.supervise(sweep, args.workers, out, err)
+            if failed:
+                print(f"warning: {failed} worker(s) ended with an error (above)", file=err)
+    except (Interrupted, KeyboardInterrupt) as e:
+        hint = f"python -m registry sweep --resume {sweep.path} continues the sweep"
+        said = f"{e}; {hint}" if str(e) and "sweep --resume" not in str(e) else str(e) or hint
+        raise Interrupted(said, getattr(e, "signal_name", "SIGINT")) from None
+    _report_sweep(sweep, out)
+    return ExitCode.OK if sweep.counted() >= sweep.trials_wanted else ExitCode.SWEEP
+
+
+def _report_sweep(sweep: Sweep, out: TextIO) -> None:
+    from registry.sweepreport import render_table, rows, write_best
+
+    out.write(render_table(sweep, rows(sweep)))
+    best = write_best(sweep)
+    if best is not None:
+        print(f"Best: trial {best[0]}; its spec: {best[1]} (python -m registry run {best[1]})", file=out)
+    print(f"Sweep directory: {sweep.path} (python -m registry sweep-report {sweep.path} draws its plots)", file=out)
+
+
+def cmd_sweep_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry.launch import load_plugins_catalog
+    from registry.sweep import open_sweep
+    from registry.sweepreport import draw, render_table, rows, write_best
+
+    sweep = open_sweep(args.sweep_dir, load_plugins_catalog(err), err)
+    out.write(render_table(sweep, rows(sweep)))
+    best = write_best(sweep)
+    if best is not None:
+        print(f"Best: trial {best[0]}; its spec: {best[1]}", file=out)
+    if not args.no_plots:
+        for name, said in draw(sweep, sweep.path / "plots").items():
+            print(f"{name}: {said}", file=out)
     return ExitCode.OK
 
 
@@ -492,6 +576,8 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
     "validate": cmd_validate,
+    "sweep": cmd_sweep,
+    "sweep-report": cmd_sweep_report,
     "list": cmd_list,
     "show": cmd_show,
     "plugins": cmd_plugins,

@@ -19,6 +19,7 @@ else that escapes is a bug and keeps its traceback.
     ├── TrainingError (RuntimeError)           the loss or a gradient became non-finite
     ├── DistributedError (RuntimeError)        another rank failed, or the process group timed out
     ├── ExportError (RuntimeError)             a model does not export, or its export computes something else
+    ├── SweepError (RuntimeError)              a sweep's directory or study storage is unusable
     └── Interrupted                            SIGINT/SIGTERM: stopped after a checkpoint
 """
 
@@ -44,6 +45,7 @@ __all__ = [
     "Problem",
     "RegistryError",
     "SpecError",
+    "SweepError",
     "TrainingError",
     "UnknownComponentError",
     "format_loc",
@@ -264,6 +266,10 @@ class DatasetNotFoundError(RegistryError, FileNotFoundError):
 
 class ExportError(RegistryError, RuntimeError):
     """A model cannot be exported, or the exported program's outputs differ from the model's (by how much)."""
+
+
+class SweepError(RegistryError, RuntimeError):
+    """A sweep cannot go on: its directory is not a sweep's, or its study's storage cannot be opened or joined."""
 
 
 class TrainingError(RegistryError, RuntimeError):

@@ -64,8 +64,8 @@ def _components(rs: ResolvedSpec) -> dict[Loc, Resolved]:
     return out
 
 
-def _spec_default(loc: Loc) -> Any:
-    info = field_at(Spec, loc)
+def _spec_default(loc: Loc, data: Any) -> Any:
+    info = field_at(Spec, loc, data)
     return _NO_DEFAULT if info is None or info.is_required() else info.get_default(call_default_factory=True)
 
 
@@ -76,7 +76,7 @@ def _default(rs: ResolvedSpec, comps: Mapping[Loc, Resolved], loc: Loc) -> tuple
         if info is not None:
             default = None if info.is_required() else info.get_default(call_default_factory=True)
             return None if default is None else (_plain(default), f"{owner.name}'s default")
-    value = _spec_default(loc)
+    value = _spec_default(loc, rs.spec.model_dump(exclude_none=True))  # the data picks a union's table
     return None if value is _NO_DEFAULT or value is None else (_plain(value), "the spec format's default")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from registry.checkpoint import Checkpoint
     from registry.data import DatasetSplits
     from registry.distributed import Ranks
+    from registry.records import EpochRow
     from registry.report import Reporter
     from registry.rundir import RunDir
     from registry.runner import RunResult
@@ -68,6 +69,8 @@ def prepare(
 ) -> Built:
     """Load, resolve and build the spec at *path* (with ``--set`` overrides), printing its warnings on *err*.
 
+    A ``[sweep]`` table is checked too: every value a trial can take (``registry.searchspace``).
+
     Raises:
         SpecError, PluginError, PluginLoadError, DuplicateComponentError: as the stages raise them.
     """
@@ -80,7 +83,20 @@ def prepare(
     resolved = load_and_resolve(path, catalog or load_plugins_catalog(err), overrides, **fmt)
     for note in resolved.provenance.notes if resolved.provenance else ():
         print(f"warning: {note}", file=err)
-    built = build(resolved, with_optimizer, cuda_index)
+    problems: list[Problem] = []
+    if resolved.spec.sweep is not None:
+        from registry.searchspace import check_space
+
+        try:
+            check_space(resolved, resolved.catalog, path, overrides, **fmt)
+        except SpecError as e:
+            problems += e.problems
+    try:
+        built = build(resolved, with_optimizer, cuda_index)
+    except SpecError as e:  # the spec's problems and its sweep's, reported together
+        raise SpecError([*problems, *e.problems], e.source) from None
+    if problems:
+        raise SpecError(problems, resolved.source)
     for w in built.warnings:
         print(f"warning: {w.render(path)}", file=err)
     return built
@@ -162,7 +178,14 @@ def start(options: RunOptions, err: TextIO, ranks: Ranks | None = None) -> Sessi
     return begin(built, options.spec, options.out, ranks)
 
 
-def begin(built: Built, spec: str, out: str | Path | None, ranks: Ranks | None = None, write: bool = True) -> Session:
+def begin(
+    built: Built,
+    spec: str,
+    out: str | Path | None,
+    ranks: Ranks | None = None,
+    write: bool = True,
+    splits: DatasetSplits | None = None,
+) -> Session:
     """Load a built run's data, then (on the main process, when *write*) make and lock its run directory.
 
     Args:
@@ -170,6 +193,7 @@ def begin(built: Built, spec: str, out: str | Path | None, ranks: Ranks | None =
         spec: where the spec came from, for run.json and the default directory name.
         out: the run directory to make (None: ``runs/<name>-<date>-<time>``).
         write: False for a run that writes nothing (the Python API's ``train`` without a directory).
+        splits: the data, loaded already for this spec's data settings (a sweep's next trial); loaded here when None.
 
     Raises:
         DatasetNotFoundError, DataError, PluginError: the data cannot be loaded (nothing is written).
@@ -179,7 +203,7 @@ def begin(built: Built, spec: str, out: str | Path | None, ranks: Ranks | None =
     from registry.rundir import RunDir, default_run_path, spec_hash
     from registry.runner import load_data
 
-    splits = load_data(built)  # before the run directory: data that cannot be used leaves nothing behind
+    splits = splits or load_data(built)  # before the run directory: data that cannot be used leaves nothing behind
     resolved = resolved_dict(built.resolved)
     if not write or (ranks is not None and not ranks.is_main):
         return Session(built, None, None, spec_hash(resolved), splits=splits)
@@ -203,10 +227,16 @@ def record_end(rundir: RunDir, error: BaseException) -> None:
             rundir.set_status(status, reason=reason or type(error).__name__)
 
 
-def execute(session: Session, report: Reporter, ranks: Ranks | None = None) -> RunResult:
+def execute(
+    session: Session,
+    report: Reporter,
+    ranks: Ranks | None = None,
+    stop_rule: Callable[[Sequence[EpochRow]], str | None] | None = None,
+) -> RunResult:
     """Run *session* (joining the process group under torchrun) and record in run.json how it ended.
 
     The caller releases the session's run directory (``session.rundir.release()``) when it is done with it.
+    *stop_rule* (a sweep's pruner) may end the run after an epoch, as early stopping does.
 
     Raises:
         TrainingError, Interrupted, CheckpointError, DatasetNotFoundError, PluginError: as the run raises them
@@ -222,7 +252,7 @@ def execute(session: Session, report: Reporter, ranks: Ranks | None = None) -> R
             cfg = built.resolved.spec.train
             distributed.init_process_group(ranks, cfg.backend, built.device, cfg.dist_timeout)
         try:
-            result = run(built, report, rundir, session.checkpoint, session.spec_hash, ranks, session.splits)
+            result = run(built, report, rundir, session.checkpoint, session.spec_hash, ranks, session.splits, stop_rule)
         except RegistryError:
             raise
         except RuntimeError as e:

@@ -68,6 +68,8 @@ def _clean(loc: Sequence[str | int], data: Any, kind: str) -> tuple[Loc, bool]:
             node = node[part]
         elif i == len(loc) - 1 and kind in ("missing", "extra_forbidden"):
             node = None
+        elif isinstance(node, Mapping) and node.get("type") == part:
+            continue  # the branch of a union chosen by the table's own `type` (a discriminator): not a key
         else:
             return tuple(out), True  # a union branch, a validator's name: not a key the author wrote
         out.append(part)
@@ -100,12 +102,16 @@ def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
         return annotation, meta
 
 
-def annotation_at(model: type[BaseModel], loc: Loc) -> tuple[Any, list[Any]] | None:
-    """The annotation (and its metadata) of the value at *loc* in *model*, or None where it is not declared."""
+def annotation_at(model: type[BaseModel], loc: Loc, data: Any = None) -> tuple[Any, list[Any]] | None:
+    """The annotation (and its metadata) of the value at *loc* in *model*, or None where it is not declared.
+
+    With the validated *data*, a union of tables is followed into the branch that the table's ``type`` names.
+    """
     ann: Any = model
     meta: list[Any] = []
-    for part in loc:
+    for i, part in enumerate(loc):
         ann, _ = _unwrap(ann)
+        ann = _branch(ann, _value_at(data, loc[:i]) if data is not None else None)
         origin, args = typing.get_origin(ann), typing.get_args(ann)
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             field = ann.model_fields.get(str(part))
@@ -121,7 +127,18 @@ def annotation_at(model: type[BaseModel], loc: Loc) -> tuple[Any, list[Any]] | N
         else:
             return None
     unwrapped, more = _unwrap(ann)
-    return unwrapped, meta + more
+    return _branch(unwrapped, _value_at(data, loc) if data is not None else None), meta + more
+
+
+def _branch(ann: Any, value: Any) -> Any:
+    """The member of the union *ann* whose ``type`` literal is *value*'s ``type`` (else *ann*)."""
+    if not isinstance(value, Mapping) or not typing.get_args(ann) or typing.get_origin(ann) in (list, dict, tuple):
+        return ann
+    for member in typing.get_args(ann):
+        field = member.model_fields.get("type") if isinstance(member, type) and issubclass(member, BaseModel) else None
+        if field is not None and value.get("type") in typing.get_args(field.annotation):
+            return member
+    return ann
 
 
 def _is_tuple(model: type[BaseModel], loc: Loc) -> bool:
@@ -187,6 +204,12 @@ def _word(err: Mapping[str, Any], model: type[BaseModel], loc: Loc) -> str:
         return f"must be {desc}{got}" if desc else f"must match {ctx.get('pattern')}{got}"
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
+    if kind == "union_tag_invalid":
+        tags = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",")]
+        near = closest(str(ctx.get("tag")), tags)
+        return f"type must be one of: {', '.join(tags)} (got {render_value(ctx.get('tag'))})" + (
+            f"; did you mean {near!r}?" if near else ""
+        )
     return f"{err['msg']}{got}"
 
 
@@ -199,9 +222,9 @@ def _choice(err: Mapping[str, Any], ctx: Mapping[str, Any]) -> str:
     return msg + (f"; did you mean {near!r}?" if near else "")
 
 
-def _unknown_default(model: type[BaseModel]) -> UnknownKey:
+def _unknown_default(model: type[BaseModel], data: Any = None) -> UnknownKey:
     def message(parent: Loc, key: str, value: Any) -> str:
-        found = annotation_at(model, parent) if parent else (model, [])
+        found = annotation_at(model, parent, data) if parent else (model, [])
         ann = _unwrap(found[0])[0] if found else None
         allowed = sorted(ann.model_fields) if isinstance(ann, type) and issubclass(ann, BaseModel) else []
         near = closest(key, allowed)
@@ -222,9 +245,10 @@ def _missing(model: type[BaseModel], loc: Loc) -> str:
     return "required key is missing" + (f" ({desc})" if desc else "")
 
 
-def field_at(model: type[BaseModel], loc: Loc) -> FieldInfo | None:
-    """The field declared at *loc* in *model* (through nested models, lists and dicts), or None."""
-    parent = annotation_at(model, loc[:-1]) if len(loc) > 1 else (model, [])
+def field_at(model: type[BaseModel], loc: Loc, data: Any = None) -> FieldInfo | None:
+    """The field declared at *loc* in *model* (through nested models, lists and dicts, and with the validated
+    *data*, through the union branch a table's ``type`` names), or None."""
+    parent = annotation_at(model, loc[:-1], data) if len(loc) > 1 else (model, [])
     ann = _unwrap(parent[0])[0] if parent else None
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return ann.model_fields.get(str(loc[-1]))
@@ -260,7 +284,7 @@ def problems_from(
             loc = loc[:-1]  # a position of a tuple: the tuple is what is wrong
             err = {**err, "type": "tuple_shape"}
         grouped.setdefault(loc, []).append(err)
-    unknown = unknown or _unknown_default(model)
+    unknown = unknown or _unknown_default(model, data)
     unknown_keys = {(loc[:-1], str(loc[-1])) for loc, errs in grouped.items() if errs[0]["type"] == "extra_forbidden"}
     out = []
     for loc, errs in grouped.items():

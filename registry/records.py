@@ -23,6 +23,7 @@ __all__ = [
     "RunInfo",
     "SavedProgress",
     "SavedState",
+    "SweepRecord",
     "read_record",
 ]
 
@@ -130,6 +131,16 @@ class RunInfo(BaseModel):
     higher_is_better: bool | None = None
     versions: dict[str, Any] = {}
     final: dict[str, Any] | None = None
+
+
+class SweepRecord(_Record):
+    """``sweep.json``: where a sweep's study is stored, and under which name."""
+
+    format: Literal[1]
+    study: Annotated[str, Field(min_length=1, max_length=512)]
+    storage: Annotated[str | None, Field(min_length=1)] = None
+    created: str
+    source: str | None = None
 
 
 R = TypeVar("R", bound=BaseModel)

@@ -57,19 +57,20 @@ def _safe_stem(text: str) -> str:
     return stem or "run"
 
 
-def default_run_path(name: str | None, source: str | None) -> Path:
-    """Make and return ``runs/<spec name or file stem>-<YYYYmmdd-HHMMSS>`` (``-2``, ``-3``... if taken).
+def default_run_path(name: str | None, source: str | None, folder: str = "runs") -> Path:
+    """Make and return ``runs/<spec name or file stem>-<YYYYmmdd-HHMMSS>`` (``-2``, ``-3``... if taken), or
+    the same under *folder* (``sweeps``).
 
     The folder is made here, atomically, so two runs started in the same second never share one.
     The spec's ``name`` is already one safe path component (the spec format allows nothing else); a file
     stem is made one (characters other than letters, digits, ``_ . -`` become ``_``; no leading dot).
 
     Raises:
-        CheckpointError: ``runs/`` cannot be written.
+        CheckpointError: *folder* cannot be written.
     """
     stem = f"{_safe_stem(name or (Path(source).stem if source else 'run'))}-{time.strftime('%Y%m%d-%H%M%S')}"
     for n in range(1, 10_000):
-        path = Path("runs") / (stem if n == 1 else f"{stem}-{n}")
+        path = Path(folder) / (stem if n == 1 else f"{stem}-{n}")
         try:
             path.mkdir(parents=True)
             return path
@@ -77,7 +78,7 @@ def default_run_path(name: str | None, source: str | None) -> Path:
             continue
         except OSError as e:
             raise CheckpointError(f"{path}: cannot make the run directory: {e.strerror or e}") from None
-    raise CheckpointError(f"runs/{stem}: 10,000 run directories of that name exist; choose --out")
+    raise CheckpointError(f"{folder}/{stem}: 10,000 directories of that name exist; choose --out")
 
 
 def _now() -> str:

@@ -15,7 +15,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -472,6 +472,7 @@ def run(
     spec_hash: str = "",
     ranks: Ranks | None = None,
     splits: DatasetSplits | None = None,
+    stop_rule: Callable[[Sequence[EpochRow]], str | None] | None = None,
 ) -> RunResult:
     """Train for ``train.epochs`` epochs, testing after each; return every epoch's metrics.
 
@@ -486,6 +487,8 @@ def run(
         spec_hash: the resolved spec's hash, stored in each checkpoint.
         ranks: under torchrun, this process's rank (the process group is already set up).
         splits: the data, loaded already (``load_data``); loaded here when None.
+        stop_rule: asked after each epoch, beside early stopping, whether to stop (a sweep's pruner): the
+            reason to stop, or None to go on.
 
     Raises:
         TrainingError: the loss or a gradient became non-finite (the last checkpoint stays as it was).
@@ -527,10 +530,12 @@ def run(
         model = _ddp(built, ranks)
         stopping = cfg.early_stopping
 
-        def stop_now() -> str | None:
-            if stopping is None or built.early_stop is None:
-                return None
-            return stop_reason(progress.history, built.early_stop, stopping.patience, stopping.min_delta)
+        def stop_now(epoch_ended: bool = True) -> str | None:
+            if stopping is not None and built.early_stop is not None:
+                reason = stop_reason(progress.history, built.early_stop, stopping.patience, stopping.min_delta)
+                if reason is not None:
+                    return reason
+            return stop_rule(progress.history) if stop_rule is not None and epoch_ended else None
 
         stopped = None
 
@@ -545,7 +550,7 @@ def run(
                 ckpt.save(p)
 
         for epoch in range(progress.epoch, built.resolved.spec.train.epochs + 1):
-            if progress.batch == 0 and (stopped := stop_now()) is not None:
+            if progress.batch == 0 and (stopped := stop_now(epoch_ended=False)) is not None:
                 break  # already decided (a resumed run that had stopped early)
             if progress.batch == 0:
                 ckpt.epoch_start = generator.get_state()
@@ -569,7 +574,7 @@ def run(
             if stop.signal_name is not None:  # arrived during the test pass: the epoch is saved whole
                 raise _interrupted(stop, progress, rundir.checkpoints if rundir else None, rundir)
             if (stopped := stop_now()) is not None:
-                report.note("early_stop", stopped.replace("early stopping: ", "Early stopping: ", 1))
+                report.note("early_stop", stopped[:1].upper() + stopped[1:])
                 break
         report.close()
         if rundir is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from registry.formats import FORMAT
 from registry.kinds import MODULE_KINDS
@@ -32,6 +32,7 @@ __all__ = [
     "ParamGroups",
     "RequiresSpec",
     "Spec",
+    "SweepSpec",
     "Table",
     "TrainSpec",
 ]
@@ -209,6 +210,115 @@ class RequiresSpec(_Strict):
     ] = []
 
 
+Scalar = str | int | float | bool
+"""A value Optuna can sample as a choice; a table or an array among ``choices`` is sampled as its TOML text."""
+
+
+class FloatRange(_Strict):
+    """A float between ``low`` and ``high`` (both included): uniform, on a log scale, or in steps."""
+
+    type: Literal["float"]
+    low: float
+    high: float
+    log: Annotated[bool, Field(description="sample on a log scale (low > 0): learning rates, weight decays")] = False
+    step: Annotated[float | None, Field(gt=0, description="only low, low + step, ... (not with log)")] = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> FloatRange:
+        _check_range(self.low, self.high, self.log, self.step)
+        return self
+
+
+class IntRange(_Strict):
+    """An integer between ``low`` and ``high`` (both included), in steps of ``step``, or on a log scale."""
+
+    type: Literal["int"]
+    low: int
+    high: int
+    step: Annotated[int, Field(ge=1, description="only low, low + step, ... (step 1 with log)")] = 1
+    log: Annotated[bool, Field(description="sample on a log scale (low >= 1)")] = False
+
+    @model_validator(mode="after")
+    def _bounds(self) -> IntRange:
+        _check_range(self.low, self.high, self.log, None if self.step == 1 else self.step)
+        return self
+
+
+class Choice(_Strict):
+    """One of ``choices``: numbers, strings, booleans, a component's ``type``, or whole tables and arrays."""
+
+    type: Literal["categorical"]
+    choices: Annotated[list[Any], Field(min_length=1, max_length=1000)]
+
+
+def _check_range(low: float, high: float, log: bool, step: float | None) -> None:
+    if low > high:
+        raise ValueError(f"low ({low}) is greater than high ({high})")
+    if log and low <= 0:
+        raise ValueError(f"a log scale needs low > 0 (got {low})")
+    if log and step is not None:
+        raise ValueError("log and step cannot be used together")
+
+
+Distribution = Annotated[FloatRange | IntRange | Choice, Field(discriminator="type")]
+
+
+class Pruner(_Strict):
+    """``sweep.pruner``: which trials to stop after an epoch, judged on the objective's per-epoch values."""
+
+    type: Annotated[
+        Literal["median", "successive_halving", "none"],
+        Field(description="'median': stop a trial whose value is worse than the median of earlier trials at the "
+              "same epoch; 'successive_halving': keep the best part of the trials at each rung; 'none'"),
+    ] = "median"  # fmt: skip
+    startup_trials: Annotated[
+        int, Field(ge=0, description="median: prune nothing until this many trials have finished")
+    ] = 5
+    warmup_epochs: Annotated[int, Field(ge=0, description="median: prune no trial before this many epochs")] = 0
+    min_epochs: Annotated[int, Field(ge=1, description="successive halving: epochs at the first rung")] = 1
+    reduction_factor: Annotated[
+        int, Field(ge=2, description="successive halving: 1 in this many trials goes on at each rung")
+    ] = 4
+
+
+class SweepSpec(_Strict):
+    """``[sweep]``: the values ``registry sweep`` searches, and how (Optuna). ``run`` ignores it."""
+
+    space: Annotated[
+        dict[Annotated[str, Field(min_length=1)], Distribution],
+        Field(
+            min_length=1,
+            description='key path -> distribution: "optimizer.lr" = { type = "float", low = 1e-4, high = 0.1, '
+            "log = true }; types: float, int (low, high, step, log), categorical (choices)",
+        ),
+    ]
+    trials: Annotated[int, Field(ge=1, le=100_000, description="how many trials the sweep records")] = 20
+    metric: Annotated[
+        str,
+        Field(min_length=1, description="the test value to optimise, at each trial's best epoch: 'loss', "
+              "'accuracy', a metric's name, or 'auto' (train.monitor's value)"),
+    ] = "auto"  # fmt: skip
+    direction: Annotated[
+        Literal["auto", "maximize", "minimize"],
+        Field(description="'auto': maximize what is better larger (accuracy, f1...), minimize a loss or an error"),
+    ] = "auto"
+    sampler: Annotated[
+        Literal["tpe", "random", "grid"],
+        Field(description="Optuna's sampler: 'tpe' (Bayesian), 'random', or 'grid' (every combination, finite "
+              "spaces only)"),
+    ] = "tpe"  # fmt: skip
+    seed: Annotated[int | None, Field(ge=0, description="the sampler's seed (default: the spec's seed)")] = None
+    pruner: Annotated[
+        Pruner | Literal["median", "successive_halving", "none"],
+        Field(description="stop unpromising trials early: 'median', 'successive_halving', 'none', or a table "
+              "{ type = ..., startup_trials = 5, ... }"),
+    ] = "median"  # fmt: skip
+
+    @property
+    def pruning(self) -> Pruner:
+        return self.pruner if isinstance(self.pruner, Pruner) else Pruner(type=self.pruner)
+
+
 class Composition(_Strict):
     """The keys that compose a spec from other files and shared values; ``registry.compose`` consumes them.
 
@@ -270,3 +380,7 @@ class Spec(_Strict):
     ] = None
     train: TrainSpec = TrainSpec()
     requires: RequiresSpec = RequiresSpec()
+    sweep: Annotated[
+        SweepSpec | None,
+        Field(description="a search over this spec's values: python -m registry sweep SPEC (run ignores it)"),
+    ] = None

@@ -15,11 +15,11 @@ EXPECTED = {
     ),
     'unknown_top_key': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:2: sede: unknown key 'sede'; did you mean 'seed'? The top level takes: data, loss, metrics, model, name, optimizer, requires, scheduler, seed, train\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:2: sede: unknown key 'sede'; did you mean 'seed'? The top level takes: data, loss, metrics, model, name, optimizer, requires, scheduler, seed, sweep, train\n",
     ),
     'unknown_section': (
         2,
-        'error: SPEC: 1 problem in the spec\n  SPEC:20: trian: unknown table [trian]; did you mean [train]? The top level takes: data, loss, metrics, model, name, optimizer, requires, scheduler, seed, train\n',
+        'error: SPEC: 1 problem in the spec\n  SPEC:20: trian: unknown table [trian]; did you mean [train]? The top level takes: data, loss, metrics, model, name, optimizer, requires, scheduler, seed, sweep, train\n',
     ),
     'missing_loss': (
         2,
@@ -227,7 +227,7 @@ EXPECTED = {
     ),
     'target_key': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:2: _target_: unknown key '_target_'. The top level takes: data, loss, metrics, model, name, optimizer, requires, scheduler, seed, train\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:2: _target_: unknown key '_target_'. The top level takes: data, loss, metrics, model, name, optimizer, requires, scheduler, seed, sweep, train\n",
     ),
     'dotted_import_path': (
         2,
@@ -239,11 +239,11 @@ EXPECTED = {
     ),
     'import_key': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:2: import: unknown key 'import'. The top level takes: data, loss, metrics, model, name, optimizer, requires, scheduler, seed, train\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:2: import: unknown key 'import'. The top level takes: data, loss, metrics, model, name, optimizer, requires, scheduler, seed, sweep, train\n",
     ),
     'include_key': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:2: include: unknown key 'include'. The top level takes: data, loss, metrics, model, name, optimizer, requires, scheduler, seed, train\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:2: include: unknown key 'include'. The top level takes: data, loss, metrics, model, name, optimizer, requires, scheduler, seed, sweep, train\n",
     ),
     'two_mistakes_at_once': (
         2,

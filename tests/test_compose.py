@@ -136,7 +136,7 @@ def test_too_deep_a_chain(folder: Path, catalog) -> None:
 def test_a_base_that_is_not_a_spec_is_reported_in_its_own_file(folder: Path, catalog) -> None:
     (folder / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.x]\na = 1\n')
     (folder / "child.toml").write_text('base = ["base.toml", "pyproject.toml"]\n')
-    takes = "The top level takes: data, loss, metrics, model, name, optimizer, requires, scheduler, seed, train"
+    takes = "The top level takes: data, loss, metrics, model, name, optimizer, requires, scheduler, seed, sweep, train"
     assert _problems("child.toml", catalog) == [
         f"pyproject.toml:1: project: unknown table [project]. {takes}",
         f"pyproject.toml:3: tool: unknown table [tool]. {takes}",

@@ -39,7 +39,7 @@ def test_unknown_and_wrong_keys_are_reported_together(write_spec) -> None:
         load_spec(write_spec(text))
     got = [(p.loc, p.line, p.message) for p in e.value.problems]
     assert got == [
-        (("sede",), 2, "unknown key 'sede'; did you mean 'seed'? The top level takes: data, loss, metrics, model, name, optimizer, requires, scheduler, seed, train"),
+        (("sede",), 2, "unknown key 'sede'; did you mean 'seed'? The top level takes: data, loss, metrics, model, name, optimizer, requires, scheduler, seed, sweep, train"),
         (("data", "batch_size"), 5, "must be >= 1 (got 0)"),
         (("train", "epochs"), 22, "must be an integer (got 'ten')"),
     ]

@@ -87,7 +87,7 @@ def test_a_located_error_after_a_multiline_string_and_in_a_dotted_key(tmp_path: 
     with pytest.raises(SpecError) as e:
         load_and_resolve(spec, catalog)
     assert [p.render(str(spec)) for p in e.value.problems] == [
-        f"{spec}:1: note: unknown key 'note'. The top level takes: data, loss, metrics, model, name, optimizer, requires, scheduler, seed, train",
+        f"{spec}:1: note: unknown key 'note'. The top level takes: data, loss, metrics, model, name, optimizer, requires, scheduler, seed, sweep, train",
         f"{spec}:5: optimizer.lr: must be > 0.0 (got -0.05)",
     ]
 

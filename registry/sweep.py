@@ -1,0 +1,664 @@
+"""Sweeps: a spec's ``[sweep]`` searched with Optuna, each trial an ordinary run directory.
+
+A sweep directory holds::
+
+    spec.toml        the resolved spec, [sweep] included: what every trial overrides
+    sweep.json       the study's name and storage (None: study.journal here)
+    study.journal    Optuna's journal file, the embedded default storage
+    trials/trial-0007/   one run directory per trial: spec.toml (without [sweep]), run.json, metrics, checkpoints
+    best.toml        the best trial's spec, which ``registry run`` accepts unchanged
+    plots/           ``sweep-report``'s PNGs
+
+A worker runs trials one after the other in one process: the spec is resolved again for each
+trial (cheap), the dataset loaded only when the data settings change. ``--workers N`` starts N
+worker processes on the study; ``--storage URL`` puts the study in a database that workers on other
+machines join with the same command. Each worker holds a lock file while it lives; a trial whose
+worker's lock is free was cut off (the worker was killed) and is marked failed before the next
+trial is asked for. In a shared database Optuna's heartbeat does the same for other machines.
+
+``trials`` counts the trials that ran to their end: complete, pruned, or failed by their own run
+(a NaN loss, an impossible shape). A trial cut off by a killed or interrupted worker is recorded as
+failed, with the reason, and another trial takes its place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from registry.atomic import write_json, write_text
+from registry.errors import CheckpointError, Interrupted, Problem, RegistryError, SpecError, SweepError
+from registry.records import SweepRecord, read_record
+from registry.searchspace import Param, grid, grid_size, last_value, params, trial_overrides
+from registry.spec import Choice, IntRange
+
+if TYPE_CHECKING:
+    import optuna
+
+    from registry.builder import Built
+    from registry.catalog import Catalog
+    from registry.data import DatasetSplits
+    from registry.records import EpochRow
+    from registry.resolve import ResolvedSpec
+
+__all__ = ["Sweep", "TrialOutcome", "create", "open_sweep", "supervise", "work"]
+
+HEARTBEAT_SECONDS = 10
+"""How often a trial in a database tells it is alive; after ``GRACE_SECONDS`` of silence it is failed."""
+GRACE_SECONDS = 60
+ATTR = "registry"
+"""The study's user attribute that says which sweep made it (spec hash, space, objective)."""
+CUT = "cut"
+"""A trial's user attribute: its worker was killed or interrupted, so it does not count toward ``trials``."""
+
+
+def _optuna() -> Any:
+    try:
+        import optuna
+    except ImportError:
+        raise SweepError("sweeps need Optuna: pip install 'torch-spec-registry[sweep]'") from None
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a trial's end is said by its progress line
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return optuna
+
+
+def safe_url(url: str) -> str:
+    """*url* without its password, for messages and files shown to people."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return str(make_url(url).render_as_string(hide_password=True))
+    except Exception:
+        return url.split("@")[-1] if "@" in url else url
+
+
+@dataclass
+class Sweep:
+    """An open sweep: its directory, resolved spec, search space, and Optuna study."""
+
+    path: Path
+    record: SweepRecord
+    resolved: ResolvedSpec
+    built: Built
+    space: list[Param]
+    study: optuna.Study
+    storage_url: str | None
+
+    @property
+    def spec_file(self) -> Path:
+        return self.path / "spec.toml"
+
+    @property
+    def trials_wanted(self) -> int:
+        sweep = self.resolved.spec.sweep
+        assert sweep is not None
+        return min(sweep.trials, grid_size(self.space)) if sweep.sampler == "grid" else sweep.trials
+
+    @property
+    def objective(self) -> tuple[str, bool]:
+        assert self.built.objective is not None
+        return self.built.objective
+
+    def counted(self) -> int:
+        """The trials that count toward ``trials``: all but those cut off by their worker's end."""
+        return sum(1 for t in self.study.get_trials(deepcopy=False) if not t.user_attrs.get(CUT))
+
+
+def describe(sweep: Sweep) -> str:
+    """What the sweep will do, in a line or two."""
+    s = sweep.resolved.spec.sweep
+    assert s is not None
+    metric, higher = sweep.objective
+    where = safe_url(sweep.storage_url) if sweep.storage_url else "study.journal"
+    done = sweep.counted()
+    return (
+        f"Sweep {sweep.path}: {sweep.trials_wanted} trials{f' ({done} done)' if done else ''} of "
+        f"{', '.join(p.key for p in sweep.space)}; {'maximize' if higher else 'minimize'} {metric}; "
+        f"sampler {s.sampler}, pruner {s.pruning.type}; study {sweep.record.study!r} in {where}"
+    )
+
+
+# -- making and opening ---------------------------------------------------------------------------------
+
+
+def _check(path: str | Path, catalog: Catalog, err: TextIO, sets: Sequence[str], default_format: int | None) -> tuple[
+    ResolvedSpec, Built, list[Param]
+]:  # fmt: skip
+    """The spec, built (without an optimizer) and its whole search space checked, as ``validate`` checks it."""
+    from registry.launch import prepare
+
+    built = prepare(str(path), err, False, sets=sets, catalog=catalog, default_format=default_format)
+    rs = built.resolved
+    if rs.spec.sweep is None:
+        example = '[sweep.space] "optimizer.lr" = { type = "float", low = 1e-4, high = 0.1, log = true }'
+        raise SpecError([Problem(("sweep",), f"is missing: say what to search, e.g. {example}")], rs.source)
+    return rs, built, params(rs.spec.sweep, rs)
+
+
+def create(
+    spec: str,
+    out: str | None,
+    catalog: Catalog,
+    err: TextIO,
+    sets: Sequence[str] = (),
+    storage: str | None = None,
+    study: str | None = None,
+) -> Sweep:
+    """Check *spec*'s ``[sweep]`` (every value a trial can take), then make its sweep directory and study.
+
+    *sets* are ``--set`` overrides; the spec's warnings go to *err*.
+
+    Raises:
+        SpecError: the spec or its search space is wrong (nothing is written).
+        SweepError: the directory exists, or the storage cannot be opened, or holds another sweep's study.
+    """
+    from registry.resolve import resolved_dict
+    from registry.rundir import default_run_path
+
+    rs, built, space = _check(spec, catalog, err, sets, None)
+    _optuna()  # before anything is written: a sweep without Optuna says how to install it
+    name = rs.spec.name or Path(spec).stem
+    if out is None:
+        path = default_run_path(name, spec, folder="sweeps")
+    elif (path := Path(out)).exists() and (not path.is_dir() or any(path.iterdir())):
+        hint = "; sweep --resume DIR continues it" if (path / "sweep.json").exists() else ""
+        raise SweepError(f"{path}: already exists and is not an empty folder{hint}")
+    try:
+        (path / "trials").mkdir(parents=True, exist_ok=True)
+        import tomli_w
+
+        write_text(path / "spec.toml", tomli_w.dumps(resolved_dict(rs)))
+        record = SweepRecord(format=1, study=study or name, storage=storage, created=_now(), source=str(spec))
+        write_json(path / "sweep.json", record.model_dump())
+        if storage is not None and "@" in storage:  # the URL may hold a password, which --resume needs
+            (path / "sweep.json").chmod(0o600)
+    except OSError as e:
+        raise SweepError(f"{path}: cannot make the sweep directory: {e.strerror or e}") from None
+    try:
+        return _opened(path, record, catalog, err)
+    except BaseException:  # a storage that cannot be used leaves no sweep directory behind to resume
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+def open_sweep(path: str | Path, catalog: Catalog, err: TextIO) -> Sweep:
+    """An existing sweep directory, its study opened (or joined) in its storage.
+
+    Raises:
+        SweepError: not a sweep directory, or its storage cannot be opened.
+        SpecError: its spec.toml no longer resolves.
+    """
+    path = Path(path)
+    try:
+        record = read_record(path / "sweep.json", SweepRecord)
+    except CheckpointError as e:
+        raise SweepError(f"{path}: not a sweep directory: {e}") from None
+    sweep = _opened(path, record, catalog, err)
+    with _asking(path):
+        fail_cut_trials(sweep)  # a worker killed since: its trial is failed before anything counts it
+    return sweep
+
+
+def _opened(path: Path, record: SweepRecord, catalog: Catalog, err: TextIO) -> Sweep:
+    from registry.formats import RUN_DIR_FORMAT
+
+    rs, built, space = _check(path / "spec.toml", catalog, err, (), RUN_DIR_FORMAT)
+    sweep = rs.spec.sweep
+    assert sweep is not None and built.objective is not None
+    optuna = _optuna()
+    storage = _storage(optuna, record.storage, path)
+    sampler = _sampler(optuna, sweep.sampler, space, sweep.seed if sweep.seed is not None else rs.spec.seed)
+    pruner = _pruner(optuna, sweep.pruning)
+    direction = "maximize" if built.objective[1] else "minimize"
+    where = safe_url(record.storage) if record.storage else str(path / "study.journal")
+    try:
+        study = optuna.create_study(
+            study_name=record.study, storage=storage, sampler=sampler, pruner=pruner, direction=direction,
+            load_if_exists=True,
+        )  # fmt: skip
+    except ValueError as e:  # a study of that name made for the other direction
+        raise SweepError(f"{where}: study {record.study!r} cannot be joined: {e}") from None
+    except Exception as e:  # a database that refuses the connection, a missing driver...
+        raise SweepError(f"{where}: the study's storage cannot be used: {type(e).__name__}: {e}") from None
+    made = _identity(rs, built, space)
+    found = study.user_attrs.get(ATTR)
+    if found is None:
+        study.set_user_attr(ATTR, made)
+    elif found != made:
+        theirs = found.get("space") if isinstance(found, dict) else None
+        raise SweepError(
+            f"{where}: study {record.study!r} was made by another sweep (its spec or search space differs: "
+            f"{json.dumps(theirs)[:300]}); give this one another name with --study"
+        )
+    return Sweep(path, record, rs, built, space, study, record.storage)
+
+
+def _identity(rs: ResolvedSpec, built: Built, space: Sequence[Param]) -> dict[str, Any]:
+    """What makes two workers' sweeps the same: the trials' spec, the space and the objective."""
+    from registry.resolve import resolved_dict
+    from registry.rundir import spec_hash
+
+    base = resolved_dict(replace(rs, spec=rs.spec.model_copy(update={"sweep": None})))
+    assert built.objective is not None
+    return {
+        "spec_hash": spec_hash(base),
+        "space": {p.key: p.dist.model_dump() for p in space},
+        "objective": list(built.objective),
+    }
+
+
+def _storage(optuna: Any, url: str | None, path: Path) -> Any:
+    if url is None:
+        from optuna.storages.journal import JournalFileBackend
+
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path / "study.journal")))
+    if "://" not in url:
+        raise SweepError(f"--storage {url!r}: not a database URL (postgresql://user@host/db, sqlite:///file.db, "
+                         "mysql+pymysql://...)")  # fmt: skip
+    scheme, rest = url.split("://", 1)
+    if scheme in ("postgresql", "postgres"):  # SQLAlchemy's default driver differs between versions: say psycopg 3
+        url = f"postgresql+psycopg://{rest}"
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS)
+        except ImportError as e:
+            raise SweepError(f"--storage {safe_url(url)}: its driver is missing ({e}): for PostgreSQL, pip install "
+                             "'torch-spec-registry[postgres]'") from None  # fmt: skip
+        except Exception as e:  # workers starting together race to make the tables: the loser tries again
+            if attempt == 4 or not _racing(e):
+                raise SweepError(f"--storage {safe_url(url)}: cannot be opened: {type(e).__name__}: {e}") from None
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _racing(error: Exception) -> bool:
+    """Whether *error* is another worker making the same tables at the same moment."""
+    text = str(error).lower()
+    return "already exists" in text or "duplicate" in text or "unique" in text
+
+
+def _sampler(optuna: Any, name: str, space: Sequence[Param], seed: int) -> Any:
+    if name == "grid":
+        return optuna.samplers.GridSampler(grid(space), seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
+
+
+def _pruner(optuna: Any, p: Any) -> Any:
+    if p.type == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_epochs)
+    if p.type == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=p.min_epochs, reduction_factor=p.reduction_factor)
+    return optuna.pruners.NopPruner()
+
+
+def _now() -> str:
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+# -- workers' locks ---------------------------------------------------------------------------------------
+
+
+class WorkerLock:
+    """A lock file a worker holds while it lives; the system frees it however the worker ends."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{socket.gethostname()}-{os.getpid()}.lock"
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def release(self) -> None:
+        os.close(self._fd)
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
+def _held(path: str) -> bool:
+    """Whether a live process holds the lock file at *path* (False: its worker is gone)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return True  # cannot tell: do not fail a live trial
+    finally:
+        os.close(fd)
+    return False
+
+
+@contextlib.contextmanager
+def _asking(path: Path) -> Iterator[None]:
+    lock = _Asking(path)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def fail_cut_trials(sweep: Sweep) -> list[int]:
+    """Mark failed every running trial of this machine whose worker is gone; return their numbers."""
+    optuna = _optuna()
+    optuna.storages.fail_stale_trials(sweep.study)  # a database's heartbeats: other machines' dead workers
+    host, cut = socket.gethostname(), []
+    for t in sweep.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        lock = t.user_attrs.get("worker")
+        if t.user_attrs.get("host") != host or not isinstance(lock, str) or _held(lock):
+            continue
+        storage = sweep.study._storage
+        pid = t.user_attrs.get("pid")
+        storage.set_trial_user_attr(t._trial_id, "reason", f"its worker (process {pid}) ended in the middle of it")
+        storage.set_trial_user_attr(t._trial_id, CUT, True)
+        with contextlib.suppress(RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
+            storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+            cut.append(t.number)
+    return cut
+
+
+# -- one worker -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _DataCache:
+    """The last loaded splits, and the data settings they were loaded for."""
+
+    key: str | None = None
+    splits: DatasetSplits | None = None
+
+    @staticmethod
+    def key_of(built: Built) -> str:
+        from registry.resolve import resolved_dict
+
+        data = resolved_dict(built.resolved)["data"]
+        return json.dumps([data, repr(built.task), str(built.device)], sort_keys=True, default=str)
+
+    def get(self, built: Built) -> DatasetSplits | None:
+        return self.splits if self.key == self.key_of(built) else None
+
+    def keep(self, built: Built, splits: DatasetSplits | None) -> None:
+        self.key, self.splits = self.key_of(built), splits
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """How a trial ended: ``complete``, ``pruned`` or ``failed``, its objective value, and why."""
+
+    number: int
+    state: str
+    value: float | None = None
+    epoch: int | None = None
+    reason: str | None = None
+    seconds: float = 0.0
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def work(sweep: Sweep, catalog: Catalog, out: TextIO, worker: int = 0) -> list[TrialOutcome]:
+    """Run trials until the sweep has its count, one after the other in this process.
+
+    Each trial is one ``study.optimize(..., n_trials=1)``: Optuna asks, keeps a database's heartbeat
+    and records how the trial ended. The sampler's seed is the sweep's for the first worker of a new
+    sweep (a one-worker sweep is reproducible), and another one for each other worker, a resumed
+    sweep and a shared database's workers (the same seed would sample the same values again).
+
+    Raises:
+        Interrupted: SIGINT or SIGTERM arrived (the trial it cut is recorded as failed, not counted).
+        SweepError: the storage failed.
+    """
+    _reseed(sweep, worker)
+    lock = WorkerLock(sweep.path / "workers")
+    cache, done = _DataCache(), list[TrialOutcome]()
+    try:
+        while True:
+            asking = _Asking(sweep.path)
+            try:
+                fail_cut_trials(sweep)
+                if sweep.counted() >= sweep.trials_wanted:
+                    return done
+                ran: list[TrialOutcome] = []
+                objective = _objective(sweep, catalog, cache, ran, asking, lock)
+                sweep.study.optimize(objective, n_trials=1, catch=(_TrialFailed,))
+            finally:
+                asking.release()
+            done += ran
+            for outcome in ran:
+                print(progress_line(sweep, outcome), file=out, flush=True)
+    finally:
+        lock.release()
+
+
+def _objective(
+    sweep: Sweep, catalog: Catalog, cache: _DataCache, ran: list[TrialOutcome], asking: _Asking, lock: WorkerLock
+) -> Callable[[optuna.trial.Trial], float]:
+    def objective(trial: optuna.trial.Trial) -> float:
+        asking.release()  # the trial exists: other workers may ask for theirs
+        for key, value in (("host", socket.gethostname()), ("pid", os.getpid()), ("worker", str(lock.path))):
+            trial.set_user_attr(key, value)
+        return _run_trial(sweep, catalog, trial, cache, ran)
+
+    return objective
+
+
+class _Asking:
+    """One worker of this directory at a time counts the trials and asks for the next (held until asked)."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd: int | None = os.open(path / "sweep.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class _TrialFailed(Exception):
+    """A trial's run failed (its reason is recorded); Optuna marks it failed and the sweep goes on."""
+
+
+def _reseed(sweep: Sweep, worker: int) -> None:
+    sweep_spec = sweep.resolved.spec.sweep
+    assert sweep_spec is not None
+    base = sweep_spec.seed if sweep_spec.seed is not None else sweep.resolved.spec.seed
+    if sweep.storage_url is not None:
+        offset = int.from_bytes(os.urandom(4), "little")  # machines that share a database cannot agree on one
+    else:
+        offset = 1000 * worker + len(sweep.study.get_trials(deepcopy=False))
+    if offset:
+        sweep.study.sampler = _sampler(_optuna(), sweep_spec.sampler, sweep.space, base + offset)
+
+
+def _suggest(trial: optuna.trial.Trial, param: Param) -> Any:
+    d = param.dist
+    if isinstance(d, Choice):
+        return trial.suggest_categorical(param.key, list(param.encoded()))
+    if isinstance(d, IntRange):
+        return trial.suggest_int(param.key, d.low, int(last_value(d)), step=d.step, log=d.log)
+    return trial.suggest_float(param.key, d.low, last_value(d), step=d.step, log=d.log)
+
+
+def _run_trial(
+    sweep: Sweep, catalog: Catalog, trial: optuna.trial.Trial, cache: _DataCache, ran: list[TrialOutcome]
+) -> float:
+    """Run one trial as an ordinary run directory; return its objective value (its best epoch's).
+
+    Raises:
+        optuna.TrialPruned: the pruner stopped it after an epoch.
+        _TrialFailed: its spec, build, data or training failed (the reason is recorded).
+        Interrupted: SIGINT or SIGTERM: recorded as cut.
+    """
+    from registry.builder import build
+    from registry.formats import RUN_DIR_FORMAT
+    from registry.launch import begin, execute
+    from registry.report import Reporter
+    from registry.resolve import load_and_resolve
+    from registry.threads import apply_threads
+
+    optuna = _optuna()
+    n, t0 = trial.number, time.perf_counter()
+    run_dir = sweep.path / "trials" / f"trial-{n:04d}"
+    metric, higher = sweep.objective
+    pruned: list[str] = []
+    sampled = {p.key: _suggest(trial, p) for p in sweep.space}
+
+    def prune(history: Sequence[EpochRow]) -> str | None:
+        row = history[-1]
+        value = row.value(metric)
+        if value is None:
+            return None
+        trial.report(value, row.epoch)
+        if trial.should_prune():
+            pruned.append(f"pruned after epoch {row.epoch} ({metric} {value:.6g})")
+            return pruned[-1]
+        return None
+
+    def ended(state: str, value: float | None = None, epoch: int | None = None, reason: str | None = None) -> None:
+        seconds = time.perf_counter() - t0
+        trial.set_user_attr("seconds", round(seconds, 3))
+        if reason:
+            trial.set_user_attr("reason", reason[:2000])
+        ran.append(TrialOutcome(n, state, value, epoch, reason, seconds, sampled))
+
+    try:
+        overrides = trial_overrides(sweep.space, sampled, f"trial {n}")
+        rs = load_and_resolve(sweep.spec_file, catalog, overrides, RUN_DIR_FORMAT)
+        rs = replace(rs, spec=rs.spec.model_copy(update={"sweep": None}))  # a trial is an ordinary run
+        built = build(rs)
+        session = begin(built, str(sweep.spec_file), run_dir, splits=cache.get(built))
+        cache.keep(built, session.splits)
+        assert session.rundir is not None
+        trial.set_user_attr("run_dir", str(run_dir.resolve()))
+        try:
+            apply_threads(built.resolved.spec.train.threads)
+            result = execute(session, Reporter(), stop_rule=prune)
+        finally:
+            session.rundir.release()
+        trial.set_user_attr("spec", (run_dir / "spec.toml").read_text())
+    except (Interrupted, KeyboardInterrupt) as e:
+        trial.set_user_attr(CUT, True)
+        ended("failed", reason=f"interrupted: {e}" if str(e) else "interrupted")
+        raise
+    except RegistryError as e:
+        ended("failed", reason=str(e))
+        raise _TrialFailed(str(e)) from None
+    except Exception as e:  # a bug, in a plugin or here: the trial fails with it, the sweep goes on
+        ended("failed", reason=f"{type(e).__name__}: {e}")
+        raise _TrialFailed(str(e)) from None
+    scored = [(v, r.epoch) for r in result.epochs if (v := r.value(metric)) is not None]
+    best_value, best_epoch = (max if higher else min)(scored, key=lambda ve: ve[0])
+    trial.set_user_attr("best", best_value)
+    trial.set_user_attr("best_epoch", best_epoch)
+    trial.set_user_attr("epochs", len(result.epochs))
+    if pruned:
+        ended("pruned", best_value, best_epoch, pruned[-1])
+        raise optuna.TrialPruned(pruned[-1])
+    ended("complete", best_value, best_epoch, result.stopped)
+    return float(best_value)
+
+
+def progress_line(sweep: Sweep, o: TrialOutcome) -> str:
+    """One line per finished trial: its number, how it ended, its value, its parameters, its time."""
+    metric = sweep.objective[0]
+    values = "  ".join(f"{k}={_show(v)}" for k, v in o.params.items())
+    head = f"trial {o.number:>3}  {o.state:<8}"
+    if o.value is not None:
+        head += f"  {metric} {o.value:.6g} (epoch {o.epoch})"
+    tail = f"  {o.seconds:.1f} s"
+    if o.state == "failed" and o.reason:
+        tail += "".join(f"\n    {line.strip()}" for line in o.reason.splitlines())
+    elif o.state == "pruned" and o.reason:
+        tail += f"  ({o.reason})"
+    return f"{head}  {values}{tail}"
+
+
+def _show(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+# -- many workers -----------------------------------------------------------------------------------------
+
+
+def supervise(sweep: Sweep, workers: int, out: TextIO, err: TextIO) -> int:
+    """Run *workers* worker processes on the sweep and wait for them; replace one that is killed while
+    trials remain. Return how many workers failed (exited with an error of their own).
+
+    Raises:
+        Interrupted: SIGINT or SIGTERM arrived (passed on to the workers, which record their trials).
+    """
+    lock = threading.Lock()
+    procs: dict[int, subprocess.Popen[str]] = {}
+    pumps: list[threading.Thread] = []
+
+    def pump(stream: TextIO, to: TextIO) -> None:
+        for line in stream:
+            with lock:
+                to.write(line)
+                to.flush()
+
+    def start(index: int) -> None:
+        command = [sys.executable, "-m", "registry", "sweep", "--resume", str(sweep.path), "--worker", str(index)]
+        p = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        procs[index] = p
+        for stream, to in ((p.stdout, out), (p.stderr, err)):
+            t = threading.Thread(target=pump, args=(stream, to), daemon=True)
+            t.start()
+            pumps.append(t)
+
+    for i in range(workers):
+        start(i)
+    failed, restarts, spare = 0, 0, workers
+    interrupted = False
+    try:
+        while procs:
+            time.sleep(0.2)
+            for index, p in list(procs.items()):
+                code = p.poll()
+                if code is None:
+                    continue
+                del procs[index]
+                if code < 0 and not interrupted:
+                    name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+                    with _asking(sweep.path):
+                        cut = fail_cut_trials(sweep)
+                        left = sweep.counted() < sweep.trials_wanted
+                    with lock:
+                        said = f"; trial {', '.join(map(str, cut))} marked failed" if cut else ""
+                        print(f"worker {index} (process {p.pid}) was killed by {name}{said}", file=err, flush=True)
+                    if left and restarts < spare:
+                        restarts += 1
+                        start(workers + restarts - 1)
+                elif code not in (0, 130):
+                    failed += 1
+    except KeyboardInterrupt:
+        interrupted = True
+        for p in procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                p.send_signal(signal.SIGINT)
+        for p in procs.values():
+            p.wait()
+        raise Interrupted(
+            f"interrupted; python -m registry sweep --resume {sweep.path} continues the sweep", "SIGINT"
+        ) from None
+    finally:
+        for t in pumps:
+            t.join(timeout=5)
+    return failed
