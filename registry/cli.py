@@ -205,7 +205,12 @@ def cmd_sweep(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
 
     if args.worker is not None:  # started by another sweep's --workers: trials only
         catalog = load_plugins_catalog(err)
-        sweeps.work(sweeps.open_sweep(args.resume, catalog, err), catalog, out, worker=args.worker)
+        try:
+            sweeps.work(sweeps.open_sweep(args.resume, catalog, err), catalog, out, worker=args.worker)
+        except (Interrupted, KeyboardInterrupt) as e:
+            name = getattr(e, "signal_name", "SIGINT")
+            raise Interrupted(f"worker {args.worker} interrupted by {name}; the trial it cut is recorded as failed",
+                              name) from None  # fmt: skip
         return ExitCode.OK
     if bool(args.spec) == bool(args.resume):
         print("error: sweep needs a SPEC, or --resume DIR (not both)", file=err)
@@ -231,11 +236,16 @@ def cmd_sweep(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
             if failed:
                 print(f"warning: {failed} worker(s) ended with an error (above)", file=err)
     except (Interrupted, KeyboardInterrupt) as e:
+        name = getattr(e, "signal_name", "SIGINT")
         hint = f"python -m registry sweep --resume {sweep.path} continues the sweep"
-        said = f"{e}; {hint}" if str(e) and "sweep --resume" not in str(e) else str(e) or hint
-        raise Interrupted(said, getattr(e, "signal_name", "SIGINT")) from None
+        raise Interrupted(f"interrupted by {name}; the trial it cut is recorded as failed; {hint}", name) from None
     _report_sweep(sweep, out)
-    return ExitCode.OK if sweep.counted() >= sweep.trials_wanted else ExitCode.SWEEP
+    if sweep.counted() < sweep.trials_wanted:
+        done, hint = f"{sweep.counted()} of {sweep.trials_wanted}", f"python -m registry sweep --resume {sweep.path}"
+        raise SweepError(
+            f"{sweep.path}: the workers ended after {done} trials (their errors are above); {hint} continues"
+        )
+    return ExitCode.OK
 
 
 def _report_sweep(sweep: Sweep, out: TextIO) -> None:

@@ -13,6 +13,7 @@ its parameters) and, optionally, a whole architecture (``type = "resnet18"``).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal
 
@@ -249,6 +250,19 @@ class Choice(_Strict):
 
     type: Literal["categorical"]
     choices: Annotated[list[Any], Field(min_length=1, max_length=1000)]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Choice:
+        for i, choice in enumerate(self.choices):  # 1, 1.0 and true are one value to Optuna (equal, same hash)
+            if any(_same(choice, earlier) for earlier in self.choices[:i]):
+                raise ValueError(f"choices[{i}] ({choice!r}) is the same choice as an earlier one: give each once")
+        return self
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (dict, list)) or isinstance(b, (dict, list)):
+        return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    return bool(a == b)
 
 
 def _check_range(low: float, high: float, log: bool, step: float | None) -> None:

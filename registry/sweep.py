@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fcntl
+import inspect
 import json
 import os
 import shutil
@@ -65,6 +66,8 @@ ATTR = "registry"
 """The study's user attribute that says which sweep made it (spec hash, space, objective)."""
 CUT = "cut"
 """A trial's user attribute: its worker was killed or interrupted, so it does not count toward ``trials``."""
+UNCLAIMED_SECONDS = 60
+"""A running trial that no worker has claimed for this long was asked for by a worker that died at once."""
 
 
 def _optuna() -> Any:
@@ -115,8 +118,22 @@ class Sweep:
         return self.built.objective
 
     def counted(self) -> int:
-        """The trials that count toward ``trials``: all but those cut off by their worker's end."""
-        return sum(1 for t in self.study.get_trials(deepcopy=False) if not t.user_attrs.get(CUT))
+        """The trials that count toward ``trials``: running or ended by their own run, not cut off by their
+        worker's end, nor waiting to retry the values of one that was."""
+        return sum(1 for t in self.study.get_trials(deepcopy=False) if not was_cut(t) and t.state.name != "WAITING")
+
+
+def was_cut(t: optuna.trial.FrozenTrial) -> bool:
+    """Whether *t* was cut off by its worker's end (killed, interrupted, or silent in a database) rather than
+    ended by its own run (which records its ``seconds``)."""
+    return bool(t.user_attrs.get(CUT)) or (t.state.name == "FAIL" and "seconds" not in t.user_attrs)
+
+
+def retry(study: optuna.Study, t: optuna.trial.FrozenTrial) -> None:
+    """Queue the values of the cut trial *t* again, so that a grid still covers them and a search loses
+    nothing (Optuna's samplers count a failed trial's values as tried)."""
+    if t.params:
+        study.enqueue_trial(dict(t.params), user_attrs={"retry_of": t.number}, skip_if_exists=False)
 
 
 def describe(sweep: Sweep) -> str:
@@ -273,9 +290,13 @@ def _storage(optuna: Any, url: str | None, path: Path) -> Any:
     scheme, rest = url.split("://", 1)
     if scheme in ("postgresql", "postgres"):  # SQLAlchemy's default driver differs between versions: say psycopg 3
         url = f"postgresql+psycopg://{rest}"
+    # a trial whose machine stopped sending heartbeats is failed by Optuna; its values are queued again
+    stale = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in inspect.signature(
+        optuna.storages.RDBStorage).parameters else "failed_trial_callback"  # fmt: skip
+    beat = {"heartbeat_interval": HEARTBEAT_SECONDS, "grace_period": GRACE_SECONDS, stale: retry}
     for attempt in range(5):
         try:
-            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS)
+            return optuna.storages.RDBStorage(url, **beat)
         except ImportError as e:
             raise SweepError(f"--storage {safe_url(url)}: its driver is missing ({e}): for PostgreSQL, pip install "
                              "'torch-spec-registry[postgres]'") from None  # fmt: skip
@@ -319,10 +340,13 @@ class WorkerLock:
     """A lock file a worker holds while it lives; the system frees it however the worker ends."""
 
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / f"{socket.gethostname()}-{os.getpid()}.lock"
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.path = folder.resolve() / f"{socket.gethostname()}-{os.getpid()}.lock"  # absolute: others check it
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            raise SweepError(f"{folder}: cannot make a worker's lock file: {e.strerror or e}") from None
 
     def release(self) -> None:
         os.close(self._fd)
@@ -357,21 +381,35 @@ def _asking(path: Path) -> Iterator[None]:
 
 
 def fail_cut_trials(sweep: Sweep) -> list[int]:
-    """Mark failed every running trial of this machine whose worker is gone; return their numbers."""
+    """Mark failed (and queue again) every running trial whose worker is gone; return their numbers.
+
+    A worker of this machine is gone when nobody holds its lock file; a trial whose worker never said
+    which it is (killed between Optuna's ask and its first word) is gone after ``UNCLAIMED_SECONDS``.
+    A database's heartbeats find the dead workers of other machines (``_storage``'s callback).
+    """
     optuna = _optuna()
-    optuna.storages.fail_stale_trials(sweep.study)  # a database's heartbeats: other machines' dead workers
+    optuna.storages.fail_stale_trials(sweep.study)
     host, cut = socket.gethostname(), []
+    now = datetime.datetime.now()
     for t in sweep.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         lock = t.user_attrs.get("worker")
-        if t.user_attrs.get("host") != host or not isinstance(lock, str) or _held(lock):
+        if isinstance(lock, str):
+            if t.user_attrs.get("host") != host or _held(lock):
+                continue
+            reason = f"its worker (process {t.user_attrs.get('pid')}) ended in the middle of it"
+        elif t.datetime_start is not None and (now - t.datetime_start).total_seconds() > UNCLAIMED_SECONDS:
+            reason = "its worker ended before it began"
+        else:
             continue
-        storage = sweep.study._storage
-        pid = t.user_attrs.get("pid")
-        storage.set_trial_user_attr(t._trial_id, "reason", f"its worker (process {pid}) ended in the middle of it")
-        storage.set_trial_user_attr(t._trial_id, CUT, True)
-        with contextlib.suppress(RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
+        storage = sweep.study._storage  # Optuna has no public call to end another process's trial
+        try:
+            storage.set_trial_user_attr(t._trial_id, "reason", reason)
+            storage.set_trial_user_attr(t._trial_id, CUT, True)
             storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
-            cut.append(t.number)
+        except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
+            continue  # it ended meanwhile: another worker failed it first, or it was not gone after all
+        retry(sweep.study, t)
+        cut.append(t.number)
     return cut
 
 
@@ -426,7 +464,7 @@ def work(sweep: Sweep, catalog: Catalog, out: TextIO, worker: int = 0) -> list[T
     """
     _reseed(sweep, worker)
     lock = WorkerLock(sweep.path / "workers")
-    cache, done = _DataCache(), list[TrialOutcome]()
+    cache, done, refused = _DataCache(), list[TrialOutcome](), 0
     try:
         while True:
             asking = _Asking(sweep.path)
@@ -436,7 +474,16 @@ def work(sweep: Sweep, catalog: Catalog, out: TextIO, worker: int = 0) -> list[T
                     return done
                 ran: list[TrialOutcome] = []
                 objective = _objective(sweep, catalog, cache, ran, asking, lock)
-                sweep.study.optimize(objective, n_trials=1, catch=(_TrialFailed,))
+                try:
+                    sweep.study.optimize(objective, n_trials=1, catch=(_TrialFailed,))
+                except (ValueError, _optuna().exceptions.UpdateFinishedTrialError) as e:
+                    # another process ended the trial while it ran (it took this worker for dead): go on, once
+                    refused += 1
+                    if refused > 2:
+                        raise SweepError(f"{sweep.path}: the study refuses this worker's trials: {e}") from None
+                    print(f"warning: a trial of this worker was ended by another process: {e}", file=sys.stderr)
+                else:
+                    refused = 0
             finally:
                 asking.release()
             done += ran
@@ -462,8 +509,11 @@ class _Asking:
     """One worker of this directory at a time counts the trials and asks for the next (held until asked)."""
 
     def __init__(self, path: Path) -> None:
-        self._fd: int | None = os.open(path / "sweep.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            self._fd: int | None = os.open(path / "sweep.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except OSError as e:
+            raise SweepError(f"{path}: cannot lock the sweep directory: {e.strerror or e}") from None
 
     def release(self) -> None:
         if self._fd is not None:
@@ -518,7 +568,7 @@ def _run_trial(
     run_dir = sweep.path / "trials" / f"trial-{n:04d}"
     metric, higher = sweep.objective
     pruned: list[str] = []
-    sampled = {p.key: _suggest(trial, p) for p in sweep.space}
+    sampled: dict[str, Any] = {}
 
     def prune(history: Sequence[EpochRow]) -> str | None:
         row = history[-1]
@@ -526,7 +576,8 @@ def _run_trial(
         if value is None:
             return None
         trial.report(value, row.epoch)
-        if trial.should_prune():
+        last = row.epoch >= int(built.resolved.spec.train.epochs)  # a trial that ran every epoch is complete
+        if not last and trial.should_prune():
             pruned.append(f"pruned after epoch {row.epoch} ({metric} {value:.6g})")
             return pruned[-1]
         return None
@@ -539,11 +590,14 @@ def _run_trial(
         ran.append(TrialOutcome(n, state, value, epoch, reason, seconds, sampled))
 
     try:
+        sampled.update((p.key, _suggest(trial, p)) for p in sweep.space)
         overrides = trial_overrides(sweep.space, sampled, f"trial {n}")
         rs = load_and_resolve(sweep.spec_file, catalog, overrides, RUN_DIR_FORMAT)
         rs = replace(rs, spec=rs.spec.model_copy(update={"sweep": None}))  # a trial is an ordinary run
         built = build(rs)
-        session = begin(built, str(sweep.spec_file), run_dir, splits=cache.get(built))
+        if (splits := cache.get(built)) is None:
+            cache.keep(built, None)  # the old data goes before the new is loaded: not both in memory
+        session = begin(built, str(sweep.spec_file), run_dir, splits=splits)
         cache.keep(built, session.splits)
         assert session.rundir is not None
         trial.set_user_attr("run_dir", str(run_dir.resolve()))
@@ -555,7 +609,9 @@ def _run_trial(
         trial.set_user_attr("spec", (run_dir / "spec.toml").read_text())
     except (Interrupted, KeyboardInterrupt) as e:
         trial.set_user_attr(CUT, True)
-        ended("failed", reason=f"interrupted: {e}" if str(e) else "interrupted")
+        ended("failed", reason=f"interrupted by {getattr(e, 'signal_name', 'SIGINT')}")
+        if len(sampled) == len(sweep.space):
+            sweep.study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": n}, skip_if_exists=False)
         raise
     except RegistryError as e:
         ended("failed", reason=str(e))
@@ -564,6 +620,9 @@ def _run_trial(
         ended("failed", reason=f"{type(e).__name__}: {e}")
         raise _TrialFailed(str(e)) from None
     scored = [(v, r.epoch) for r in result.epochs if (v := r.value(metric)) is not None]
+    if not scored:  # cannot happen for a validated metric; a trial without a value is not a result
+        ended("failed", reason=f"no epoch gave {metric}")
+        raise _TrialFailed(f"no epoch gave {metric}")
     best_value, best_epoch = (max if higher else min)(scored, key=lambda ve: ve[0])
     trial.set_user_attr("best", best_value)
     trial.set_user_attr("best_epoch", best_epoch)
@@ -592,6 +651,13 @@ def progress_line(sweep: Sweep, o: TrialOutcome) -> str:
 
 def _show(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 # -- many workers -----------------------------------------------------------------------------------------
@@ -626,7 +692,6 @@ def supervise(sweep: Sweep, workers: int, out: TextIO, err: TextIO) -> int:
     for i in range(workers):
         start(i)
     failed, restarts, spare = 0, 0, workers
-    interrupted = False
     try:
         while procs:
             time.sleep(0.2)
@@ -635,24 +700,30 @@ def supervise(sweep: Sweep, workers: int, out: TextIO, err: TextIO) -> int:
                 if code is None:
                     continue
                 del procs[index]
-                if code < 0 and not interrupted:
-                    name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+                if code < 0 or code == 130:  # killed, or stopped alone by SIGINT/SIGTERM: another takes over
+                    how = f"killed by {_signal_name(-code)}" if code < 0 else "interrupted"
                     with _asking(sweep.path):
-                        cut = fail_cut_trials(sweep)
+                        fail_cut_trials(sweep)
                         left = sweep.counted() < sweep.trials_wanted
+                    cut = [t.number for t in sweep.study.get_trials(deepcopy=False)
+                           if t.user_attrs.get("pid") == p.pid and was_cut(t)]  # fmt: skip
                     with lock:
                         said = f"; trial {', '.join(map(str, cut))} marked failed" if cut else ""
-                        print(f"worker {index} (process {p.pid}) was killed by {name}{said}", file=err, flush=True)
+                        print(f"worker {index} (process {p.pid}) was {how}{said}", file=err, flush=True)
                     if left and restarts < spare:
                         restarts += 1
                         start(workers + restarts - 1)
-                elif code not in (0, 130):
+                elif code != 0:
                     failed += 1
     except KeyboardInterrupt:
-        interrupted = True
+        # Ctrl-C reached the workers too (one process group); a SIGINT sent to this process alone did not:
+        # those still running after a moment get theirs (a second one would not let them record their trials)
         for p in procs.values():
-            with contextlib.suppress(ProcessLookupError):
-                p.send_signal(signal.SIGINT)
+            try:
+                p.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    p.send_signal(signal.SIGINT)
         for p in procs.values():
             p.wait()
         raise Interrupted(

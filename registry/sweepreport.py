@@ -44,13 +44,16 @@ class TrialRow:
 
 def rows(sweep: Sweep) -> list[TrialRow]:
     """The sweep's trials, best first: complete trials by the objective, then pruned ones, then failed and running."""
+    from registry.sweep import was_cut
+
     higher = sweep.objective[1]
     out = []
     for t in sweep.study.get_trials(deepcopy=False):
         state = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}.get(t.state.name, t.state.name.lower())
         a = t.user_attrs
+        reason = a.get("reason") or ("its worker stopped sending heartbeats" if was_cut(t) else None)
         out.append(TrialRow(t.number, state, a.get("best"), a.get("best_epoch"), a.get("epochs"), a.get("seconds"),
-                            dict(t.params), a.get("reason"), a.get("run_dir")))  # fmt: skip
+                            dict(t.params), reason, a.get("run_dir")))  # fmt: skip
     rank = {"complete": 0, "pruned": 1, "failed": 2}
 
     def key(r: TrialRow) -> tuple[int, float, int]:
@@ -111,8 +114,13 @@ def write_best(sweep: Sweep) -> tuple[int, Path] | None:
 
 def draw(sweep: Sweep, folder: Path) -> dict[str, str]:
     """Draw each plot of ``PLOTS`` into *folder* as PNG; return, for each, its path or why it was not drawn."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        from registry.errors import SweepError
 
+        raise SweepError("sweep-report's plots need matplotlib: pip install 'torch-spec-registry[sweep]' "
+                         "(--no-plots prints the table alone)") from None  # fmt: skip
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import optuna.visualization.matplotlib as ovm
