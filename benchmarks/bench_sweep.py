@@ -11,7 +11,9 @@ in {32, 64, 128}, TPE, no pruning), four ways, each timed from the start of its 
     python benchmarks/bench_sweep.py [--rounds 3] [--loop-trials 20]
 
 Reported: the median seconds of each over the rounds, and the ratios sweep/optuna (target <= 1.3) and
-loop/sweep (target >= 12). Every process runs torch with 1 thread (train.threads auto), as registry does.
+loop/sweep (target >= 12). sweep/optuna and workers2/sweep are taken round by round (the two ran back to
+back, under the same load from whatever else the machine runs) and their median reported with their range.
+Every process runs torch with 1 thread (train.threads auto), as registry does.
 """
 
 from __future__ import annotations
@@ -136,11 +138,15 @@ def main() -> None:
                 times["loop"].append((time.perf_counter() - t0) * TRIALS / len(sets))
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items() if v), flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
+    paired = {
+        "sweep_over_optuna": [s / o for s, o in zip(times["sweep"], times["optuna"], strict=True)],
+        "workers2_over_sweep": [w / s for w, s in zip(times["workers2"], times["sweep"], strict=True)],
+    }
     result = {
         **{f"{k}_seconds": round(v, 2) for k, v in med.items()},
-        "sweep_over_optuna": round(med["sweep"] / med["optuna"], 3),
+        **{k: round(statistics.median(v), 3) for k, v in paired.items()},
+        **{f"{k}_range": [round(min(v), 3), round(max(v), 3)] for k, v in paired.items()},
         "loop_over_sweep": round(med["loop"] / med["sweep"], 1),
-        "workers2_over_sweep": round(med["workers2"] / med["sweep"], 3),
     }
     print(json.dumps(result, indent=2))
 

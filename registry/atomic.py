@@ -3,6 +3,9 @@
 A reader sees either the old file or the new one, never a part of one. A
 crash leaves at most a ``.tmp-*`` file or folder behind, which
 ``remove_leftovers`` deletes.
+
+``durable=False`` keeps the atomic rename but skips the fsyncs: for files that a power cut may
+lose without harm because they are made again (a sweep trial, which is rerun rather than resumed).
 """
 
 from __future__ import annotations
@@ -28,33 +31,35 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write(target: Path, fill: Callable[[Any], None], mode: str) -> None:
+def _write(target: Path, fill: Callable[[Any], None], mode: str, durable: bool) -> None:
     tmp = target.with_name(f"{target.name}{TMP_MARK}{os.getpid()}")
     try:
         with open(tmp, mode) as f:
             fill(f)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
-    fsync_dir(target.parent)
+    if durable:
+        fsync_dir(target.parent)
 
 
-def write_bytes(target: Path, data: bytes) -> None:
-    """Atomically replace *target* with *data*."""
-    _write(target, lambda f: f.write(data), "wb")
+def write_bytes(target: Path, data: bytes, durable: bool = True) -> None:
+    """Atomically replace *target* with *data* (and, when *durable*, make it survive a power cut)."""
+    _write(target, lambda f: f.write(data), "wb", durable)
 
 
-def write_text(target: Path, text: str) -> None:
+def write_text(target: Path, text: str, durable: bool = True) -> None:
     """Atomically replace *target* with *text* (UTF-8)."""
-    write_bytes(target, text.encode("utf-8"))
+    write_bytes(target, text.encode("utf-8"), durable)
 
 
-def write_json(target: Path, obj: Any) -> None:
+def write_json(target: Path, obj: Any, durable: bool = True) -> None:
     """Atomically replace *target* with *obj* as indented JSON."""
-    write_text(target, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    write_text(target, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n", durable)
 
 
 def remove_leftovers(folder: Path) -> list[str]:

@@ -5,7 +5,8 @@ A checkpoint is a folder named, in the log's numbering, by where training stood:
 ``model.safetensors``, ``tensors.safetensors`` (optimizer state and RNG states)
 and ``state.json`` (progress, metrics history, optimizer hyperparameters,
 Python's and numpy's RNG states as plain numbers). It is written under a
-temporary name, every file fsynced, then renamed; only then does the
+temporary name, every file fsynced (unless the run directory is not durable: a sweep
+trial), then renamed; only then does the
 ``latest`` pointer (and ``best``, when it improved) move to it, atomically.
 Rotation runs after that, so the last good checkpoint is never deleted before
 the new one is complete.
@@ -173,10 +174,12 @@ def save_checkpoint(
     progress: Progress,
     spec_hash: str,
     policy: dict[str, Any] | None = None,
+    durable: bool = True,
 ) -> Path:
     """Write a complete checkpoint into *folder* (the run's ``checkpoints/``) and point ``latest`` at it.
 
     *policy* holds the training policy's own state (the scheduler's ``state_dict``), kept as JSON.
+    Without *durable*, nothing is fsynced (the renames keep it atomic).
 
     Raises:
         OSError, SafetensorError: a write failed, the disk is full (the previous checkpoint and
@@ -196,23 +199,25 @@ def save_checkpoint(
         state = {"format": FORMAT, "spec_hash": spec_hash, "progress": progress.to_json(), "optimizer": opt_plain,
                  "rng": rng_plain, "policy": _tag(policy or {})}  # fmt: skip
         (tmp / "state.json").write_text(json.dumps(state, allow_nan=False))
-        for f in tmp.iterdir():
-            _fsync(f)
-        fsync_dir(tmp)
+        if durable:
+            for f in tmp.iterdir():
+                _fsync(f)
+            fsync_dir(tmp)
         final = folder / name
         if final.exists():
             shutil.rmtree(final)
         os.rename(tmp, final)
-        fsync_dir(folder)
+        if durable:
+            fsync_dir(folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    write_text(folder / "latest", name + "\n")
+    write_text(folder / "latest", name + "\n", durable)
     return final
 
 
-def promote_best(folder: Path, path: Path) -> None:
+def promote_best(folder: Path, path: Path, durable: bool = True) -> None:
     """Point ``best`` at the checkpoint *path* (atomically)."""
-    write_text(folder / "best", path.name + "\n")
+    write_text(folder / "best", path.name + "\n", durable)
 
 
 def rotate(folder: Path, keep_last: int) -> list[str]:

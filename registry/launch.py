@@ -185,6 +185,7 @@ def begin(
     ranks: Ranks | None = None,
     write: bool = True,
     splits: DatasetSplits | None = None,
+    durable: bool = True,
 ) -> Session:
     """Load a built run's data, then (on the main process, when *write*) make and lock its run directory.
 
@@ -194,6 +195,7 @@ def begin(
         out: the run directory to make (None: ``runs/<name>-<date>-<time>``).
         write: False for a run that writes nothing (the Python API's ``train`` without a directory).
         splits: the data, loaded already for this spec's data settings (a sweep's next trial); loaded here when None.
+        durable: False for a run directory whose writes are not fsynced (a sweep trial: see ``RunDir``).
 
     Raises:
         DatasetNotFoundError, DataError, PluginError: the data cannot be loaded (nothing is written).
@@ -208,7 +210,7 @@ def begin(
     if not write or (ranks is not None and not ranks.is_main):
         return Session(built, None, None, spec_hash(resolved), splits=splits)
     path = Path(out) if out else default_run_path(resolved.get("name"), spec)
-    rundir = RunDir.create(path)
+    rundir = RunDir.create(path, durable)
     try:
         digest = rundir.start(resolved, spec, built.resolved.catalog.plugins, built.best)
         return Session(built, rundir, None, digest, splits=splits)

@@ -389,7 +389,7 @@ class _Checkpointer:
                 policy["scaler"] = self.scaler.state_dict()
             path = save_checkpoint(
                 folder, self.built.model, self.built.optimizer, self.generator, self.epoch_start, progress,
-                self.spec_hash, policy,
+                self.spec_hash, policy, self.rundir.durable,
             )  # fmt: skip
         except (OSError, SafetensorError) as e:  # safetensors reports a full disk as its own error
             raise CheckpointError(
@@ -412,7 +412,7 @@ class _Checkpointer:
         if self.rundir is None or path is None:
             return
         if _is_best(self.built.best, progress.history):
-            promote_best(self.rundir.checkpoints, path)
+            promote_best(self.rundir.checkpoints, path, self.rundir.durable)
         self.rotate()
         self.rundir.write_metrics(progress.history)
 

@@ -6,6 +6,7 @@ A sweep directory holds::
     sweep.json       the study's name and storage (None: study.journal here)
     study.journal    Optuna's journal file, the embedded default storage
     trials/trial-0007/   one run directory per trial: spec.toml (without [sweep]), run.json, metrics, checkpoints
+                     (written atomically but not fsynced: a cut trial is run again, not resumed)
     best.toml        the best trial's spec, which ``registry run`` accepts unchanged
     plots/           ``sweep-report``'s PNGs
 
@@ -597,7 +598,7 @@ def _run_trial(
         built = build(rs)
         if (splits := cache.get(built)) is None:
             cache.keep(built, None)  # the old data goes before the new is loaded: not both in memory
-        session = begin(built, str(sweep.spec_file), run_dir, splits=splits)
+        session = begin(built, str(sweep.spec_file), run_dir, splits=splits, durable=False)
         cache.keep(built, session.splits)
         assert session.rundir is not None
         trial.set_user_attr("run_dir", str(run_dir.resolve()))

@@ -126,6 +126,32 @@ def test_a_sweep_runs_each_trial_as_a_run_directory_and_writes_the_best_spec(wri
         assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (900, 550)
 
 
+def test_a_trial_writes_without_fsync_while_a_run_and_the_study_stay_durable(write_spec, monkeypatch) -> None:
+    """A trial cut off is run again, never resumed: its files are renamed into place (atomic) but not fsynced;
+    an ordinary run's checkpoint and metrics are, and so is the study (Optuna's journal)."""
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(re.sub(r"\.tmp-\d+", "", os.readlink(f"/proc/self/fd/{fd}")))  # the name it is renamed to
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    spec = write_spec(SWEEP)
+    code, _, err = cli("run", str(spec), "--quiet", "--out", "plain", "--set", "train.epochs=1")
+    assert code == ExitCode.OK, err
+    plain = Path("plain").resolve()
+    assert {str(plain / f) for f in ("spec.toml", "run.json", "metrics.jsonl", "checkpoints/latest")} <= set(synced)
+    synced.clear()
+    code, _, err = cli("sweep", str(spec), "--out", "sw", "--set", "train.epochs=1", "--set", "sweep.trials=1")
+    assert code == ExitCode.OK, err
+    trial = Path("sw/trials/trial-0000").resolve()
+    assert json.loads((trial / "run.json").read_text())["status"] == "completed"
+    assert (trial / "checkpoints" / (trial / "checkpoints/latest").read_text().strip() / "model.safetensors").is_file()
+    assert [p for p in synced if p.startswith(str(trial))] == []
+    assert str(Path("sw/study.journal").resolve()) in synced
+
+
 BAD = """\
 [sweep]
 sampler = "grid"
