@@ -288,7 +288,10 @@ class Pruner(_Strict):
     startup_trials: Annotated[
         int, Field(ge=0, description="median: prune nothing until this many trials have finished")
     ] = 5
-    warmup_epochs: Annotated[int, Field(ge=0, description="median: prune no trial before this many epochs")] = 0
+    warmup_epochs: Annotated[
+        int,
+        Field(ge=0, description="median: the epochs a trial runs before it can be pruned (0: judged from its first)"),
+    ] = 0
     min_epochs: Annotated[int, Field(ge=1, description="successive halving: epochs at the first rung")] = 1
     reduction_factor: Annotated[
         int, Field(ge=2, description="successive halving: 1 in this many trials goes on at each rung")

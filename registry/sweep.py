@@ -324,7 +324,8 @@ def _sampler(optuna: Any, name: str, space: Sequence[Param], seed: int) -> Any:
 
 def _pruner(optuna: Any, p: Any) -> Any:
     if p.type == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_epochs)
+        # steps are epochs counted from 1, and Optuna judges step >= n_warmup_steps: warmup_epochs = 1 spares epoch 1
+        return optuna.pruners.MedianPruner(n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_epochs + 1)
     if p.type == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=p.min_epochs, reduction_factor=p.reduction_factor)
     return optuna.pruners.NopPruner()

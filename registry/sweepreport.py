@@ -3,7 +3,6 @@ matplotlib plots (optimisation history, parameter importances, parallel coordina
 
 from __future__ import annotations
 
-import contextlib
 import io
 import warnings
 from collections.abc import Sequence
@@ -137,12 +136,18 @@ def draw(sweep: Sweep, folder: Path) -> dict[str, str]:
                 plt.close("all")
                 continue
         fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+        if name == "epochs":  # Optuna's steps are the epochs each trial reported
+            ax.set_xlabel("Epoch")
         fig.set_size_inches(9, 5.5)
         fig.tight_layout()
         buf = io.BytesIO()
-        with contextlib.suppress(Exception):
+        try:
             fig.savefig(buf, format="png", dpi=100)
-        plt.close("all")
+        except Exception as e:  # a font or backend fault: say so rather than write a broken file
+            out[name] = f"not drawn: {e}"
+            continue
+        finally:
+            plt.close("all")
         path = folder / f"{name}.png"
         write_bytes(path, buf.getvalue())
         out[name] = str(path)

@@ -263,8 +263,10 @@ sampler = "grid"
     assert f"Best: trial {good.number}; its spec: sw/best.toml" in out
 
 
-def test_pruning_stops_a_trial_that_is_worse_than_the_median(write_spec, catalog) -> None:
-    """Per-epoch test values reach Optuna's median pruner: a trial below the finished ones stops after epoch 1."""
+@pytest.mark.parametrize("warmup", [0, 1])
+def test_pruning_stops_a_trial_that_is_worse_than_the_median(write_spec, catalog, warmup: int) -> None:
+    """Per-epoch test values reach Optuna's median pruner: a trial below the finished ones stops after its first
+    epoch past the warm-up (warmup_epochs = 1: its first epoch is never judged)."""
     from registry.searchspace import distributions
     from registry.sweep import create, work
 
@@ -273,10 +275,10 @@ def test_pruning_stops_a_trial_that_is_worse_than_the_median(write_spec, catalog
         + """
 [sweep]
 trials = 3
-pruner = { type = "median", startup_trials = 1 }
+pruner = { type = "median", startup_trials = 1, warmup_epochs = WARMUP }
 [sweep.space]
 "optimizer.lr" = { type = "categorical", choices = [1e-6] }
-"""
+""".replace("WARMUP", str(warmup))
     )
     sweep = create(str(write_spec(text)), "sw", catalog, io.StringIO())
     # a finished trial that did well at every epoch: the trials to come are judged against it
@@ -291,8 +293,9 @@ pruner = { type = "median", startup_trials = 1 }
         trial = sweep.study.trials[o.number]
         assert trial.state == TrialState.PRUNED
         rows = metrics(trial.user_attrs["run_dir"])
-        assert [r["epoch"] for r in rows] == [1]
-        reason = f"pruned after epoch 1 (accuracy {rows[0]['test_accuracy']:.6g})"
+        assert [r["epoch"] for r in rows] == list(range(1, warmup + 2))
+        assert trial.intermediate_values == {r["epoch"]: r["test_accuracy"] for r in rows}
+        reason = f"pruned after epoch {warmup + 1} (accuracy {rows[-1]['test_accuracy']:.6g})"
         assert o.reason == trial.user_attrs["reason"] == reason
         run = json.loads((Path(trial.user_attrs["run_dir"]) / "run.json").read_text())
         assert (run["status"], run["reason"]) == ("completed", reason)
