@@ -205,7 +205,8 @@ def begin(
     from registry.rundir import RunDir, default_run_path, spec_hash
     from registry.runner import load_data
 
-    splits = splits or load_data(built)  # before the run directory: data that cannot be used leaves nothing behind
+    if splits is None:  # before the run directory: data that cannot be used leaves nothing behind
+        splits = load_data(built)
     resolved = resolved_dict(built.resolved)
     if not write or (ranks is not None and not ranks.is_main):
         return Session(built, None, None, spec_hash(resolved), splits=splits)

@@ -277,11 +277,14 @@ def _check_range(low: float, high: float, log: bool, step: float | None) -> None
 Distribution = Annotated[FloatRange | IntRange | Choice, Field(discriminator="type")]
 
 
+PrunerName = Literal["median", "successive_halving", "none"]
+
+
 class Pruner(_Strict):
     """``sweep.pruner``: which trials to stop after an epoch, judged on the objective's per-epoch values."""
 
     type: Annotated[
-        Literal["median", "successive_halving", "none"],
+        PrunerName,
         Field(description="'median': stop a trial whose value is worse than the median of earlier trials at the "
               "same epoch; 'successive_halving': keep the best part of the trials at each rung; 'none'"),
     ] = "median"  # fmt: skip
@@ -326,7 +329,7 @@ class SweepSpec(_Strict):
     ] = "tpe"  # fmt: skip
     seed: Annotated[int | None, Field(ge=0, description="the sampler's seed (default: the spec's seed)")] = None
     pruner: Annotated[
-        Pruner | Literal["median", "successive_halving", "none"],
+        Pruner | PrunerName,
         Field(description="stop unpromising trials early: 'median', 'successive_halving', 'none', or a table "
               "{ type = ..., startup_trials = 5, ... }"),
     ] = "median"  # fmt: skip

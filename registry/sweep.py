@@ -38,7 +38,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -46,8 +46,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from registry.atomic import write_json, write_text
 from registry.errors import CheckpointError, Interrupted, Problem, RegistryError, SpecError, SweepError
 from registry.records import SweepRecord, read_record
-from registry.searchspace import Param, grid, grid_size, last_value, params, trial_overrides
-from registry.spec import Choice, IntRange
+from registry.searchspace import Param, distributions, grid, grid_size, params, trial_overrides
 
 if TYPE_CHECKING:
     import optuna
@@ -227,7 +226,7 @@ def open_sweep(path: str | Path, catalog: Catalog, err: TextIO) -> Sweep:
     except CheckpointError as e:
         raise SweepError(f"{path}: not a sweep directory: {e}") from None
     sweep = _opened(path, record, catalog, err)
-    with _asking(path):
+    with _Asking(path):
         fail_cut_trials(sweep)  # a worker killed since: its trial is failed before anything counts it
     return sweep
 
@@ -240,7 +239,7 @@ def _opened(path: Path, record: SweepRecord, catalog: Catalog, err: TextIO) -> S
     assert sweep is not None and built.objective is not None
     optuna = _optuna()
     storage = _storage(optuna, record.storage, path)
-    sampler = _sampler(optuna, sweep.sampler, space, sweep.seed if sweep.seed is not None else rs.spec.seed)
+    sampler = _sampler(optuna, sweep.sampler, space, _seed(rs))
     pruner = _pruner(optuna, sweep.pruning)
     direction = "maximize" if built.objective[1] else "minimize"
     where = safe_url(record.storage) if record.storage else str(path / "study.journal")
@@ -373,15 +372,6 @@ def _held(path: str) -> bool:
     return False
 
 
-@contextlib.contextmanager
-def _asking(path: Path) -> Iterator[None]:
-    lock = _Asking(path)
-    try:
-        yield
-    finally:
-        lock.release()
-
-
 def fail_cut_trials(sweep: Sweep) -> list[int]:
     """Mark failed (and queue again) every running trial whose worker is gone; return their numbers.
 
@@ -469,8 +459,7 @@ def work(sweep: Sweep, catalog: Catalog, out: TextIO, worker: int = 0) -> list[T
     cache, done, refused = _DataCache(), list[TrialOutcome](), 0
     try:
         while True:
-            asking = _Asking(sweep.path)
-            try:
+            with _Asking(sweep.path) as asking:
                 fail_cut_trials(sweep)
                 if sweep.counted() >= sweep.trials_wanted:
                     return done
@@ -486,8 +475,6 @@ def work(sweep: Sweep, catalog: Catalog, out: TextIO, worker: int = 0) -> list[T
                     print(f"warning: a trial of this worker was ended by another process: {e}", file=sys.stderr)
                 else:
                     refused = 0
-            finally:
-                asking.release()
             done += ran
             for outcome in ran:
                 print(progress_line(sweep, outcome), file=out, flush=True)
@@ -517,6 +504,12 @@ class _Asking:
         except OSError as e:
             raise SweepError(f"{path}: cannot lock the sweep directory: {e.strerror or e}") from None
 
+    def __enter__(self) -> _Asking:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
@@ -527,10 +520,16 @@ class _TrialFailed(Exception):
     """A trial's run failed (its reason is recorded); Optuna marks it failed and the sweep goes on."""
 
 
+def _seed(rs: ResolvedSpec) -> int:
+    """The sampler's seed: ``sweep.seed``, or the spec's ``seed``."""
+    assert rs.spec.sweep is not None
+    return rs.spec.sweep.seed if rs.spec.sweep.seed is not None else rs.spec.seed
+
+
 def _reseed(sweep: Sweep, worker: int) -> None:
     sweep_spec = sweep.resolved.spec.sweep
     assert sweep_spec is not None
-    base = sweep_spec.seed if sweep_spec.seed is not None else sweep.resolved.spec.seed
+    base = _seed(sweep.resolved)
     if sweep.storage_url is not None:
         offset = int.from_bytes(os.urandom(4), "little")  # machines that share a database cannot agree on one
     else:
@@ -540,12 +539,16 @@ def _reseed(sweep: Sweep, worker: int) -> None:
 
 
 def _suggest(trial: optuna.trial.Trial, param: Param) -> Any:
-    d = param.dist
-    if isinstance(d, Choice):
-        return trial.suggest_categorical(param.key, list(param.encoded()))
-    if isinstance(d, IntRange):
-        return trial.suggest_int(param.key, d.low, int(last_value(d)), step=d.step, log=d.log)
-    return trial.suggest_float(param.key, d.low, last_value(d), step=d.step, log=d.log)
+    """Sample *param* through Optuna's public ``suggest_*`` calls, from its distribution (``distributions``)."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    d = distributions([param])[param.key]
+    if isinstance(d, CategoricalDistribution):
+        return trial.suggest_categorical(param.key, list(d.choices))
+    if isinstance(d, IntDistribution):
+        return trial.suggest_int(param.key, d.low, d.high, step=d.step, log=d.log)
+    assert isinstance(d, FloatDistribution)
+    return trial.suggest_float(param.key, d.low, d.high, step=d.step, log=d.log)
 
 
 def _run_trial(
@@ -704,7 +707,7 @@ def supervise(sweep: Sweep, workers: int, out: TextIO, err: TextIO) -> int:
                 del procs[index]
                 if code < 0 or code == 130:  # killed, or stopped alone by SIGINT/SIGTERM: another takes over
                     how = f"killed by {_signal_name(-code)}" if code < 0 else "interrupted"
-                    with _asking(sweep.path):
+                    with _Asking(sweep.path):
                         fail_cut_trials(sweep)
                         left = sweep.counted() < sweep.trials_wanted
                     cut = [t.number for t in sweep.study.get_trials(deepcopy=False)

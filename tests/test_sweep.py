@@ -126,6 +126,37 @@ def test_a_sweep_runs_each_trial_as_a_run_directory_and_writes_the_best_spec(wri
         assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (900, 550)
 
 
+def test_a_worker_loads_the_data_again_only_when_a_trial_changes_the_data_settings(write_spec, monkeypatch) -> None:
+    """Trials that vary the optimizer share the resident splits; a trial with another split_seed loads its own."""
+    import registry.runner
+
+    loads: list[int] = []
+    real = registry.runner.load_data
+
+    def load_data(built):
+        loads.append(built.resolved.spec.data.split_seed)
+        return real(built)
+
+    monkeypatch.setattr(registry.runner, "load_data", load_data)
+    grid = """
+[sweep]
+trials = 4
+sampler = "grid"
+[sweep.space]
+"optimizer.lr" = { type = "categorical", choices = [0.01, 0.05] }
+"data.split_seed" = { type = "categorical", choices = [0, 1] }
+"""
+    code, _, err = cli("sweep", str(write_spec(SWEEP.split("[sweep]")[0] + grid)), "--out", "sw")
+    assert code == ExitCode.OK, err
+    seeds = [t.params["data.split_seed"] for t in study_of(Path("sw")).get_trials()]
+    assert sorted(seeds) == [0, 0, 1, 1]
+    assert loads == [seeds[0], *(b for a, b in zip(seeds, seeds[1:]) if a != b)]  # once per change, not per trial
+    loads.clear()
+    code, _, err = cli("sweep", str(write_spec(SWEEP)), "--out", "lr-only")
+    assert code == ExitCode.OK, err
+    assert loads == [0]  # four trials, one load
+
+
 def test_a_trial_writes_without_fsync_while_a_run_and_the_study_stay_durable(write_spec, monkeypatch) -> None:
     """A trial cut off is run again, never resumed: its files are renamed into place (atomic) but not fsynced;
     an ordinary run's checkpoint and metrics are, and so is the study (Optuna's journal)."""
