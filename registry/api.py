@@ -34,6 +34,7 @@ from torch import nn
 from registry.catalog import Catalog
 from registry.errors import Problem, SpecError, UnknownComponentError
 from registry.overrides import Override, inline_toml, parse_key
+from registry.untrusted import MAX_DEPTH, depth
 
 if TYPE_CHECKING:
     from registry.builder import Built
@@ -65,13 +66,15 @@ def catalog() -> Catalog:
 def _overrides(overrides: Overrides | None) -> list[Override]:
     out = []
     for key, value in (overrides or {}).items():
+        if depth(value) > MAX_DEPTH:
+            raise SpecError([Problem((), f"overrides[{key!r}]: nested more than {MAX_DEPTH} levels deep")], "overrides")
         try:
             written = inline_toml(value)
         except TypeError:
             message = f"{type(value).__name__} is not a TOML value (use numbers, strings, booleans, lists, dicts)"
             raise SpecError([Problem((), f"overrides[{key!r}]: {message}")], "overrides") from None
         text = f"{key}={written}"
-        out.append(Override(text, parse_key(text, key), value, origin="overrides", flag=""))
+        out.append(Override(text, parse_key(text, key, api=True), value, origin="overrides", flag=""))
     return out
 
 
@@ -90,6 +93,8 @@ def load(spec: str | os.PathLike[str] | Mapping[str, Any], overrides: Overrides 
 
     ov = _overrides(overrides)
     if isinstance(spec, Mapping):
+        if depth(spec) > MAX_DEPTH:  # as deep as a file may nest, before anything recurses into it
+            raise SpecError([Problem((), f"is nested more than {MAX_DEPTH} levels deep")], "<dict>")
         try:
             text = tomli_w.dumps(dict(spec))
         except TypeError as e:
@@ -131,8 +136,16 @@ def build(spec: ResolvedSpec, optimizer: bool = True) -> Built:
         PluginError: a component misbehaved.
     """
     from registry.builder import build as _build
+    from registry.resolve import ResolvedSpec
 
+    if not isinstance(spec, ResolvedSpec):
+        raise TypeError(f"build takes a loaded spec, not {_a(spec)}: registry.build(registry.load(spec))")
     return _build(spec, with_optimizer=optimizer)
+
+
+def _a(value: object) -> str:
+    name = type(value).__name__
+    return f"an {name}" if name[:1] in "aeiou" else f"a {name}"
 
 
 @dataclass(frozen=True)
@@ -204,8 +217,11 @@ def train(
     from registry.launch import begin, execute, tensorboard_reporter
     from registry.plots import has_matplotlib, plot_run
     from registry.report import PlainReporter, Reporter
+    from registry.resolve import ResolvedSpec
     from registry.threads import apply_threads
 
+    if not isinstance(spec, (Built, ResolvedSpec)):
+        raise TypeError(f"train takes a loaded or built spec, not {_a(spec)}: registry.train(registry.load(spec))")
     built = spec if isinstance(spec, Built) else build(spec)
     if built.optimizer is None:
         why = "it was built without an optimizer (build(spec, optimizer=False), or an opened run)"

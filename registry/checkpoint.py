@@ -36,10 +36,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from registry.atomic import TMP_MARK, fsync_dir, remove_leftovers, write_text
+from registry.atomic import UnsafePath, fsync_dir, make_temp_folder, remove_leftovers, remove_tree, write_text
 from registry.errors import CheckpointError
 from registry.records import EpochRow, SavedState, read_record
 from registry.safetensors_check import MalformedError, check_safetensors
+from registry.untrusted import Unreadable, read_bounded
 
 __all__ = [
     "FORMAT",
@@ -185,11 +186,8 @@ def save_checkpoint(
         OSError, SafetensorError: a write failed, the disk is full (the previous checkpoint and
             ``latest`` are untouched).
     """
-    folder.mkdir(parents=True, exist_ok=True)
     name = checkpoint_name(progress)
-    tmp = folder / f"{name}{TMP_MARK}{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    tmp = make_temp_folder(folder, name, folder.parent)  # checkpoints/ itself must not be a link
     try:
         weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(weights, str(tmp / "model.safetensors"))
@@ -204,38 +202,44 @@ def save_checkpoint(
                 _fsync(f)
             fsync_dir(tmp)
         final = folder / name
-        if final.exists():
-            shutil.rmtree(final)
+        if final.is_symlink():
+            raise UnsafePath(final, "a symbolic link")
+        remove_tree(final)
         os.rename(tmp, final)
         if durable:
             fsync_dir(folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    write_text(folder / "latest", name + "\n", durable)
+    write_text(folder / "latest", name + "\n", durable, folder)
     return final
 
 
 def promote_best(folder: Path, path: Path, durable: bool = True) -> None:
     """Point ``best`` at the checkpoint *path* (atomically)."""
-    write_text(folder / "best", path.name + "\n", durable)
+    write_text(folder / "best", path.name + "\n", durable, folder)
 
 
 def rotate(folder: Path, keep_last: int) -> list[str]:
     """Delete checkpoints beyond the newest *keep_last*, never ``latest`` or ``best``; return the deleted names."""
     remove_leftovers(folder)
-    names = sorted((p.name for p in folder.iterdir() if p.is_dir() and NAME.fullmatch(p.name)), key=_order)
+    names = sorted((p.name for p in folder.iterdir() if _is_folder(p) and NAME.fullmatch(p.name)), key=_order)
     pinned = {_pointer(folder, "latest"), _pointer(folder, "best")}
     doomed = [n for n in names[:-keep_last] if n not in pinned] if keep_last else []
     for n in doomed:
-        shutil.rmtree(folder / n)
+        remove_tree(folder / n)
     return doomed
 
 
+def _is_folder(path: Path) -> bool:
+    """A real folder (a link to one is not a checkpoint of this run)."""
+    return path.is_dir() and not path.is_symlink()
+
+
 def _pointer(folder: Path, which: str) -> str | None:
-    p = folder / which
-    if not p.is_file():
+    try:
+        name = read_bounded(folder / which, 4096, follow=False).decode("utf-8", errors="replace").strip()
+    except (OSError, Unreadable):
         return None
-    name = p.read_text(encoding="utf-8", errors="replace").strip()
     return name if NAME.fullmatch(name) else None
 
 
@@ -255,11 +259,11 @@ def resolve_checkpoint(path: Path, which: str = "latest") -> Path:
     Raises:
         CheckpointError: there is none.
     """
-    if NAME.fullmatch(path.name) and path.is_dir():
+    if NAME.fullmatch(path.name) and _is_folder(path):
         return path
     folder = path / "checkpoints"
     name = _pointer(folder, which)
-    if name is None or not (folder / name).is_dir():
+    if name is None or not _is_folder(folder / name):
         raise CheckpointError(f"{path}: no complete checkpoint ({which!r} pointer missing or broken in {folder})")
     return folder / name
 

@@ -149,6 +149,8 @@ def _parser() -> argparse.ArgumentParser:
                     "onnxruntime instead of torch (default MODEL: RUN/model.onnx)")  # fmt: skip
     pr.add_argument("--output", metavar="FILE", help="write there: CSV for a .csv name, else JSON lines (default: "
                     "standard output, CSV for a table's rows, JSON lines otherwise)")  # fmt: skip
+    pr.add_argument("--raw-csv", action="store_true", help="write CSV cells as they are; by default a label or name "
+                    "that begins like a spreadsheet formula (= + - @) is written with a leading ' as text")  # fmt: skip
     v = sub.add_parser("validate", help="check a spec and build the model, without loading data or training")
     v.add_argument("spec", help="path to a TOML spec")
     _add_set(v)
@@ -374,11 +376,11 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     records = predict_file(built, inputs, home.read_fitted(), forward)
     table = inputs.suffix in (".csv", ".tsv", ".parquet")
     if args.output is None:
-        write_predictions(records, out, table)
+        write_predictions(records, out, table, args.raw_csv)
         return ExitCode.OK
     try:
         with open(args.output, "w", encoding="utf-8", newline="") as f:
-            n = write_predictions(records, f, args.output.endswith(".csv"))
+            n = write_predictions(records, f, args.output.endswith(".csv"), args.raw_csv)
     except OSError as e:
         print(f"error: cannot write {args.output}: {e.strerror}", file=err)
         return ExitCode.USAGE
@@ -456,8 +458,9 @@ def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     built, ckpt = trained(args.run_dir, args.checkpoint, err)
     home = RunDir(ckpt.path.parent.parent)
     target = Path(args.output or home.path / f"model.{args.format}")
-    about = {"run": str(home.path), "checkpoint": ckpt.path.name, "spec": built.resolved.spec.name}
-    done = export_run(built, args.format, target, home.read_fitted() or {}, about)
+    about = {"run": str(home.path.resolve()), "run_id": home.info().run_id, "checkpoint": ckpt.path.name,
+             "spec": built.resolved.spec.name}  # fmt: skip
+    done = export_run(built, args.format, target, home.read_fitted() or {}, about, home.path)
     out.write(f"wrote {done.path} and {done.metadata.name}: verified on {done.samples} test samples, outputs "
               f"within {done.max_abs_diff:.2g} of torch's\n")  # fmt: skip
     return ExitCode.OK

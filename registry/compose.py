@@ -25,6 +25,7 @@ value came to be.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -49,10 +50,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["MAX_BASE_DEPTH", "Composed", "base_files", "compose", "compose_file"]
+__all__ = ["MAX_BASE_DEPTH", "SPEC_PATH", "Composed", "base_files", "base_roots", "compose", "compose_file"]
 
 MAX_BASE_DEPTH = 8
 """Bases of bases, at most this deep."""
+SPEC_PATH = "REGISTRY_SPEC_PATH"
+"""The environment variable that lists folders (``os.pathsep`` between them) whose files a spec may name as bases,
+beside its own folder tree."""
 
 Settings = dict[Loc, list[Setting]]
 
@@ -65,8 +69,21 @@ class Composed:
     provenance: Provenance
 
 
+def base_roots(path: Path | None) -> tuple[str, ...]:
+    """The folders a spec's bases may come from: the spec's own folder tree (the working directory's, for a
+    spec that is not a file), then each folder of ``REGISTRY_SPEC_PATH`` (set by the user, never by a spec)."""
+    own = os.path.realpath(path.parent if path else Path.cwd())
+    extra = [os.path.realpath(p) for p in os.environ.get(SPEC_PATH, "").split(os.pathsep) if p]
+    return (own, *extra)
+
+
+def _inside(real: str, roots: Sequence[str]) -> bool:
+    return any(os.path.commonpath([real, root]) == root for root in roots)
+
+
 class _Composer:
-    def __init__(self, source: str, default_format: int) -> None:
+    def __init__(self, source: str, default_format: int, roots: Sequence[str] = ()) -> None:
+        self.roots = tuple(roots)
         self.prov = Provenance(source)
         self.problems: list[Problem] = []
         self.default_format = default_format
@@ -162,6 +179,10 @@ class _Composer:
         if real in chain:
             cycle = " -> ".join([*(os.path.relpath(c) for c in chain[chain.index(real) :]), os.path.relpath(real)])
             self.problem(name, loc, f"{base!r} is a base of itself: {cycle}", line)
+            return None
+        if not _inside(real, self.roots):  # a spec from elsewhere must not read the user's other files
+            self.problem(name, loc, f"base {base!r} is outside the spec's folder {self.roots[0]}: a base is a file "
+                         f"in the spec's own folder tree, or in a folder listed in {SPEC_PATH}", line)  # fmt: skip
             return None
         if len(chain) > MAX_BASE_DEPTH:
             self.problem(name, loc, f"bases are nested more than {MAX_BASE_DEPTH} deep (at {base!r})", line)
@@ -277,12 +298,16 @@ def compose(
         SpecError: every problem of composition, each in the file that holds it.
     """
     name = source or "<spec>"
-    c = _Composer(name, default_format)
+    c = _Composer(name, default_format, base_roots(path))
     chain = [os.path.realpath(path)] if path else []
     doc, settings = c.layer(text, name, path, "spec", chain)
     if c.problems:
         raise SpecError(c.problems, source)
-    apply_overrides(doc, overrides)
+    try:
+        apply_overrides(doc, overrides)
+    except SpecError as e:  # an override that cannot go in: said where it was given, for this spec
+        origin = COMMAND_LINE if any(o.flag for o in overrides) else "overrides"
+        raise SpecError([dataclasses.replace(p, source=origin) for p in e.problems], source) from None
     _record_overrides(settings, doc, overrides)
     c.prov.settings = settings
     resolve_references(doc, c.prov)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from registry.atomic import TMP_MARK, write_bytes, write_json
+from registry.atomic import write_bytes, write_json
 from registry.builder import Built
 from registry.data import Split, Transform
 from registry.errors import CheckpointError, ExportError
@@ -40,6 +39,7 @@ ATOL = 1e-4
 RTOL = 1e-4
 VERIFY_SAMPLES = 256
 EXTRA = "pip install 'torch-spec-registry[export]'"
+MAX_MODEL_BYTES = 2**31  # protobuf's own limit for one ONNX file
 
 
 @dataclass(frozen=True)
@@ -94,29 +94,40 @@ def exported_by(model: Path, run_dir: Path) -> str:
     Raises:
         ExportError: its ``MODEL.json`` is missing or unreadable, or names another run.
     """
+    from registry.records import ExportRecord, read_record
+    from registry.rundir import RunDir
+
     meta = Path(f"{model}.json")
     try:
-        about = json.loads(meta.read_text(encoding="utf-8"))
-        run, checkpoint = about["run"], about["checkpoint"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ExportError(f"{meta}: cannot read what {model.name} was exported from ({e}); export it again") from None
-    if Path(run).resolve() != run_dir.resolve():
-        raise ExportError(f"{model} was exported from another run ({run}), not {run_dir}")
-    return str(checkpoint)
+        about = read_record(meta, ExportRecord)
+    except CheckpointError as e:
+        raise ExportError(f"{e}; cannot tell what {model.name} was exported from: export it again") from None
+    run_id = RunDir(run_dir).info().run_id
+    same = about.run_id == run_id if about.run_id and run_id else Path(about.run).resolve() == run_dir.resolve()
+    if not same:  # an id survives a move or a copy of the run; a path (runs from before ids) does not
+        raise ExportError(f"{model} was exported from another run ({about.run}), not {run_dir}")
+    return about.checkpoint
 
 
-def onnx_forward(path: Path) -> Callable[[Tensor], Tensor]:
-    """Run the ONNX model at *path* through onnxruntime on the CPU: a batch of raw samples in, outputs out.
+def onnx_forward(path: Path, data: bytes | None = None) -> Callable[[Tensor], Tensor]:
+    """Run the ONNX model at *path* (or its bytes, *data*) through onnxruntime on the CPU: a batch of raw
+    samples in, outputs out. The file is read bounded, a regular file only (a FIFO is refused, not waited on).
 
     Raises:
         ExportError: onnxruntime is not installed, or cannot load the file.
     """
+    from registry.untrusted import Unreadable, read_bounded
+
     try:
         import onnxruntime as ort  # type: ignore[import-untyped]
     except ImportError:
         raise ExportError(f"running an ONNX model needs onnxruntime: {EXTRA}") from None
     try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        data = read_bounded(path, MAX_MODEL_BYTES) if data is None else data
+    except (OSError, Unreadable) as e:
+        raise ExportError(f"{path}: cannot be read: {getattr(e, 'strerror', None) or e}") from None
+    try:
+        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own types for an unreadable or invalid model
         raise ExportError(f"{path}: onnxruntime cannot load it: {str(e).splitlines()[0]}") from None
     name = session.get_inputs()[0].name
@@ -161,13 +172,16 @@ def _pt2_forward(data: bytes) -> Callable[[Tensor], Tensor]:
     return lambda x: loaded(x)
 
 
-def export_run(built: Built, fmt: str, target: Path, fitted: dict[str, Any], about: dict[str, Any]) -> Exported:
+def export_run(
+    built: Built, fmt: str, target: Path, fitted: dict[str, Any], about: dict[str, Any], run_dir: Path
+) -> Exported:
     """Export *built*'s model (its trained weights loaded) as *fmt* to *target*, verify it, and write
     ``TARGET.json`` beside it.
 
     Args:
         fitted: what the dataset fitted on its training split (a table's encoding), stored in the metadata.
-        about: what to record of where the model came from (run, checkpoint, spec name).
+        about: what to record of where the model came from (run, its id, checkpoint, spec name).
+        run_dir: the run's directory: a target inside it is written without following a link planted there.
 
     Raises:
         ExportError: the format's packages are missing, the model does not export, or the export's outputs
@@ -181,23 +195,17 @@ def export_run(built: Built, fmt: str, target: Path, fitted: dict[str, Any], abo
     with torch.no_grad():
         want = module(example)
     meta = Path(f"{target}.json")
-    trial = target.with_name(f"{target.name}{TMP_MARK}{os.getpid()}")  # verified before it replaces anything
+    root = run_dir if target.resolve().is_relative_to(run_dir.resolve()) else None
     try:
         data = _export_onnx(module, example) if fmt == "onnx" else _export_pt2(module, example)
-        trial.write_bytes(data)
-        forward = onnx_forward(trial) if fmt == "onnx" else _pt2_forward(data)
+        forward = onnx_forward(target, data) if fmt == "onnx" else _pt2_forward(data)  # verified in memory
         with torch.no_grad():
             worst = _check(fmt, forward(example), want)
             _check(fmt, forward(torch.cat([example, example])), torch.cat([want, want]))  # the batch is dynamic
-        write_bytes(target, data)
     except ExportError:
         raise
-    except OSError as e:
-        raise CheckpointError(f"{target}: cannot be written: {e.strerror or e}") from None
     except Exception as e:  # the exporter's own errors: an operation it cannot express
         raise ExportError(f"the model does not export as {fmt}: {type(e).__name__}: {str(e).splitlines()[0]}") from e
-    finally:
-        trial.unlink(missing_ok=True)
     ds, task = built.data.dataset, built.task
     metadata = {
         "format": fmt,
@@ -211,5 +219,9 @@ def export_run(built: Built, fmt: str, target: Path, fitted: dict[str, Any], abo
         "versions": {"torch": torch.__version__},
         **about,
     }
-    write_json(meta, json.loads(json.dumps(metadata, default=str)))  # after the model: it describes a good file
+    try:  # the model first, then what describes it: a MODEL.json always describes a good file
+        write_bytes(target, data, root=root)
+        write_json(meta, json.loads(json.dumps(metadata, default=str)), root=root)
+    except OSError as e:
+        raise CheckpointError(f"{target}: cannot be written: {e.strerror or e}") from None
     return Exported(target, meta, worst, len(example))

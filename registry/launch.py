@@ -334,10 +334,15 @@ def tensorboard_reporter(report: Reporter, rundir: RunDir) -> Reporter:
     Raises:
         SpecError: ``train.tensorboard`` is on but TensorBoard is not installed.
     """
+    from registry.atomic import make_folder
     from registry.report import TensorBoardReporter
 
     try:
-        return TensorBoardReporter(report, str(rundir.path / "tensorboard"))
+        folder = make_folder(rundir.path / "tensorboard", rundir.path)  # not through a link planted there
+    except OSError as e:
+        raise CheckpointError(f"{rundir.path}: cannot write TensorBoard's files: {e.strerror or e}") from None
+    try:
+        return TensorBoardReporter(report, str(folder))
     except ImportError:
         raise SpecError(
             [Problem(("train", "tensorboard"), "needs TensorBoard: pip install 'torch-spec-registry[tensorboard]'")]

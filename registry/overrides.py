@@ -67,12 +67,14 @@ def inline_toml(value: Any) -> str:
     return tomli_w.dumps({"v": value}).strip().removeprefix("v = ")
 
 
-def parse_key(text: str, key: str) -> tuple[str | int, ...]:
-    """The key path *key* (``a.b[2].c``) of the override *text*.
+def parse_key(text: str, key: str, api: bool = False) -> tuple[str | int, ...]:
+    """The key path *key* (``a.b[2].c``) of the override *text* (``--set`` on the command line, or with *api*,
+    a key of the Python API's ``overrides``, which the messages name as such).
 
     Raises:
         SpecError: it cannot be read.
     """
+    said, source = (f"overrides[{key!r}]", "overrides") if api else (f"--set {text}", SOURCE)
     loc: list[str | int] = []
     pos = 0
     while pos < len(key):
@@ -80,11 +82,11 @@ def parse_key(text: str, key: str) -> tuple[str | int, ...]:
             pos += 1
         m = _TOKEN.match(key, pos)
         if m is None:
-            raise SpecError([Problem((), f"--set {text}: cannot read the key path {key!r} (write a.b[2].c)")], SOURCE)
+            raise SpecError([Problem((), f"{said}: cannot read the key path {key!r} (write a.b[2].c)")], source)
         loc.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
         pos = m.end()
     if not loc or not isinstance(loc[0], str):
-        raise SpecError([Problem((), f"--set {text}: the key path must start with a name")], SOURCE)
+        raise SpecError([Problem((), f"{said}: the key path must start with a name")], source)
     return tuple(loc)
 
 

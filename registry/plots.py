@@ -6,6 +6,8 @@ still writes its metrics and says how to get the pictures.
 
 from __future__ import annotations
 
+import io
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -59,8 +61,19 @@ def _chart(
     if any("label" in options for _, options in series):
         ax.legend()
     fig.tight_layout()
-    fig.savefig(out / name)
-    plt.close(fig)
+    return _save(plt, fig, out, name)
+
+
+def _save(plt: Any, fig: Any, out: Path, name: str) -> Path:
+    """Write *fig* as ``out/name`` through ``registry.atomic`` (never through a link planted there)."""
+    from registry.atomic import write_bytes
+
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png")
+    finally:
+        plt.close(fig)
+    write_bytes(out / name, buf.getvalue(), root=out)
     return out / name
 
 
@@ -103,9 +116,7 @@ def _confusion(data: dict[str, Any], title: str, out: Path) -> Path:
     ax.set(xlabel="predicted class", ylabel="true class", title=f"{title}: confusion matrix (test split, counts)")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="test samples")
     fig.tight_layout()
-    fig.savefig(out / "confusion.png")
-    plt.close(fig)
-    return out / "confusion.png"
+    return _save(plt, fig, out, "confusion.png")
 
 
 def plot_run(run_dir: Path) -> list[Path]:
@@ -114,19 +125,25 @@ def plot_run(run_dir: Path) -> list[Path]:
     Raises:
         CheckpointError: a file of the run is not what the run writes.
     """
+    from registry.errors import CheckpointError
     from registry.records import Confusion, read_record
     from registry.rundir import RunDir
+    from registry.untrusted import Unreadable, read_bounded
 
     rundir = RunDir(run_dir)
     title = rundir.info().name or run_dir.name
     rows = [row.model_dump() for row in rundir.read_metrics()]
     loss_name = "loss"
     try:
-        spec = tomllib.loads((run_dir / "spec.toml").read_text())
-        loss_name = str(spec.get("loss", {}).get("type", "loss"))
-    except (OSError, ValueError, AttributeError):
+        spec = tomllib.loads(read_bounded(run_dir / "spec.toml", 2**20, follow=False).decode())
+        loss_name = str(spec.get("loss", {}).get("type", "loss"))[:64]
+    except (OSError, ValueError, AttributeError, Unreadable):
         pass  # only the axis label suffers
-    written = _curves(rows, title, run_dir, loss_name) if rows else []
-    if (run_dir / "confusion.json").is_file():
-        written.append(_confusion(read_record(run_dir / "confusion.json", Confusion).model_dump(), title, run_dir))
+    try:
+        written = _curves(rows, title, run_dir, loss_name) if rows else []
+        if os.path.lexists(run_dir / "confusion.json"):
+            confusion = read_record(run_dir / "confusion.json", Confusion).model_dump()
+            written.append(_confusion(confusion, title, run_dir))
+    except OSError as e:
+        raise CheckpointError(f"{run_dir}: cannot draw its plots: {e.strerror or e}") from None
     return written

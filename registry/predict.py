@@ -20,11 +20,11 @@ from safetensors.torch import load as load_safetensors
 
 from registry.builder import Built
 from registry.data import apply_transforms
-from registry.errors import InputError, ParamError, RegistryError
+from registry.errors import CheckpointError, DataError, InputError, ParamError, RegistryError
 from registry.safetensors_check import MalformedError, check_safetensors_bytes
-from registry.untrusted import Unreadable, read_bounded
+from registry.untrusted import Unreadable, check_npy_header, read_bounded
 
-__all__ = ["MAX_INPUT_BYTES", "predict_file", "write_predictions"]
+__all__ = ["MAX_INPUT_BYTES", "predict_file", "safe_cell", "write_predictions"]
 
 MAX_INPUT_BYTES = 2 * 2**30
 KINDS_OF_NUMBERS = "booleans, integers or real numbers"
@@ -36,6 +36,10 @@ def _read(path: Path) -> torch.Tensor:
     try:
         data = read_bounded(path, MAX_INPUT_BYTES)
         if path.suffix == ".npy":
+            try:
+                check_npy_header(io.BytesIO(data), len(data))  # what it declares, before numpy allocates it
+            except Unreadable as e:
+                raise DataError(f"{path}: {e}") from None
             array = np.load(io.BytesIO(data), allow_pickle=False)
         else:
             check_safetensors_bytes(data)
@@ -45,6 +49,8 @@ def _read(path: Path) -> torch.Tensor:
             return next(iter(tensors.values()))
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
+    except RegistryError:  # a DataError is a ValueError too: it says what is wrong itself
+        raise
     except (OSError, ValueError, Unreadable, MalformedError, SafetensorError) as e:
         raise InputError(f"{path}: cannot read inputs: {e}") from None
     if array.dtype.kind not in "biuf":  # strings, objects, complex numbers, dates
@@ -101,6 +107,8 @@ def predict_file(
         try:
             read = dataset.reader(path, fitted)
             x, names = read.samples, read.names
+        except (CheckpointError, DataError):  # the run's record (data.json) is unusable, or the data is hostile
+            raise
         except (RegistryError, ParamError) as e:  # the inputs are what is wrong here, not a spec or the data
             raise InputError(f"cannot read inputs: {e}") from None
     else:
@@ -140,8 +148,27 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_predictions(records: Iterator[dict[str, Any]], out: TextIO, csv_format: bool) -> int:
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a CSV cell as a formula (OWASP's list for CSV injection)."""
+
+
+def safe_cell(value: Any) -> Any:
+    """*value* as a CSV cell a spreadsheet shows as text: a string that begins like a formula (``=1+1``,
+    ``@SUM(...)``) gets a leading ``'``; numbers, and text that reads as one (``-1.5``), are left alone."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
+def write_predictions(records: Iterator[dict[str, Any]], out: TextIO, csv_format: bool, raw: bool = False) -> int:
     """Write *records* to *out*, as CSV (a header, then a row per input: ``row`` first) or as JSON lines.
+
+    In CSV, labels and file names that begin like a spreadsheet formula are written as text (``safe_cell``),
+    unless *raw* (for machine readers, which want the values as they are).
 
     Returns:
         How many were written.
@@ -149,9 +176,9 @@ def write_predictions(records: Iterator[dict[str, Any]], out: TextIO, csv_format
     rows = [_flat({"row": i, **r}) if csv_format else r for i, r in enumerate(records)]
     if csv_format:
         fields = list(dict.fromkeys(k for row in rows for k in row))
-        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=[f if raw else safe_cell(f) for f in fields], lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(rows if raw else ({safe_cell(k): safe_cell(v) for k, v in row.items()} for row in rows))
     else:
         out.writelines(json.dumps(row, allow_nan=False) + "\n" for row in rows)
     return len(rows)

@@ -20,6 +20,7 @@ __all__ = [
     "MAX_EPOCHS",
     "Confusion",
     "EpochRow",
+    "ExportRecord",
     "RunInfo",
     "SavedProgress",
     "SavedState",
@@ -113,11 +114,16 @@ class Confusion(_Record):
 Status = Literal["running", "completed", "failed", "interrupted"]
 
 
+RUN_ID = r"^[0-9a-f]{32}$"
+"""A run's identity (``run.json``'s ``run_id``): kept when the directory is moved or copied."""
+
+
 class RunInfo(BaseModel):
     """``run.json``: what the run is, what made it, and how it stands."""
 
     model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
+    run_id: Annotated[str | None, Field(pattern=RUN_ID)] = None
     spec_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     spec_file_hash: Annotated[str | None, Field(pattern=r"^[0-9a-f]{64}$")] = None
     source: str | None = None
@@ -131,6 +137,18 @@ class RunInfo(BaseModel):
     higher_is_better: bool | None = None
     versions: dict[str, Any] = {}
     final: dict[str, Any] | None = None
+
+
+class ExportRecord(BaseModel):
+    """``MODEL.json`` beside an export: which run and checkpoint it holds, and how to feed it."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+
+    format: Literal["onnx", "pt2"]
+    file: Annotated[str, Field(min_length=1, max_length=255)]
+    run: Annotated[str, Field(max_length=4096)]
+    run_id: Annotated[str | None, Field(pattern=RUN_ID)] = None
+    checkpoint: Annotated[str, Field(pattern=r"^ckpt-e\d{4,}-(?:b\d{6,}|end)$")]
 
 
 class SweepRecord(_Record):
@@ -154,7 +172,7 @@ def read_record(path: Path, model: type[R], limit: int = MAX_JSON_BYTES) -> R:
             a valid record (the message names the first faulty key and why).
     """
     try:
-        raw = read_bounded(path, limit)
+        raw = read_bounded(path, limit, follow=False)
         load_json(raw)  # depth, duplicate keys, NaN: refused before pydantic sees it
         return model.model_validate_json(raw, strict=True)
     except FileNotFoundError:

@@ -30,7 +30,9 @@ import platform
 import re
 import socket
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ from typing import Any
 import tomli_w
 import torch
 
-from registry.atomic import remove_leftovers, write_json, write_text
+from registry.atomic import UnsafePath, open_lock, probe_lock, remove_leftovers, write_text
 from registry.errors import CheckpointError
 from registry.records import EpochRow, RunInfo, read_record
 
@@ -152,11 +154,13 @@ class RunDir:
 
     def check_writable(self) -> None:
         """Raise ``CheckpointError`` unless a file can be written into the directory (and its checkpoints)."""
-        for folder in (self.path, self.checkpoints) if self.checkpoints.is_dir() else (self.path,):
-            probe = folder / f".write-test-{os.getpid()}"
+        for folder in (self.path, self.checkpoints) if os.path.lexists(self.checkpoints) else (self.path,):
             try:
-                write_text(probe, "ok\n", self.durable)
-                probe.unlink()
+                if folder.is_symlink() or not folder.is_dir():
+                    raise UnsafePath(folder, "a symbolic link" if folder.is_symlink() else "not a folder")
+                fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)  # an unpredictable, new name
+                os.close(fd)
+                os.unlink(probe)
             except OSError as e:
                 raise CheckpointError(f"{folder}: cannot be written: {e.strerror or e}") from None
 
@@ -169,7 +173,7 @@ class RunDir:
             CheckpointError: another live process holds it (named), or the lock file cannot be made.
         """
         try:
-            fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = open_lock(self.path / LOCK)
         except OSError as e:
             raise CheckpointError(f"{self.path}: cannot lock the run directory: {e.strerror or e}") from None
         if not _take(fd):
@@ -199,9 +203,8 @@ class RunDir:
         """Whether some process (this one included) holds the directory's lock now."""
         if self._lock_fd is not None:
             return True
-        try:
-            fd = os.open(self.path / LOCK, os.O_RDONLY)
-        except OSError:
+        fd = probe_lock(self.path / LOCK)
+        if fd is None:
             return False
         try:  # a shared lock is refused while a writer holds its exclusive one, and keeps no writer out for long
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -215,11 +218,15 @@ class RunDir:
 
     # -- run.json --------------------------------------------------------------------------------
 
-    def _guard(self, what: str, write: Any) -> None:
+    def _write_text(self, name: str, text: str) -> None:
+        """Write the directory's file *name* (atomically, never through a link planted there)."""
         try:
-            write()
+            write_text(self.path / name, text, self.durable, self.path)
         except OSError as e:
-            raise CheckpointError(f"{self.path}: writing {what} failed: {e.strerror or e}") from None
+            raise CheckpointError(f"{self.path}: writing {name} failed: {e.strerror or e}") from None
+
+    def _write_json(self, name: str, obj: Any) -> None:
+        self._write_text(name, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
     def start(
         self, resolved: dict[str, Any], source: str | None, plugins: Sequence[Any], best: tuple[str, bool]
@@ -229,6 +236,7 @@ class RunDir:
         digest = spec_hash(resolved)
         text = tomli_w.dumps(resolved)
         info = {
+            "run_id": uuid.uuid4().hex,
             "spec_hash": digest,
             "spec_file_hash": hashlib.sha256(text.encode()).hexdigest(),
             "source": source,
@@ -244,8 +252,8 @@ class RunDir:
                 "plugins": {p.name: f"{p.distribution} {p.version}" for p in plugins},
             },
         }
-        self._guard("spec.toml", lambda: write_text(self.path / "spec.toml", text, self.durable))
-        self._guard("run.json", lambda: write_json(self.path / "run.json", info, self.durable))
+        self._write_text("spec.toml", text)
+        self._write_json("run.json", info)
         return digest
 
     def info(self) -> RunInfo:
@@ -267,7 +275,7 @@ class RunDir:
         if status in ("running", "completed"):
             info.pop("reason", None)
         info = {**info, "status": status, "updated": _now(), **extra}
-        self._guard("run.json", lambda: write_json(self.path / "run.json", info, self.durable))
+        self._write_json("run.json", info)
 
     def check_spec_file(self) -> None:
         """Refuse a ``spec.toml`` edited since the run wrote it (its hash is in run.json).
@@ -294,7 +302,7 @@ class RunDir:
     def write_fitted(self, fitted: dict[str, Any]) -> None:
         """data.json: what the dataset learnt from its training split, for predict (when it learnt anything)."""
         if fitted:
-            self._guard("data.json", lambda: write_json(self.path / "data.json", fitted, self.durable))
+            self._write_json("data.json", fitted)
 
     def read_fitted(self) -> dict[str, Any]:
         """data.json, or nothing when the dataset learnt nothing.
@@ -317,10 +325,7 @@ class RunDir:
 
     def write_confusion(self, counts: list[list[int]], classes: list[str]) -> None:
         """confusion.json: test-split counts[true][predicted] and the class names."""
-        self._guard(
-            "confusion.json",
-            lambda: write_json(self.path / "confusion.json", {"classes": classes, "counts": counts}, self.durable),
-        )
+        self._write_json("confusion.json", {"classes": classes, "counts": counts})
 
     def write_metrics(self, history: Sequence[EpochRow]) -> None:
         """Rewrite metrics.jsonl and metrics.csv from *history* (one row per finished epoch)."""
@@ -332,8 +337,8 @@ class RunDir:
         for row in history:
             flat = {k: v for k, v in row.model_dump().items() if k != "metrics"} | row.metrics
             writer.writerow({k: ("" if v is None else v) for k, v in flat.items()})
-        self._guard("metrics.jsonl", lambda: write_text(self.path / "metrics.jsonl", lines, self.durable))
-        self._guard("metrics.csv", lambda: write_text(self.path / "metrics.csv", buf.getvalue(), self.durable))
+        self._write_text("metrics.jsonl", lines)
+        self._write_text("metrics.csv", buf.getvalue())
 
     def read_metrics(self) -> list[EpochRow]:
         """The rows of metrics.jsonl, validated (none when the file is missing).

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from registry.atomic import write_json, write_text
+from registry.atomic import UnsafePath, make_folder, open_lock, probe_lock, write_json, write_text
 from registry.errors import CheckpointError, Interrupted, Problem, RegistryError, SpecError, SweepError
 from registry.records import SweepRecord, read_record
 from registry.searchspace import Param, distributions, grid, grid_size, params, trial_overrides
@@ -195,19 +195,21 @@ def create(
     elif (path := Path(out)).exists() and (not path.is_dir() or any(path.iterdir())):
         hint = "; sweep --resume DIR continues it" if (path / "sweep.json").exists() else ""
         raise SweepError(f"{path}: already exists and is not an empty folder{hint}")
+    if storage is not None:
+        _check_url(storage)
     try:
-        (path / "trials").mkdir(parents=True, exist_ok=True)
+        make_folder(path / "trials", path)
         import tomli_w
 
-        write_text(path / "spec.toml", tomli_w.dumps(resolved_dict(rs)))
+        write_text(path / "spec.toml", tomli_w.dumps(resolved_dict(rs)), root=path)
         record = SweepRecord(format=1, study=study or name, storage=storage, created=_now(), source=str(spec))
-        write_json(path / "sweep.json", record.model_dump())
+        write_json(path / "sweep.json", record.model_dump(), root=path)
         if storage is not None and "@" in storage:  # the URL may hold a password, which --resume needs
             (path / "sweep.json").chmod(0o600)
     except OSError as e:
         raise SweepError(f"{path}: cannot make the sweep directory: {e.strerror or e}") from None
     try:
-        return _opened(path, record, catalog, err)
+        return _opened(path, record, catalog, err, create=True)
     except BaseException:  # a storage that cannot be used leaves no sweep directory behind to resume
         shutil.rmtree(path, ignore_errors=True)
         raise
@@ -216,8 +218,12 @@ def create(
 def open_sweep(path: str | Path, catalog: Catalog, err: TextIO) -> Sweep:
     """An existing sweep directory, its study opened (or joined) in its storage.
 
+    The directory is untrusted: its ``sweep.json`` may name any database. The storage must already hold
+    the sweep's study, made by a registry sweep: nothing (no study, no table, no SQLite file) is created in
+    one that does not, and its URL is said on *err* (password hidden) before it is used.
+
     Raises:
-        SweepError: not a sweep directory, or its storage cannot be opened.
+        SweepError: not a sweep directory, or its storage cannot be opened or does not hold the study.
         SpecError: its spec.toml no longer resolves.
     """
     path = Path(path)
@@ -231,29 +237,44 @@ def open_sweep(path: str | Path, catalog: Catalog, err: TextIO) -> Sweep:
     return sweep
 
 
-def _opened(path: Path, record: SweepRecord, catalog: Catalog, err: TextIO) -> Sweep:
+def _opened(path: Path, record: SweepRecord, catalog: Catalog, err: TextIO, create: bool = False) -> Sweep:
     from registry.formats import RUN_DIR_FORMAT
 
     rs, built, space = _check(path / "spec.toml", catalog, err, (), RUN_DIR_FORMAT)
     sweep = rs.spec.sweep
     assert sweep is not None and built.objective is not None
     optuna = _optuna()
-    storage = _storage(optuna, record.storage, path)
+    where = safe_url(record.storage) if record.storage else str(path / "study.journal")
+    if record.storage is not None and not create:
+        print(f"study storage: {where} (named by {path / 'sweep.json'})", file=err, flush=True)
+    storage = _storage(optuna, record.storage, path, None if create else record.study)
     sampler = _sampler(optuna, sweep.sampler, space, _seed(rs))
     pruner = _pruner(optuna, sweep.pruning)
     direction = "maximize" if built.objective[1] else "minimize"
-    where = safe_url(record.storage) if record.storage else str(path / "study.journal")
     try:
-        study = optuna.create_study(
-            study_name=record.study, storage=storage, sampler=sampler, pruner=pruner, direction=direction,
-            load_if_exists=True,
-        )  # fmt: skip
+        if create:
+            study = optuna.create_study(
+                study_name=record.study, storage=storage, sampler=sampler, pruner=pruner, direction=direction,
+                load_if_exists=True,
+            )  # fmt: skip
+        else:
+            study = optuna.load_study(study_name=record.study, storage=storage, sampler=sampler, pruner=pruner)
+    except KeyError:
+        raise SweepError(f"{where}: holds no study {record.study!r}: {path} is not this storage's sweep") from None
     except ValueError as e:  # a study of that name made for the other direction
         raise SweepError(f"{where}: study {record.study!r} cannot be joined: {e}") from None
+    except OSError as e:
+        raise CheckpointError(f"{where}: cannot be written: {e.strerror or e}{_disk_note(path)}") from None
     except Exception as e:  # a database that refuses the connection, a missing driver...
-        raise SweepError(f"{where}: the study's storage cannot be used: {type(e).__name__}: {e}") from None
+        raise SweepError(f"{where}: the study's storage cannot be used: {type(e).__name__}: {e}"
+                         f"{_disk_note(path)}") from None  # fmt: skip
+    if study.direction.name.lower() != direction:
+        raise SweepError(f"{where}: study {record.study!r} is to {study.direction.name.lower()}, this sweep to "
+                         f"{direction}")  # fmt: skip
     made = _identity(rs, built, space)
     found = study.user_attrs.get(ATTR)
+    if found is None and not create:
+        raise SweepError(f"{where}: study {record.study!r} was not made by a registry sweep; nothing was changed")
     if found is None:
         study.set_user_attr(ATTR, made)
     elif found != made:
@@ -263,6 +284,14 @@ def _opened(path: Path, record: SweepRecord, catalog: Catalog, err: TextIO) -> S
             f"{json.dumps(theirs)[:300]}); give this one another name with --study"
         )
     return Sweep(path, record, rs, built, space, study, record.storage)
+
+
+def _disk_note(path: Path) -> str:
+    """`` (the disk that holds PATH is full)`` when it is: Optuna's journal then fails in its own words."""
+    try:
+        return f" (the disk that holds {path} is full)" if shutil.disk_usage(path).free < 1 << 20 else ""
+    except OSError:
+        return ""
 
 
 def _identity(rs: ResolvedSpec, built: Built, space: Sequence[Param]) -> dict[str, Any]:
@@ -279,17 +308,16 @@ def _identity(rs: ResolvedSpec, built: Built, space: Sequence[Param]) -> dict[st
     }
 
 
-def _storage(optuna: Any, url: str | None, path: Path) -> Any:
+def _storage(optuna: Any, url: str | None, path: Path, existing: str | None) -> Any:
+    """The study's storage: *path*'s ``study.journal``, or the database at *url*. With *existing* (a study
+    name), the storage must already hold that study: nothing is created in it."""
     if url is None:
-        from optuna.storages.journal import JournalFileBackend
+        from registry.journal import open_journal
 
-        return optuna.storages.JournalStorage(JournalFileBackend(str(path / "study.journal")))
-    if "://" not in url:
-        raise SweepError(f"--storage {url!r}: not a database URL (postgresql://user@host/db, sqlite:///file.db, "
-                         "mysql+pymysql://...)")  # fmt: skip
-    scheme, rest = url.split("://", 1)
-    if scheme in ("postgresql", "postgres"):  # SQLAlchemy's default driver differs between versions: say psycopg 3
-        url = f"postgresql+psycopg://{rest}"
+        return open_journal(optuna, path, create=existing is None)
+    url = _check_url(url)
+    if existing is not None:
+        _holds_study(url, existing)
     # a trial whose machine stopped sending heartbeats is failed by Optuna; its values are queued again
     stale = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in inspect.signature(
         optuna.storages.RDBStorage).parameters else "failed_trial_callback"  # fmt: skip
@@ -305,6 +333,64 @@ def _storage(optuna: Any, url: str | None, path: Path) -> Any:
                 raise SweepError(f"--storage {safe_url(url)}: cannot be opened: {type(e).__name__}: {e}") from None
             time.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _check_url(url: str) -> str:
+    """*url* as SQLAlchemy takes it (PostgreSQL through psycopg 3), after refusing what cannot hold a study.
+
+    Raises:
+        SweepError: not a database URL, or an in-memory database (which every worker and process sees empty).
+    """
+    if "://" not in url:
+        raise SweepError(f"--storage {safe_url(url)!r}: not a database URL (postgresql://user@host/db, "
+                         "sqlite:///file.db, mysql+pymysql://...)")  # fmt: skip
+    scheme, rest = url.split("://", 1)
+    if scheme.startswith("sqlite") and (rest in ("", "/", "/:memory:") or "mode=memory" in rest):
+        raise SweepError(f"--storage {url}: an in-memory SQLite database is gone when its process ends, and each "
+                         "trial and worker would see an empty one; name a file: sqlite:///sweep.db")  # fmt: skip
+    if scheme in ("postgresql", "postgres"):  # SQLAlchemy's default driver differs between versions: say psycopg 3
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
+def _holds_study(url: str, study: str) -> None:
+    """Refuse a database that does not already hold Optuna's tables and the study *study*, before
+    Optuna (whose storage makes its tables when they are missing) touches it.
+
+    Raises:
+        SweepError: it cannot be reached, lacks the tables, or lacks the study.
+    """
+    shown = safe_url(url)
+    try:
+        import sqlalchemy
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            file = Path(parsed.database or "")
+            if file.is_symlink() or not file.is_file():
+                raise SweepError(f"{shown}: no such SQLite database file; nothing was created")
+        engine = sqlalchemy.create_engine(url)
+        try:
+            with engine.connect() as connection:
+                tables = set(sqlalchemy.inspect(connection).get_table_names())
+                missing = {"studies", "trials", "study_user_attributes", "version_info"} - tables
+                if missing:
+                    raise SweepError(f"{shown}: holds no Optuna study (no table {', '.join(sorted(missing))}); "
+                                     "nothing was created in it")  # fmt: skip
+                found = connection.execute(sqlalchemy.text("SELECT 1 FROM studies WHERE study_name = :name"),
+                                           {"name": study}).first()  # fmt: skip
+        finally:
+            engine.dispose()
+    except SweepError:
+        raise
+    except ImportError as e:
+        raise SweepError(f"{shown}: its driver is missing ({e}): for PostgreSQL, pip install "
+                         "'torch-spec-registry[postgres]'") from None  # fmt: skip
+    except Exception as e:  # SQLAlchemy's and the driver's own errors: a refused connection, a bad file
+        raise SweepError(f"{shown}: cannot be opened: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+    if found is None:
+        raise SweepError(f"{shown}: holds no study {study!r}; nothing was created in it")
 
 
 def _racing(error: Exception) -> bool:
@@ -343,8 +429,7 @@ class WorkerLock:
     def __init__(self, folder: Path) -> None:
         self.path = folder.resolve() / f"{socket.gethostname()}-{os.getpid()}.lock"  # absolute: others check it
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._fd = open_lock(self.path, folder.resolve().parent)
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
             raise SweepError(f"{folder}: cannot make a worker's lock file: {e.strerror or e}") from None
@@ -355,11 +440,14 @@ class WorkerLock:
             self.path.unlink()
 
 
-def _held(path: str) -> bool:
-    """Whether a live process holds the lock file at *path* (False: its worker is gone)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
+def _held(path: str, sweep: Path) -> bool:
+    """Whether a live process holds the lock file at *path* (False: its worker is gone). A lock is looked at
+    only in a ``workers/`` folder of a sweep directory (the study may name any path), without following a
+    link or waiting on a FIFO."""
+    if Path(path).parent.name != "workers":
+        return False
+    fd = probe_lock(path)
+    if fd is None:
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -376,7 +464,9 @@ def fail_cut_trials(sweep: Sweep) -> list[int]:
     """Mark failed (and queue again) every running trial whose worker is gone; return their numbers.
 
     A worker of this machine is gone when nobody holds its lock file; a trial whose worker never said
-    which it is (killed between Optuna's ask and its first word) is gone after ``UNCLAIMED_SECONDS``.
+    which it is (killed between Optuna's ask and its claim) is gone at once in the sweep's own journal (the
+    caller holds the asking lock, which a worker keeps until it has claimed its trial), and after
+    ``UNCLAIMED_SECONDS`` in a database, whose workers on other machines hold locks of their own.
     A database's heartbeats find the dead workers of other machines (``_storage``'s callback).
     """
     optuna = _optuna()
@@ -386,10 +476,12 @@ def fail_cut_trials(sweep: Sweep) -> list[int]:
     for t in sweep.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         lock = t.user_attrs.get("worker")
         if isinstance(lock, str):
-            if t.user_attrs.get("host") != host or _held(lock):
+            if t.user_attrs.get("host") != host or _held(lock, sweep.path):
                 continue
             reason = f"its worker (process {t.user_attrs.get('pid')}) ended in the middle of it"
-        elif t.datetime_start is not None and (now - t.datetime_start).total_seconds() > UNCLAIMED_SECONDS:
+        elif sweep.storage_url is None or (
+            t.datetime_start is not None and (now - t.datetime_start).total_seconds() > UNCLAIMED_SECONDS
+        ):  # a worker claims its trial before it lets go of the asking lock, which the caller holds now
             reason = "its worker ended before it began"
         else:
             continue
@@ -467,6 +559,16 @@ def work(sweep: Sweep, catalog: Catalog, out: TextIO, worker: int = 0) -> list[T
                 objective = _objective(sweep, catalog, cache, ran, asking, lock)
                 try:
                     sweep.study.optimize(objective, n_trials=1, catch=(_TrialFailed,))
+                except RegistryError:  # a directory that cannot be written (CheckpointError is a ValueError too)
+                    raise
+                except (OSError, AssertionError) as e:
+                    # the study's own file (the journal) cannot be written, a full disk: Optuna raises the OSError,
+                    # or an AssertionError of its own when the write of the trial's end failed
+                    cause = e if isinstance(e, OSError) else e.__context__
+                    if not isinstance(cause, OSError):
+                        raise
+                    raise CheckpointError(f"{sweep.path}: the study cannot be written: {cause.strerror or cause}"
+                                          f"{_disk_note(sweep.path)}") from None  # fmt: skip
                 except (ValueError, _optuna().exceptions.UpdateFinishedTrialError) as e:
                     # another process ended the trial while it ran (it took this worker for dead): go on, once
                     refused += 1
@@ -486,9 +588,9 @@ def _objective(
     sweep: Sweep, catalog: Catalog, cache: _DataCache, ran: list[TrialOutcome], asking: _Asking, lock: WorkerLock
 ) -> Callable[[optuna.trial.Trial], float]:
     def objective(trial: optuna.trial.Trial) -> float:
-        asking.release()  # the trial exists: other workers may ask for theirs
         for key, value in (("host", socket.gethostname()), ("pid", os.getpid()), ("worker", str(lock.path))):
             trial.set_user_attr(key, value)
+        asking.release()  # the trial is claimed: other workers may ask for theirs
         return _run_trial(sweep, catalog, trial, cache, ran)
 
     return objective
@@ -499,7 +601,7 @@ class _Asking:
 
     def __init__(self, path: Path) -> None:
         try:
-            self._fd: int | None = os.open(path / "sweep.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            self._fd: int | None = open_lock(path / "sweep.lock")
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         except OSError as e:
             raise SweepError(f"{path}: cannot lock the sweep directory: {e.strerror or e}") from None
@@ -595,6 +697,12 @@ def _run_trial(
         ran.append(TrialOutcome(n, state, value, epoch, reason, seconds, sampled))
 
     try:
+        try:
+            make_folder(run_dir.parent, sweep.path)  # trials/ must not be a link planted in the directory
+            if run_dir.is_symlink():
+                raise UnsafePath(run_dir, "a symbolic link")
+        except OSError as e:
+            raise CheckpointError(f"{sweep.path}: cannot hold its trials: {e.strerror or e}") from None
         sampled.update((p.key, _suggest(trial, p)) for p in sweep.space)
         overrides = trial_overrides(sweep.space, sampled, f"trial {n}")
         rs = load_and_resolve(sweep.spec_file, catalog, overrides, RUN_DIR_FORMAT)
@@ -612,9 +720,12 @@ def _run_trial(
         finally:
             session.rundir.release()
         trial.set_user_attr("spec", (run_dir / "spec.toml").read_text())
-    except (Interrupted, KeyboardInterrupt) as e:
+    except (Interrupted, KeyboardInterrupt, CheckpointError) as e:
+        # not the trial's own fault: a signal, or a directory that cannot be written (a full disk). The trial
+        # is cut (its values queued again for a resume) and the sweep stops, saying why, with its exit code
         trial.set_user_attr(CUT, True)
-        ended("failed", reason=f"interrupted by {getattr(e, 'signal_name', 'SIGINT')}")
+        why = str(e) if isinstance(e, CheckpointError) else f"interrupted by {getattr(e, 'signal_name', 'SIGINT')}"
+        ended("failed", reason=why)
         if len(sampled) == len(sweep.space):
             sweep.study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": n}, skip_if_exists=False)
         raise

@@ -45,7 +45,7 @@ def test_set_changes_values_like_the_file_would(spec) -> None:
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("model.layers[9].out_features=3", "error: command line: 1 problem in the spec\n  command line: model.layers[9]: --set model.layers[9].out_features=3: model.layers has 5 items (indexes 0 to 4)\n"),
+        ("model.layers[9].out_features=3", " 1 problem in the spec\n  command line: model.layers[9]: --set model.layers[9].out_features=3: model.layers has 5 items (indexes 0 to 4)\n"),
         ("optimizer.lr=-1", "optimizer.lr: must be > 0.0 (got -1) (from the command line: --set optimizer.lr=-1)"),
         ("train.epochs=\"ten\"", "train.epochs: must be an integer (got 'ten') (from the command line: --set train.epochs=\"ten\")"),
         ("optimizer.lr=1e300", "optimizer.lr: 1e+300 is beyond what torch's float32 holds (at most 3.403e+38 in size) (from the command line: --set optimizer.lr=1e300)"),

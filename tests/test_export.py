@@ -140,12 +140,14 @@ def test_predict_onnx_refuses_a_missing_or_foreign_export_and_inputs_it_cannot_t
     np.save(tmp_path / "x.npy", np.zeros((2, 8, 8), dtype=np.float32))
     code, out, err = cli("predict", str(run), str(tmp_path / "x.npy"), "--onnx")
     assert (code, out) == (7, "")
-    assert err.startswith(f"error: {run / 'model.onnx'}.json: cannot read what model.onnx was exported from (")
+    assert err == f"error: {run / 'model.onnx'}.json: missing; cannot tell what model.onnx was exported from: export it again\n"
     other = _train(tmp_path, IRIS, "iris")  # four features per sample: not the digits' 8x8
     _export(other)
     code, out, err = cli("predict", str(run), str(tmp_path / "x.npy"), "--onnx", str(other / "model.onnx"))
     assert (code, err) == (7, f"error: {other / 'model.onnx'} was exported from another run ({other}), not {run}\n")
-    (other / "model.onnx.json").write_text((other / "model.onnx.json").read_text().replace(str(other), str(run)))
+    forged = json.loads((other / "model.onnx.json").read_text())  # names the run by its path and its id
+    forged |= {"run": str(run), "run_id": json.loads((run / "run.json").read_text())["run_id"]}
+    (other / "model.onnx.json").write_text(json.dumps(forged))
     code, out, err = cli("predict", str(run), str(tmp_path / "x.npy"), "--onnx", str(other / "model.onnx"))
     assert code == 7 and f"error: {other / 'model.onnx'}: onnxruntime cannot run it on these inputs: " in err
 

@@ -199,7 +199,8 @@ def test_upgrade_follows_a_link_keeps_the_mode_and_goes_on_after_a_bad_file(tmp_
     # A write that fails leaves the file as it was, and says so.
     spec = tmp_path / "w.toml"
     spec.write_text(OLD)
-    (tmp_path / f"w.toml.tmp-{os.getpid()}").mkdir()  # the atomic write's temporary name is taken
+    monkeypatch.setattr("registry.atomic.secrets.token_hex", lambda n: "taken")
+    (tmp_path / "w.toml.tmp-taken").mkdir()  # the atomic write's temporary name is taken
     code, out, err = cli("upgrade", str(spec))
     assert code == 2 and err.startswith(
         f"error: {spec}: 1 problem in the spec\n  {spec}: (top level): cannot be written: "

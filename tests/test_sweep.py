@@ -164,7 +164,7 @@ def test_a_trial_writes_without_fsync_while_a_run_and_the_study_stay_durable(wri
     real = os.fsync
 
     def fsync(fd: int) -> None:
-        synced.append(re.sub(r"\.tmp-\d+", "", os.readlink(f"/proc/self/fd/{fd}")))  # the name it is renamed to
+        synced.append(re.sub(r"\.tmp-[A-Za-z0-9_]+", "", os.readlink(f"/proc/self/fd/{fd}")))  # the name it is renamed to
         real(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)

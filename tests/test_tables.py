@@ -147,7 +147,7 @@ FAULTS = [
      "data.targets: dataset 'table': the table has no column 'aproved'; did you mean 'approved'? Its columns: age, "
      "income, city, score, approved, amount"),
     ('categorical = ["city"]', "categorical = []", ExitCode.USAGE,
-     "data.categorical: dataset 'table': column 'city' is not numeric (e.g. 'paris'): list it in categorical to "
+     "data.categorical: dataset 'table': column 'city' is not numeric (row 1 is text): list it in categorical to "
      "one-hot encode it, or leave it out of features"),
     ('features = ["age", "income", "city", "score"]', 'features = ["age", "incme", "city"]', ExitCode.USAGE,
      "data.features: dataset 'table': the table has no column 'incme'; did you mean 'income'?"),

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -35,10 +36,19 @@ def _images(folder: Path) -> list[Path]:
 
 
 def _check_signature(path: Path) -> None:
-    with open(path, "rb") as f:
-        head = f.read(8)
+    if not path.is_file():  # a FIFO must not block the read
+        raise DataError(f"{path}: not a regular file (a pipe, a device or a folder is not an image)")
+    try:
+        head = _head(path)
+    except OSError as e:
+        raise DataError(f"{path}: not a readable image: {e.strerror or e}") from None
     if not any(head.startswith(sig) for sig in SIGNATURES):
         raise DataError(f"{path}: not a PNG or JPEG image (its first bytes are {head!r})")
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(8)
 
 
 def _classes(root: Path, param: str) -> list[tuple[str, list[Path]]]:
@@ -63,9 +73,16 @@ def _decode(path: Path, size: tuple[int, int], channels: int) -> torch.Tensor:
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
+    if not path.is_file():  # a FIFO named x.png must not block the decoder
+        raise DataError(f"{path}: not a regular file (a pipe, a device or a folder is not an image)")
     try:
-        with Image.open(path) as opened:
-            pixels = np.asarray(opened.convert("L" if channels == 1 else "RGB"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                pixels = np.asarray(opened.convert("L" if channels == 1 else "RGB"))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DataError(f"{path}: more than {Image.MAX_IMAGE_PIXELS:,} pixels, the most an image may have "
+                        "(Pillow's limit against decompression bombs)") from None  # fmt: skip
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise DataError(f"{path}: cannot be decoded: {e}") from None
     image = torch.from_numpy(pixels.copy()).reshape(*pixels.shape[:2], channels).permute(2, 0, 1)
@@ -87,7 +104,7 @@ def decode_all(paths: list[Path], size: tuple[int, int], channels: int) -> torch
 
 def _cached(paths: list[Path], size: tuple[int, int], channels: int) -> torch.Tensor:
     """decode_all, read from the cache when these very files were decoded at this size before."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file, save
 
     from registry.atomic import write_bytes
 
@@ -104,10 +121,7 @@ def _cached(paths: list[Path], size: tuple[int, int], channels: int) -> torch.Te
     images = decode_all(paths, size, channels)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".partial")
-        save_file({"images": images}, str(tmp))
-        write_bytes(cache, tmp.read_bytes())
-        tmp.unlink()
+        write_bytes(cache, save({"images": images}))
     except OSError:
         pass  # no cache this time: the next run decodes again
     return images

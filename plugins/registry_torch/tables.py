@@ -17,9 +17,19 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from registry import DataError, Dataset, DatasetNotFoundError, DatasetSplits, Inputs, ParamError, Split, example
+from registry import (
+    CheckpointError,
+    DataError,
+    Dataset,
+    DatasetNotFoundError,
+    DatasetSplits,
+    Inputs,
+    ParamError,
+    Split,
+    example,
+)
 
 TestFraction = Annotated[float, Field(gt=0, lt=1, description="share of the rows held out, when there is no test file")]
 SplitSeed = Annotated[int, Field(ge=0, description="seed of the train/test split")]
@@ -47,11 +57,16 @@ def _read(path: Path, param: str) -> Any:
         import pandas as pd
     except ImportError:
         raise ParamError(param, "reading a table needs pandas: pip install 'torch-spec-registry[tables]'") from None
+    if path.suffix in (".csv", ".tsv", ".txt"):
+        _check_text(path)
     try:
         if path.suffix == ".parquet":
             return pd.read_parquet(path)
         if path.suffix in (".csv", ".tsv", ".txt"):
             return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", engine="c")
+    except MemoryError:
+        size = path.stat().st_size
+        raise DataError(f"{path}: too large to read into this machine's memory ({size:,} bytes)") from None
     except ImportError as e:  # parquet needs pyarrow
         raise ParamError(
             param, f"reading {path.suffix} files needs pyarrow: pip install 'torch-spec-registry[tables]' ({e})"
@@ -61,13 +76,39 @@ def _read(path: Path, param: str) -> Any:
     raise ParamError(param, f"{path.name}: a table is a .csv, .tsv or .parquet file")
 
 
+def _check_text(path: Path) -> None:
+    """Refuse a file that is not text before pandas reads it: NUL bytes (a sparse or binary file), or a
+    first line longer than any header (a file that is one endless line)."""
+    with open(path, "rb") as f:
+        head = f.read(TEXT_PROBE)
+    if b"\0" in head:
+        raise DataError(f"{path}: not a text table (it holds NUL bytes: a binary or sparse file)")
+    if len(head) == TEXT_PROBE and b"\n" not in head:
+        raise DataError(f"{path}: not a text table (no line break in its first {TEXT_PROBE:,} bytes)")
+
+
+TEXT_PROBE = 1 << 24
+"""How much of a text table is looked at before pandas reads it: its header must end within it."""
+SHOWN_COLUMNS = 20
+
+
 def _columns(frame: Any, names: Sequence[str], param: str) -> None:
     have = [str(c) for c in frame.columns]
+    known = set(have)
     for name in names:
-        if name not in have:
-            near = difflib.get_close_matches(name, have, n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else "."
-            raise ParamError(param, f"the table has no column {name!r}{hint} Its columns: {', '.join(have)}")
+        if name not in known:
+            raise ParamError(param, f"the table has no column {name!r}{_which(have, name)}")
+
+
+def _which(have: list[str], name: str) -> str:
+    """What a message may say of a table's columns. A file that is not a table (a key, a password file)
+    parses as one column whose name is its first line: its header is never shown."""
+    if len(have) < 2 or any(len(c) > 64 or not c.isprintable() for c in have):
+        return f" (its first line is not a header of named columns: {len(have)} column(s); is it a table?)"
+    near = difflib.get_close_matches(name, have, n=1)
+    hint = f"; did you mean {near[0]!r}?" if near else "."
+    listed = ", ".join(have[:SHOWN_COLUMNS]) + (f" ... ({len(have)} in all)" if len(have) > SHOWN_COLUMNS else "")
+    return f"{hint} Its columns: {listed}"
 
 
 def _is_numeric(column: Any) -> bool:
@@ -146,6 +187,55 @@ def _fit(
     return {"kind": "table", "features": features, "numeric": numeric, "categories": categories}
 
 
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Scale = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Name = Annotated[str, Field(max_length=4096)]
+
+
+class TableEncoding(BaseModel):
+    """What a table's encoding learnt from the training rows, as a run's ``data.json`` keeps it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    kind: Literal["table"]
+    features: Annotated[list[Name], Field(min_length=1, max_length=MAX_WIDTH)]
+    numeric: dict[Name, tuple[Finite, Scale]]
+    categories: dict[Name, Annotated[list[Name], Field(max_length=MAX_WIDTH)]]
+
+    @model_validator(mode="after")
+    def _each_feature_once(self) -> TableEncoding:
+        if len(set(self.features)) != len(self.features) or set(self.features) != {*self.numeric, *self.categories}:
+            raise ValueError("every feature must be numeric or categorical, once")
+        if sum(len(v) for v in self.categories.values()) > MAX_WIDTH:
+            raise ValueError(f"more than {MAX_WIDTH:,} categories in all")
+        return self
+
+    def width(self) -> int:
+        """How many numbers a row becomes."""
+        return sum(len(self.categories[c]) if c in self.categories else 1 for c in self.features)
+
+
+MAX_WIDTH = 1_000_000
+
+
+def saved_encoding(state: dict[str, Any], width: int) -> dict[str, Any]:
+    """*state* (a run's ``data.json``) checked to be a table encoding of rows *width* numbers wide.
+
+    Raises:
+        CheckpointError: it is not (the first fault, by key).
+    """
+    try:
+        encoding = TableEncoding.model_validate(state)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise CheckpointError(f"data.json: not a table's encoding: {where}: {err['msg']}") from None
+    if encoding.width() != width:
+        raise CheckpointError(f"data.json: its encoding makes rows of {encoding.width():,} numbers; this run's model "
+                              f"takes {width:,}")  # fmt: skip
+    return encoding.model_dump()
+
+
 def encode(frame: Any, fitted: dict[str, Any]) -> torch.Tensor:
     """The feature rows of *frame* as the network takes them, with the *fitted* encoding: each numeric column
     standardised (in float64, stored as float32), each categorical one as its one-hot columns."""
@@ -190,16 +280,28 @@ def _encode(frame: Any, fitted: dict[str, Any], held_out: np.ndarray | None) -> 
 
 
 def _check_features(frame: Any, features: list[str], categorical: Sequence[str]) -> None:
+    categorical = set(categorical)
+    dtypes = frame.dtypes  # one look at every column's type (a column looked up one by one costs O(columns) each)
     for col in features:
-        if col not in categorical and not _is_numeric(frame[col]):
+        if col not in categorical and not _is_numeric(dtypes[col]):
             raise ParamError(
-                "categorical", f"column {col!r} is not numeric (e.g. {frame[col].iloc[0]!r}): list it in "
+                "categorical", f"column {col!r} is not numeric ({_first_text(frame[col])} is text): list it in "
                 "categorical to one-hot encode it, or leave it out of features",
             )  # fmt: skip
-    for col in (c for c in features if c not in categorical):
-        missing = int(frame[col].isna().sum())
+    numeric = [c for c in features if c not in categorical]
+    for col, missing in frame[numeric].isna().sum().items():
         if missing:
             raise DataError(f"column {col!r} has {missing} empty values; fill or drop them first")
+
+
+def _first_text(column: Any) -> str:
+    """Where a column that should hold numbers first holds text: ``row 3`` (its value is not quoted: the
+    file may not be the table it was said to be)."""
+    import pandas as pd
+
+    text = pd.to_numeric(column, errors="coerce").isna() & column.notna()
+    rows = np.flatnonzero(text.to_numpy())
+    return f"row {int(rows[0]) + 1}" if len(rows) else "a value"
 
 
 def _held_out(rows: int, stratify: np.ndarray | None, fraction: float, seed: int) -> np.ndarray:
@@ -277,9 +379,10 @@ def table(
     width = int(splits.train.inputs.shape[1])
 
     def read_rows(source: Path, state: dict[str, Any]) -> Inputs:
+        encoding = saved_encoding(state, width)
         rows = _read(source, "path")
-        _columns(rows, state["features"], "path")
-        return Inputs(encode(rows, state))
+        _columns(rows, encoding["features"], "path")
+        return Inputs(encode(rows, encoding))
 
     return Dataset(
         (width,),
@@ -299,6 +402,12 @@ def _arrays(path: Path, param: str) -> tuple[np.ndarray, np.ndarray]:
     """The ``inputs`` and ``targets`` arrays of a .npz or .safetensors file."""
     try:
         if path.suffix == ".npz":
+            from registry.untrusted import Unreadable, check_npz
+
+            try:
+                check_npz(path)  # what each array declares, before numpy allocates it
+            except Unreadable as e:
+                raise DataError(f"{path}: not readable arrays: {e}") from None
             with np.load(path, allow_pickle=False) as held:
                 found = {k: held[k] for k in held.files}
         elif path.suffix == ".safetensors":
@@ -311,7 +420,7 @@ def _arrays(path: Path, param: str) -> tuple[np.ndarray, np.ndarray]:
         else:
             raise ParamError(param, f"{path.name}: arrays come in a .npz or .safetensors file")
     except (OSError, ValueError) as e:
-        if isinstance(e, ParamError):
+        if isinstance(e, (ParamError, DataError)):
             raise
         raise DataError(f"{path}: not readable arrays: {e}") from None
     missing = [k for k in ("inputs", "targets") if k not in found]
