@@ -293,8 +293,9 @@ class Pruner(_Strict):
     ] = 5
     warmup_epochs: Annotated[
         int,
-        Field(ge=0, description="median: the epochs a trial runs before it can be pruned (0: judged from its first)"),
-    ] = 0
+        Field(ge=0, description="median: the epochs a trial runs before it can be pruned (1: judged from its "
+              "second epoch, as one epoch says little of a short trial; the last epoch is never pruned)"),
+    ] = 1
     min_epochs: Annotated[int, Field(ge=1, description="successive halving: epochs at the first rung")] = 1
     reduction_factor: Annotated[
         int, Field(ge=2, description="successive halving: 1 in this many trials goes on at each rung")
