@@ -248,11 +248,12 @@ def train(
     return Run(built, result.epochs, where, result.stopped, fitted=fitted)
 
 
-def open_run(run_dir: str | os.PathLike[str], checkpoint: str = "best") -> Run:
+def open_run(run_dir: str | os.PathLike[str], checkpoint: str | None = None) -> Run:
     """A finished (or stopped) run directory, its model holding the weights of *checkpoint*.
 
     Args:
-        checkpoint: ``best``, ``latest``, or a checkpoint's folder name.
+        checkpoint: ``best`` (the default, as for ``evaluate``, ``predict`` and ``export``), ``latest``, or a
+            checkpoint's folder name.
 
     Other versions of the plugins its spec uses, or of torch, are warned about on standard error.
 

@@ -215,6 +215,14 @@ def _try_loss(rs: ResolvedSpec, loss: Any, output: Tensor, data: DataPlan, task:
     try:
         value = loss(output, target)
     except (RuntimeError, ValueError, TypeError, IndexError) as e:
+        width = output.shape[1] if output.dim() > 1 else 1
+        sized = [k for k, v in rs.loss.kwargs.items() if isinstance(v, (list, tuple)) and len(v) != width]
+        if len(sized) == 1:  # a class weight of the wrong length: said at that parameter, in our words
+            n = len(rs.loss.kwargs[sized[0]])
+            problems.add((*rs.loss.loc, sized[0]), f"has {n} value{'s' if n != 1 else ''}, but the model's output "
+                         f"has {width} per sample: give one for each (the dataset's "
+                         f"{data.dataset.describe_targets()})")  # fmt: skip
+            return
         problems.add(
             where,
             f"{c.name} cannot take the model's output (shape {tuple(output.shape[1:])} per sample) with the "
@@ -312,7 +320,7 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
     assert plan is not None
     if plan.num_params == 0:
         problems.add(("model",), f"the model has no parameters for optimizer {rs.optimizer.name!r} to train")
-    warnings = []
+    warnings = [rs.problem(rs.dataset.loc, text) for text in data.dataset.warnings]
     task, findings = check_model_and_loss(rs, rs.catalog, plan, data.dataset)
     for f in findings:
         if f.is_error:

@@ -43,11 +43,15 @@ from registry.safetensors_check import MalformedError, check_safetensors
 from registry.untrusted import Unreadable, read_bounded
 
 __all__ = [
+    "DEFAULT",
     "FORMAT",
+    "POINTERS",
     "Checkpoint",
     "Progress",
     "apply_checkpoint",
+    "check_like",
     "checkpoint_name",
+    "describe",
     "load_checkpoint",
     "rotate",
     "save_checkpoint",
@@ -55,6 +59,10 @@ __all__ = [
 
 FORMAT = 1
 NAME = re.compile(r"ckpt-e(\d{4,})-(?:b(\d{6,})|end)")
+POINTERS = ("best", "latest")
+DEFAULT = "best"
+"""The checkpoint ``evaluate``, ``predict``, ``export`` and ``registry.open_run`` use unless told: the one
+``train.monitor`` judged best (``run --resume`` continues from ``latest``, where training stopped)."""
 
 
 @dataclass
@@ -254,7 +262,8 @@ def _load_tensors(path: Path) -> dict[str, Tensor]:
 
 
 def resolve_checkpoint(path: Path, which: str = "latest") -> Path:
-    """The checkpoint folder meant by *path*: a run directory (its ``latest`` or ``best``), or a checkpoint folder.
+    """The checkpoint folder meant by *path*: a run directory (its ``latest`` or ``best``, or a checkpoint's
+    folder name), or a checkpoint folder.
 
     Raises:
         CheckpointError: there is none.
@@ -262,6 +271,12 @@ def resolve_checkpoint(path: Path, which: str = "latest") -> Path:
     if NAME.fullmatch(path.name) and _is_folder(path):
         return path
     folder = path / "checkpoints"
+    if NAME.fullmatch(which):
+        if not _is_folder(folder / which):
+            raise CheckpointError(f"{path}: no checkpoint {which!r} in {folder}")
+        return folder / which
+    if which not in POINTERS:
+        raise CheckpointError(f"{which!r} is not a checkpoint: say best, latest, or a folder name as ckpt-e0003-end")
     name = _pointer(folder, which)
     if name is None or not _is_folder(folder / name):
         raise CheckpointError(f"{path}: no complete checkpoint ({which!r} pointer missing or broken in {folder})")
@@ -284,8 +299,73 @@ def load_checkpoint(path: Path, which: str = "latest") -> Checkpoint:
     tensors = _load_tensors(ckpt / "tensors.safetensors")
     p = state.progress
     progress = Progress(p.epoch, p.batch, p.loss_total, p.seen, list(p.history))
-    plain = {"optimizer": state.optimizer, "rng": state.rng, "policy": _untag(state.policy)}
+    plain = {"optimizer": state.optimizer, "rng": state.rng.model_dump(), "policy": _untag(state.policy)}
     return Checkpoint(ckpt, progress, state.spec_hash, model, tensors, plain)
+
+
+def describe(ckpt: Path, which: str) -> str:
+    """``checkpoint best: ckpt-e0005-end (epoch 5)``: which checkpoint a command uses, for its first line."""
+    m = NAME.fullmatch(ckpt.name)
+    where = ""
+    if m is not None:
+        epoch = int(m.group(1))
+        where = f" (epoch {epoch})" if m.group(2) is None else f" ({int(m.group(2))} batches into epoch {epoch})"
+    return f"checkpoint {which}: {ckpt.name}{where}" if which in POINTERS else f"checkpoint {ckpt.name}{where}"
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+MAX_INT = 2**53
+
+
+def check_like(saved: Any, live: Any, where: str, path: Path) -> None:
+    """Refuse a value read back from *path* unless it has the shape and types of *live*, the value this
+    process's optimizer, scheduler or scaler holds now: the same keys, the same lengths, booleans where it has
+    booleans, integers within 2**53 where it has integers, finite numbers within float32's range where it has
+    numbers. (A scheduler's ``load_state_dict`` sets every key it is given as an attribute: none may be new.)
+
+    Raises:
+        CheckpointError: naming *path* and the key path *where* of the first value that does not fit.
+    """
+    def refuse(why: str) -> CheckpointError:
+        return CheckpointError(f"{path}: {where}: {why}")
+
+    if isinstance(live, dict):
+        if not isinstance(saved, dict) or set(map(str, saved)) != set(map(str, live)):
+            raise refuse(f"must be a table of {', '.join(sorted(map(str, live))) or 'nothing'}")
+        by_name = {str(k): v for k, v in saved.items()}
+        for key, value in live.items():
+            check_like(by_name[str(key)], value, f"{where}.{key}", path)
+    elif isinstance(live, (list, tuple)):
+        if not isinstance(saved, (list, tuple)) or len(saved) != len(live):
+            raise refuse(f"must be a list of {len(live)} values")
+        for i, (s, v) in enumerate(zip(saved, live, strict=True)):
+            check_like(s, v, f"{where}[{i}]", path)
+    elif isinstance(live, bool):
+        if not isinstance(saved, bool):
+            raise refuse(f"must be true or false (got {_shown(saved)})")
+    elif isinstance(live, int):
+        if isinstance(saved, bool) or not isinstance(saved, int) or abs(saved) > MAX_INT:
+            raise refuse(f"must be an integer within 2**53 (got {_shown(saved)})")
+    elif isinstance(live, float):
+        if isinstance(saved, bool) or not isinstance(saved, (int, float)) or not _in_float32(saved, live):
+            raise refuse(f"must be a number within float32's range (got {_shown(saved)})")
+    elif isinstance(live, str) and not (isinstance(saved, str) and len(saved) <= 256):
+        raise refuse(f"must be a string (got {_shown(saved)})")
+    elif live is None and not (saved is None or isinstance(saved, (bool, int, float, str))):
+        raise refuse(f"must be a plain value (got {_shown(saved)})")
+
+
+def _in_float32(value: float, live: float) -> bool:
+    if math.isnan(value):
+        return math.isnan(live)
+    if math.isinf(value):  # a scheduler's best = inf until it improves: only where the live value is infinite too
+        return math.isinf(live)
+    return abs(value) <= FLOAT32_MAX
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, (set, Counter)) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _optimizer_state(ckpt: Checkpoint) -> dict[str, Any]:
@@ -309,6 +389,15 @@ def apply_checkpoint(
     Raises:
         CheckpointError: the checkpoint does not fit this model or optimizer.
     """
+    live = optimizer.state_dict()
+    saved = _untag(ckpt.state["optimizer"])
+    where = ckpt.path / "state.json"
+    if not isinstance(saved, dict) or set(saved) != {"param_groups", "scalars"}:
+        raise CheckpointError(f"{where}: optimizer: must be a table of param_groups and scalars")
+    check_like(saved["param_groups"], live["param_groups"], "optimizer.param_groups", where)
+    for index, scalars in (saved["scalars"].items() if isinstance(saved["scalars"], dict) else ()):
+        for name, value in scalars.items() if isinstance(scalars, dict) else ():
+            check_like(value, 0.0, f"optimizer.scalars.{index}.{name}", where)  # a step count, a running value
     try:
         model.load_state_dict(ckpt.model, strict=True)
         optimizer.load_state_dict(_optimizer_state(ckpt))

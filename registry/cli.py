@@ -83,6 +83,13 @@ def _exit_code(error: RegistryError) -> ExitCode:
     return ExitCode.USAGE
 
 
+def _add_checkpoint(p: argparse.ArgumentParser) -> None:
+    # the default is registry.checkpoint.DEFAULT, read when the command runs (that module imports torch)
+    p.add_argument("--checkpoint", metavar="best|latest|NAME",
+                   help="which checkpoint: best (the default for evaluate, predict and export alike: the one "
+                   "train.monitor judged best), latest, or a folder name such as ckpt-e0003-end")  # fmt: skip
+
+
 def _add_set(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--set",
@@ -139,12 +146,12 @@ def _parser() -> argparse.ArgumentParser:
     swr.add_argument("--no-plots", action="store_true", help="the table only")
     ev = sub.add_parser("evaluate", help="test metrics of a run's checkpoint")
     ev.add_argument("run_dir", metavar="DIR", help="a run directory (or one of its checkpoint folders)")
-    ev.add_argument("--checkpoint", choices=["latest", "best"], default="latest")
+    _add_checkpoint(ev)
     pr = sub.add_parser("predict", help="run a trained model on new inputs (arrays, a table's rows, images)")
     pr.add_argument("run_dir", metavar="DIR", help="a run directory (or one of its checkpoint folders)")
     pr.add_argument("inputs", help="raw samples in a .npy/.safetensors file (batch first), or what the dataset "
                     "reads: a table's rows (.csv/.parquet), a folder of images")  # fmt: skip
-    pr.add_argument("--checkpoint", choices=["latest", "best"], default="latest")
+    _add_checkpoint(pr)
     pr.add_argument("--onnx", metavar="MODEL", nargs="?", const="", help="run the exported ONNX model through "
                     "onnxruntime instead of torch (default MODEL: RUN/model.onnx)")  # fmt: skip
     pr.add_argument("--output", metavar="FILE", help="write there: CSV for a .csv name, else JSON lines (default: "
@@ -161,7 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     xp = sub.add_parser("export", help="write a run's trained model as ONNX or a torch.export program, verified")
     xp.add_argument("run_dir", metavar="RUN")
     xp.add_argument("--format", choices=["onnx", "pt2"], default="onnx", help="onnx (default) or pt2 (torch.export)")
-    xp.add_argument("--checkpoint", choices=["latest", "best"], default="best", help="which checkpoint (default: best)")
+    _add_checkpoint(xp)
     xp.add_argument("--output", metavar="FILE", help="where (default: RUN/model.onnx or RUN/model.pt2)")
     up = sub.add_parser("upgrade", help="rewrite specs in the current spec format, keeping comments and layout")
     up.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (each base is a file of its own)")
@@ -362,18 +369,22 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry.predict import predict_file, write_predictions
     from registry.rundir import RunDir
 
-    built, ckpt = trained(args.run_dir, args.checkpoint, err)
-    home = RunDir(ckpt.path.parent.parent)
-    inputs = Path(args.inputs)
-    forward = None
-    if args.onnx is not None:
+    which, forward = args.checkpoint, None
+    if args.onnx is not None:  # the export holds its own weights: its checkpoint, whatever --checkpoint says
+        from registry.checkpoint import resolve_checkpoint
         from registry.export import exported_by, onnx_forward
 
-        model = Path(args.onnx or home.path / "model.onnx")
-        checkpoint = exported_by(model, home.path)  # the export's own weights: --checkpoint does not apply
-        print(f"predicting with {model} (the weights of {checkpoint}), through onnxruntime", file=err)
+        model = Path(args.onnx or Path(args.run_dir) / "model.onnx")
+        which = exported_by(model, Path(args.run_dir))
+        if args.checkpoint is not None and resolve_checkpoint(Path(args.run_dir), args.checkpoint).name != which:
+            print(f"warning: --checkpoint {args.checkpoint} does not apply to {model}: it holds {which}", file=err)
+        print(f"predicting with {model} (the weights of {which}), through onnxruntime", file=err)
         forward = onnx_forward(model)
-    records = predict_file(built, inputs, home.read_fitted(), forward)
+    built, ckpt = trained(args.run_dir, which, err)
+    home = RunDir(ckpt.path.parent.parent)
+    inputs = Path(args.inputs)
+    records = predict_file(built, inputs, home.read_fitted(), forward, lambda said: print(f"warning: {said}", file=err),
+                           str(home.path / "data.json"))  # fmt: skip
     table = inputs.suffix in (".csv", ".tsv", ".parquet")
     if args.output is None:
         write_predictions(records, out, table, args.raw_csv)

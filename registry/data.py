@@ -83,10 +83,12 @@ class Inputs:
         samples: the samples, batch first, as the dataset's splits hold them.
         names: one name per sample where it has one (an image's file, relative to the folder read);
             None: ``predict`` numbers them (a table's rows).
+        warnings: what ``predict`` says on standard error before the predictions (values it encoded as unknown).
     """
 
     samples: Tensor
     names: tuple[str, ...] | None = None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ class Dataset:
             loaded split must have exactly this many.
         prepare: turns raw samples (as a user has them: unscaled features) into samples as the splits hold
             them, with the fitted state (a table's standardisation); None when they are the same.
+        warnings: what the declaration found that the user should hear of without it being an error (test rows
+            whose categories the training rows never showed, encoded as none): ``validate`` and ``run`` say them.
     """
 
     sample_shape: tuple[int, ...]
@@ -128,6 +132,7 @@ class Dataset:
     reader: Callable[[Path, dict[str, Any]], Inputs] | None = field(default=None, repr=False)
     train_samples: int | None = None
     prepare: Callable[[Tensor, dict[str, Any]], Tensor] | None = field(default=None, repr=False)
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.target_kind is None:

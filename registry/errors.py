@@ -59,7 +59,8 @@ def format_loc(loc: Sequence[str | int]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            key = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else json.dumps(part)  # as TOML quotes it
+            # as TOML quotes it, non-ASCII letters as written
+            key = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else json.dumps(part, ensure_ascii=False)
             out += f".{key}" if out else key
     return out or "(top level)"
 

@@ -80,7 +80,11 @@ def prepare(
 
     overrides = [parse_override(text) for text in sets]
     fmt = {} if default_format is None else {"default_format": default_format}
-    resolved = load_and_resolve(path, catalog or load_plugins_catalog(err), overrides, **fmt)
+    catalog = catalog or load_plugins_catalog(err)
+    try:
+        resolved = load_and_resolve(path, catalog, overrides, **fmt)
+    except SpecError as e:  # every problem in one pass: the model's too, where the faults leave it buildable
+        raise SpecError([*e.problems, *_model_problems(path, e, catalog, overrides, fmt)], e.source) from None
     for note in resolved.provenance.notes if resolved.provenance else ():
         print(f"warning: {note}", file=err)
     problems: list[Problem] = []
@@ -100,6 +104,46 @@ def prepare(
     for w in built.warnings:
         print(f"warning: {w.render(path)}", file=err)
     return built
+
+
+BUILT_FROM = ("data", "model", "loss")
+"""The tables the model's shapes follow from: a fault elsewhere leaves them to be checked."""
+
+
+def _model_problems(
+    path: str, error: SpecError, catalog: Catalog, overrides: Sequence[Any], fmt: dict[str, int]
+) -> list[Problem]:
+    """The model's own problems (shapes, a loss that cannot take its output), found with the faulty values
+    elsewhere in the spec (``optimizer.lr = -1``) left to their defaults, so that ``validate`` reports them
+    together with those faults. None when a fault is in what the model is built from, or defaults do not do."""
+    from registry.builder import build
+    from registry.compose import compose_file
+    from registry.resolve import resolve_composed
+
+    if not error.problems or any(not p.loc or p.loc[0] in BUILT_FROM for p in error.problems):
+        return []
+    try:
+        composed = compose_file(path, overrides, **fmt)
+        for p in error.problems:
+            _drop(composed.doc, p.loc)
+        build(resolve_composed(composed, catalog, path), with_optimizer=False)
+    except SpecError as e:
+        return [p for p in e.problems if p.loc and p.loc[0] in BUILT_FROM]
+    except RegistryError:  # the data or a plugin cannot say more here: the faults found stand alone
+        return []
+    return []
+
+
+def _drop(doc: Any, loc: Sequence[str | int]) -> None:
+    """Remove the value at *loc* from *doc*, when it is there (its default then applies)."""
+    node = doc
+    for part in loc[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(node, dict):
+        node.pop(loc[-1], None)
 
 
 @dataclass(frozen=True)
@@ -280,15 +324,17 @@ def quiet_rank_output(out: TextIO, ranks: Ranks | None) -> TextIO:
     return io.StringIO() if ranks is not None and not ranks.is_main else out
 
 
-def trained(run_dir: str, which: str, err: TextIO) -> tuple[Built, Checkpoint]:
-    """The model of a finished (or stopped) run, with the weights of its *which* checkpoint.
+def trained(run_dir: str, which: str | None, err: TextIO) -> tuple[Built, Checkpoint]:
+    """The model of a finished (or stopped) run, with the weights of its *which* checkpoint (``best``, ``latest``
+    or a checkpoint's folder name), said on *err* (``using checkpoint best: ckpt-e0005-end (epoch 5)``).
 
     Raises:
         CheckpointError: not a run directory, its spec.toml was edited, or the checkpoint is unusable.
     """
-    from registry.checkpoint import load_checkpoint, resolve_checkpoint
+    from registry.checkpoint import DEFAULT, describe, load_checkpoint, resolve_checkpoint
     from registry.rundir import RunDir
 
+    which = which or DEFAULT
     ckpt_path = resolve_checkpoint(Path(run_dir), which)
     home = ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else Path(run_dir)
     rundir = RunDir.open(home, writer=False)
@@ -300,6 +346,7 @@ def trained(run_dir: str, which: str, err: TextIO) -> tuple[Built, Checkpoint]:
     except RuntimeError as e:
         raise CheckpointError(f"{ckpt.path}: does not fit the run's model: {e}") from None
     built.model.eval()  # a trained model answers: dropout off, batch norm's statistics kept
+    print(f"using {describe(ckpt_path, which)}", file=err)
     return built, ckpt
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -89,6 +90,8 @@ def predict_file(
     path: Path,
     fitted: dict[str, Any] | None = None,
     forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    warn: Callable[[str], None] | None = None,
+    fitted_from: str = "data.json",
 ) -> Iterator[dict[str, Any]]:
     """Yield one record per input: the predicted class (or 0/1 label, or labels) with its probability, or the
     regression outputs.
@@ -97,6 +100,8 @@ def predict_file(
     table's rows, a folder of images), prepared with what it *fitted* on its training split. Inputs that
     have names (an image's file) carry them first, as ``input``. *forward*, when given, takes the raw
     samples instead of the spec's transforms and model (an exported graph, which includes the transforms).
+    *warn* hears what the dataset's reader says of the inputs (values it encoded as unknown); *fitted_from*
+    names the file *fitted* was read from, for messages.
 
     Raises:
         InputError: the file cannot be read, or its inputs do not fit the model.
@@ -107,7 +112,11 @@ def predict_file(
         try:
             read = dataset.reader(path, fitted)
             x, names = read.samples, read.names
-        except (CheckpointError, DataError):  # the run's record (data.json) is unusable, or the data is hostile
+            for said in read.warnings:  # the API's caller hears them as Python warnings
+                warn(said) if warn is not None else warnings.warn(said, stacklevel=2)
+        except CheckpointError as e:  # the run's record of what the data fitted is unusable
+            raise CheckpointError(f"{fitted_from}: {e}") from None
+        except DataError:  # the inputs are hostile or have gaps: the data's own exit code
             raise
         except (RegistryError, ParamError) as e:  # the inputs are what is wrong here, not a spec or the data
             raise InputError(f"cannot read inputs: {e}") from None

@@ -86,14 +86,26 @@ class SavedProgress(_Record):
         return self
 
 
+Word = Annotated[int, Field(ge=0, lt=2**32)]
+
+
+class SavedRng(_Record):
+    """Python's and numpy's generator states, as ``random.getstate`` and ``numpy.random.get_state`` give them
+    (the keys of numpy's are a tensor beside)."""
+
+    python: tuple[Literal[3], Annotated[list[Word], Field(min_length=625, max_length=625)], Finite | None]
+    numpy: tuple[Literal["MT19937"], Annotated[int, Field(ge=0, le=624)], Literal[0, 1], Finite]
+
+
 class SavedState(_Record):
-    """A checkpoint's ``state.json``: everything but tensors."""
+    """A checkpoint's ``state.json``: everything but tensors. The optimizer's and the policy's plain values
+    are checked against the live optimizer and scheduler when they are applied (``checkpoint.check_like``)."""
 
     format: Literal[1]
     spec_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$|^$")]
     progress: SavedProgress
     optimizer: dict[str, Any]
-    rng: dict[str, Any]
+    rng: SavedRng
     policy: dict[str, Any] = {}
 
 

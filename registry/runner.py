@@ -26,7 +26,15 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset as TorchDataset
 
 from registry.builder import Built
-from registry.checkpoint import Checkpoint, Progress, apply_checkpoint, promote_best, rotate, save_checkpoint
+from registry.checkpoint import (
+    Checkpoint,
+    Progress,
+    apply_checkpoint,
+    check_like,
+    promote_best,
+    rotate,
+    save_checkpoint,
+)
 from registry.data import DatasetSplits, Split, Transform, apply_transforms, block_batches, iter_batches, split_len
 from registry.distributed import Ranks, all_sum, shard
 from registry.errors import CheckpointError, Interrupted, RegistryError, TrainingError
@@ -517,7 +525,9 @@ def run(
             if schedule is not None:
                 _load_schedule(schedule, resume)
             if scaler is not None and "scaler" in resume.state.get("policy", {}):
-                scaler.load_state_dict(resume.state["policy"]["scaler"])
+                saved = resume.state["policy"]["scaler"]
+                check_like(saved, scaler.state_dict(), "policy.scaler", resume.path / "state.json")
+                scaler.load_state_dict(saved)
             progress = resume.progress
             if ranks and not ranks.is_main:  # the saved running loss is the whole run's: count it once
                 progress.loss_total, progress.seen = 0.0, 0
@@ -590,6 +600,7 @@ def _load_schedule(schedule: Schedule, ckpt: Checkpoint) -> None:
     saved = ckpt.state.get("policy", {}).get("scheduler")
     if saved is None:
         raise CheckpointError(f"{ckpt.path}: holds no scheduler state, but the spec has a scheduler")
+    check_like(saved, schedule.scheduler.state_dict(), "policy.scheduler", ckpt.path / "state.json")
     try:
         schedule.scheduler.load_state_dict(saved)
     except (KeyError, ValueError, TypeError, AttributeError) as e:

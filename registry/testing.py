@@ -33,6 +33,7 @@ from torch import nn
 
 from registry.catalog import Catalog, Component
 from registry.data import Dataset, DatasetSplits, Split
+from registry.errors import RegistryError
 from registry.loader import strict_validate
 from registry.resolve import Resolved
 from registry.semantics import get_contract, get_metric_info
@@ -279,7 +280,13 @@ def check_component(component: Component, catalog: Catalog | None = None, load_d
         AssertionError: naming the component and what is wrong.
     """
     catalog = catalog or plugin_catalog()
-    c = component
+    try:  # every failure is an AssertionError, as a test runner reports one: also registry's own verdicts
+        _check(component, catalog, load_datasets)
+    except RegistryError as e:
+        raise AssertionError(f"{component.kind} {component.name}: {e}") from e
+
+
+def _check(c: Component, catalog: Catalog, load_datasets: bool) -> None:
     _ = c.schema  # its signature must give a schema
     checks: dict[str, Any] = {
         "loss": _check_loss,

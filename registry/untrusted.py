@@ -115,6 +115,10 @@ def load_json(data: bytes | str) -> Any:
         raise Unreadable(f"nested more than {MAX_DEPTH} levels deep") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise Unreadable(f"not JSON ({e})") from None
+    except Unreadable:
+        raise
+    except ValueError as e:  # an integer of more than 4,300 digits: Python's own limit on reading one
+        raise Unreadable(f"holds a number too long to read ({str(e).split(';')[0]})") from None
     if depth(value) > MAX_DEPTH:
         raise Unreadable(f"nested more than {MAX_DEPTH} levels deep")
     return value

@@ -104,4 +104,7 @@ CASES = [
     ("metric_refuses_its_parameters", "seed = 0", 'seed = 0\nmetrics = [{ type = "top_k_accuracy", k = 20 }]'),
     ("best_metric_not_computed", "epochs = 1", 'epochs = 1\nmonitor = "f1"'),
     ("model_without_parameters", '  { type = "linear", out_features = 32 },\n  { type = "relu" },\n  { type = "linear", out_features = 10 },\n', ""),
+    ("non_ascii_key", "momentum = 0.9", '"m\u00f6mentum" = 0.9'),
+    ("shape_and_parameter_faults", '  { type = "log_softmax", dim = 1 },\n]\n[loss]\ntype = "nll"\n[optimizer]\ntype = "sgd"\nlr = 0.05',
+     '  { type = "max_pool2d", kernel_size = 2 },\n]\n[loss]\ntype = "nll"\n[optimizer]\ntype = "sgd"\nlr = -1'),
 ]

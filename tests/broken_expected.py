@@ -255,7 +255,7 @@ EXPECTED = {
     ),
     'class_weight_wrong_length': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:15: loss.type: nll cannot take the model's output (shape (10,) per sample) with the dataset's targets (one class index per sample, 10 classes): weight tensor should be defined either for all 10 classes or no classes but got weight tensor of shape: [3]\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:16: loss.weight: has 3 values, but the model's output has 10 per sample: give one for each (the dataset's one class index per sample, 10 classes)\n",
     ),
     'seed_beyond_64_bits': (
         2,
@@ -376,5 +376,13 @@ EXPECTED = {
     'model_without_parameters': (
         2,
         "error: SPEC: 1 problem in the spec\n  SPEC:6: model: the model has no parameters for optimizer 'sgd' to train\n",
+    ),
+    'non_ascii_key': (
+        2,
+        'error: SPEC: 1 problem in the spec\n  SPEC:19: optimizer."mömentum": optimizer \'sgd\' takes no parameter \'mömentum\'; did you mean \'momentum\'? Its parameters: dampening, lr, momentum, nesterov, weight_decay\n',
+    ),
+    'shape_and_parameter_faults': (
+        2,
+        'error: SPEC: 2 problems in the spec\n  SPEC:12: model.layers[4]: max_pool2d cannot take input of shape (10,): non-empty 3D or 4D (batch mode) tensor expected for input\n  SPEC:18: optimizer.lr: must be > 0.0 (got -1)\n',
     ),
 }

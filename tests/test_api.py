@@ -221,6 +221,7 @@ def test_a_run_opened_with_another_plugin_version_warns(quick: Path, tmp_path: P
     assert err == (
         f"warning: {tmp_path / 'run'}: plugin 'registry_torch' was torch-spec-registry 0.0.9, is {now} here: "
         "the rebuilt model may differ from the trained one\n"
+        "using checkpoint best: ckpt-e0002-end (epoch 2)\n"
     )
 
 

@@ -388,7 +388,34 @@ STATES = {
     "string for a number": (_edit_state("progress.seen", "many"), "progress.seen: Input should be a valid integer"),
     "history of another run": (_edit_state("progress.epoch", 5), "history must hold one row for each of epochs 1 to 4, in order"),
     "deep nesting": (_edit_state("optimizer", {"x": json.loads("[" * 200 + "]" * 200)}), "nested more than 64 levels deep"),
+    "5,000-digit integer": (_edit_state("progress.seen", "DIGITS"), "unreadable: holds a number too long to read (Exceeds the limit (4300 digits)"),
+    "python rng of another shape": (_edit_state("rng.python", [3, [1, 2], None]), "rng.python[1]: List should have at least 625 items"),
 }
+
+OPTIMIZER_STATES = {
+    "string lr": ("lr", "fast", "optimizer.param_groups[0].lr: must be a number within float32's range (got \"fast\")"),
+    "lr past float32": ("lr", 1e308, "optimizer.param_groups[0].lr: must be a number within float32's range (got 1e+308)"),
+    "lr as a boolean": ("lr", True, "optimizer.param_groups[0].lr: must be a number within float32's range (got true)"),
+    "a key the optimizer lacks": ("nesterov_x", 1, "optimizer.param_groups[0]: must be a table of "),
+}
+
+
+@pytest.mark.parametrize("kind", list(OPTIMIZER_STATES))
+def test_untrusted_optimizer_values_are_refused_before_resume_uses_them(tmp_path, trained, kind) -> None:
+    """A saved optimizer value of the wrong type, past float32, or a key the live optimizer lacks: exit 5 naming
+    state.json and the key path, before a step."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    path = load_checkpoint(run).path / "state.json"
+    state = json.loads(path.read_text())
+    key, value, message = OPTIMIZER_STATES[kind]
+    state["optimizer"]["param_groups"][0][key] = value
+    path.write_text(json.dumps(state))
+    code, out, err = cli("run", "--resume", str(run), "--set", "train.epochs=5")
+    assert code == ExitCode.CHECKPOINT and err.startswith(f"error: {path}: {message}"), err
+    assert "Train Epoch" not in out
 
 
 @pytest.mark.parametrize("kind", list(STATES))
@@ -402,7 +429,7 @@ def test_untrusted_checkpoint_state_is_refused(tmp_path, trained, kind) -> None:
     state = json.loads(path.read_text())
     edit, message = STATES[kind]
     edit(state)
-    path.write_text(json.dumps(state))
+    path.write_text(json.dumps(state).replace('"DIGITS"', "9" * 5000))  # json.dumps itself refuses such a number
     for argv in (("evaluate", str(run)), ("run", "--resume", str(run), "--set", "train.epochs=5")):
         code, _, err = cli(*argv)
         assert code == ExitCode.CHECKPOINT and err.startswith(f"error: {path}: ") and message in err, err

@@ -125,7 +125,8 @@ def test_an_export_that_differs_beyond_the_tolerance_fails_and_leaves_nothing(tm
     monkeypatch.setattr(export, "RTOL", 0.0)
     code, out, err = cli("export", str(run))
     assert (code, out) == (7, "")
-    assert err.startswith("error: the onnx export does not compute what the model does: outputs differ by up to ")
+    assert err.startswith("using checkpoint best: ckpt-e0001-end (epoch 1)\n"
+                          "error: the onnx export does not compute what the model does: outputs differ by up to ")
     assert err.endswith(" (allowed: 0 + 0 x |output|); nothing was written\n")
     assert not (run / "model.onnx").exists() and not (run / "model.onnx.json").exists()
     assert {p.name: p.read_bytes() for p in run.glob("model.*")} == before
@@ -157,3 +158,45 @@ def test_a_test_split_of_one_sample_still_exports_a_dynamic_batch(tmp_path: Path
     monkeypatch.setattr(export, "VERIFY_SAMPLES", 1)
     for fmt in ("pt2", "onnx"):
         assert _export(run, fmt)["verified"]["samples"] == 1
+
+
+def test_every_command_and_the_api_use_one_checkpoint_and_say_which(tmp_path: Path) -> None:
+    """evaluate, predict, export and open_run default to the best checkpoint, each saying so; predict and
+    predict --onnx give the same classes; --checkpoint latest or a folder name picks another."""
+    spec = tmp_path / "s.toml"
+    spec.write_text(IRIS.replace("epochs = 1", "epochs = 3\nkeep_checkpoints = 3"))
+    code, _, err = cli("run", "--quiet", "--out", str(tmp_path / "r"), str(spec))
+    assert code == 0, err
+    run = tmp_path / "r"
+    (run / "checkpoints" / "best").write_text("ckpt-e0002-end\n")  # best and latest: two sets of weights
+    best = (run / "checkpoints" / "best").read_text().strip()
+    latest = (run / "checkpoints" / "latest").read_text().strip()
+    assert (best, latest) == ("ckpt-e0002-end", "ckpt-e0003-end")
+    said = "using checkpoint best: ckpt-e0002-end (epoch 2)\n"
+    code, out, err = cli("evaluate", str(run))
+    assert code == 0 and err == said
+    from sklearn.datasets import load_iris
+
+    np.save(tmp_path / "x.npy", load_iris().data.astype("float32"))
+    code, torch_out, err = cli("predict", str(run), str(tmp_path / "x.npy"))
+    assert code == 0 and err == said
+    code, out, err = cli("export", str(run))
+    assert code == 0 and err == said and json.loads((run / "model.onnx.json").read_text())["checkpoint"] == best
+    code, onnx_out, err = cli("predict", str(run), str(tmp_path / "x.npy"), "--onnx")
+    assert code == 0 and err == f"predicting with {run / 'model.onnx'} (the weights of {best}), through onnxruntime\n" \
+        f"using checkpoint {best} (epoch 2)\n"
+    classes = [json.loads(line)["class"] for line in torch_out.splitlines()]
+    assert classes == [json.loads(line)["class"] for line in onnx_out.splitlines()]
+    code, out, err = cli("evaluate", str(run), "--checkpoint", "latest")
+    assert code == 0 and err == "using checkpoint latest: ckpt-e0003-end (epoch 3)\n"
+    code, out, err = cli("evaluate", str(run), "--checkpoint", "ckpt-e0001-end")
+    assert code == 0 and err == "using checkpoint ckpt-e0001-end (epoch 1)\n"
+    code, out, err = cli("evaluate", str(run), "--checkpoint", "ckpt-e0009-end")
+    assert code == 5 and err == f"error: {run}: no checkpoint 'ckpt-e0009-end' in {run / 'checkpoints'}\n"
+    assert registry.open_run(run).checkpoint.path.name == best
+    from registry.cli import _parser
+
+    commands = _parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for command in ("evaluate", "predict", "export"):
+        text = " ".join(commands[command].format_help().split())
+        assert "--checkpoint best|latest|NAME" in text and "best (the default for evaluate, predict and export" in text

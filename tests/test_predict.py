@@ -13,6 +13,8 @@ from registry.cli import ExitCode, main
 
 from .conftest import NESTED, QUICK
 
+USING = "using checkpoint best: ckpt-e0001-end (epoch 1)\n"  # every command says which checkpoint it uses
+
 
 def cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
@@ -43,18 +45,18 @@ def test_unusable_inputs_are_refused_naming_the_file(run, tmp_path, array, messa
     np.save(path, array)
     code, out, err = cli("predict", str(run), str(path))
     assert code == ExitCode.USAGE and out == ""
-    assert err == f"error: {path}: {message}\n"
+    assert err == f"{USING}error: {path}: {message}\n"
 
 
 def test_unreadable_inputs_are_refused(run, tmp_path) -> None:
     """A missing file, a pickle, another suffix: each a clear refusal naming the file."""
-    assert cli("predict", str(run), str(tmp_path / "none.npy"))[2] == f"error: {tmp_path / 'none.npy'}: no such file\n"
+    assert cli("predict", str(run), str(tmp_path / "none.npy"))[2] == f"{USING}error: {tmp_path / 'none.npy'}: no such file\n"
     pickled = tmp_path / "obj.npy"
     np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     code, _, err = cli("predict", str(run), str(pickled))
-    assert code == ExitCode.USAGE and err.startswith(f"error: {pickled}: cannot read inputs: ")
+    assert code == ExitCode.USAGE and err.startswith(f"{USING}error: {pickled}: cannot read inputs: ")
     code, _, err = cli("predict", str(run), str(tmp_path / "x.csv"))
-    assert err == f"error: {tmp_path / 'x.csv'}: give the inputs as a .npy or .safetensors file\n"
+    assert err == f"{USING}error: {tmp_path / 'x.csv'}: give the inputs as a .npy or .safetensors file\n"
 
 
 def test_the_output_is_valid_json(run, tmp_path) -> None:

@@ -60,7 +60,8 @@ def test_encoding_statistics_come_from_the_training_rows_only(catalog, tmp_path)
     test["income"] = 1e6
     test["city"] = "tokyo"
     test.to_csv(tmp_path / "test.csv", index=False)
-    ds = build_table(catalog, path=str(train), test_path=str(tmp_path / "test.csv"), targets="approved", categorical=("city",))
+    ds = build_table(catalog, path=str(train), test_path=str(tmp_path / "test.csv"), targets="approved",
+                     categorical=("city",), unknown="ignore")  # fmt: skip
     splits = ds.load()
     assert splits.fitted["numeric"]["income"][0] == pytest.approx(frame["income"].mean())
     assert splits.fitted["categories"]["city"] == ["lyon", "nice", "paris"]
@@ -172,4 +173,6 @@ def test_empty_values_in_a_feature_are_refused(tmp_path) -> None:
     frame.loc[[3, 7], "income"] = np.nan
     frame.to_csv(path, index=False)
     code, _, err = cli("validate", str(SPECS / "table_csv.toml"))
-    assert code == ExitCode.DATA and err == "error: column 'income' has 2 empty values; fill or drop them first\n"
+    assert code == ExitCode.DATA and err == (
+        "error: data/table.csv: empty cells in 1 column: income (2: rows 4, 8); set data.missing = 'drop' (leave "
+        "those rows out) or 'fill' (the training rows' mean or most frequent value), or fill them in the file\n")

@@ -51,6 +51,11 @@ def frozen_optimizer(params, lr: float = 0.1) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=0.0)
 
 
+def stringly() -> nn.Module:
+    """Returns a string."""
+    return "not a module"  # type: ignore[return-value]
+
+
 def batch_standardize():
     """Standardizes with the batch's own statistics: a sample's result depends on the others."""
     return lambda x: (x - x.mean()) / (x.std() + 1e-6)
@@ -64,6 +69,8 @@ def batch_standardize():
         ("registry_layers", "nan_layer", nan_layer, "layer nan_layer: the output is not finite"),
         ("registry_layers", "undocumented", undocumented, "layer undocumented: no description"),
         ("registry_optimizers", "frozen", frozen_optimizer, "optimizer frozen: a step changed nothing"),
+        ("registry_layers", "stringly", stringly,
+         r"^layer stringly: layer 'stringly' of plugin 'mine' returned str \('not a module'\), not a torch\.nn\.modules"),
     ],
 )
 def test_the_kit_names_what_is_wrong(hook, name, factory, message) -> None:

@@ -31,6 +31,8 @@ from registry import (
     example,
 )
 
+from .gaps import Missing, Unknown, check_gaps, fill, fill_values, unknown_values
+
 TestFraction = Annotated[float, Field(gt=0, lt=1, description="share of the rows held out, when there is no test file")]
 SplitSeed = Annotated[int, Field(ge=0, description="seed of the train/test split")]
 TargetKind = Annotated[
@@ -42,6 +44,17 @@ TargetKind = Annotated[
     ),
 ]
 MAX_AUTO_CLASSES = 50
+MissingPolicy = Annotated[
+    Missing,
+    Field(description="an empty cell in a feature or a target: 'error' names every one (file, column, rows); 'drop' "
+          "leaves those rows out; 'fill' puts in the training rows' mean (numbers, booleans) or most frequent value "
+          "(categories), kept in the run so that predict fills the same way (a target is never filled)"),
+]  # fmt: skip
+UnknownPolicy = Annotated[
+    Unknown,
+    Field(description="a categorical feature's value the training rows never showed (in the test rows, or at "
+          "predict): 'error' names it; 'ignore' encodes it as no category (all zeros), with a warning"),
+]  # fmt: skip
 
 
 def _file(path: str, param: str) -> Path:
@@ -117,6 +130,15 @@ def _is_numeric(column: Any) -> bool:
     return bool(pd.api.types.is_numeric_dtype(column)) and not pd.api.types.is_bool_dtype(column)
 
 
+def _is_number_feature(column: Any, dtype: Any) -> bool:
+    """Whether a feature column holds numbers: numbers, or booleans (0 and 1), empty cells aside."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        return True
+    return bool(pd.api.types.is_object_dtype(dtype)) and pd.api.types.infer_dtype(column, skipna=True) == "boolean"
+
+
 def _target_kind(frame: Any, targets: list[str], declared: str) -> str:
     if declared != "auto":
         return declared
@@ -187,6 +209,16 @@ def _fit(
     return {"kind": "table", "features": features, "numeric": numeric, "categories": categories}
 
 
+def _fitted(frame: Any, held_out: np.ndarray | None, features: list[str], categorical: Sequence[str],
+            standardize: bool, missing: Missing, unknown: Unknown) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """*frame* with its empty cells filled (``missing = 'fill'``), and the encoding learnt from its training rows
+    (those not *held_out*), with the policies predict applies."""
+    values = fill_values(frame, held_out, features, categorical) if missing == "fill" else {}
+    frame = fill(frame, values)
+    fitted = _fit(frame, held_out, features, categorical, standardize)
+    return frame, {**fitted, "missing": missing, "fill": values, "unknown": unknown}
+
+
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Scale = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Name = Annotated[str, Field(max_length=4096)]
@@ -201,6 +233,9 @@ class TableEncoding(BaseModel):
     features: Annotated[list[Name], Field(min_length=1, max_length=MAX_WIDTH)]
     numeric: dict[Name, tuple[Finite, Scale]]
     categories: dict[Name, Annotated[list[Name], Field(max_length=MAX_WIDTH)]]
+    missing: Missing = "error"
+    fill: dict[Name, Finite | Name] = {}
+    unknown: Unknown = "ignore"  # a run from before the setting encoded such values as zeros, saying nothing
 
     @model_validator(mode="after")
     def _each_feature_once(self) -> TableEncoding:
@@ -229,20 +264,24 @@ def saved_encoding(state: dict[str, Any], width: int) -> dict[str, Any]:
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise CheckpointError(f"data.json: not a table's encoding: {where}: {err['msg']}") from None
+        raise CheckpointError(f"not a table's encoding: {where}: {err['msg']}") from None
     if encoding.width() != width:
-        raise CheckpointError(f"data.json: its encoding makes rows of {encoding.width():,} numbers; this run's model "
+        raise CheckpointError(f"its encoding makes rows of {encoding.width():,} numbers; this run's model "
                               f"takes {width:,}")  # fmt: skip
     return encoding.model_dump()
 
 
-def encode(frame: Any, fitted: dict[str, Any]) -> torch.Tensor:
+def encode(
+    frame: Any, fitted: dict[str, Any], where: str = "the table", notes: list[str] | None = None
+) -> torch.Tensor:
     """The feature rows of *frame* as the network takes them, with the *fitted* encoding: each numeric column
-    standardised (in float64, stored as float32), each categorical one as its one-hot columns."""
-    return _encode(frame, fitted, None)[0]
+    standardised (in float64, stored as float32), each categorical one as its one-hot columns. A category
+    the training rows never showed is refused, or (``unknown = 'ignore'``) all zeros, said in *notes*."""
+    return _encode(frame, fitted, None, where, notes)[0]
 
 
-def _encode(frame: Any, fitted: dict[str, Any], held_out: np.ndarray | None) -> list[torch.Tensor]:
+def _encode(frame: Any, fitted: dict[str, Any], held_out: np.ndarray | None, where: str = "the table",
+            notes: list[str] | None = None) -> list[torch.Tensor]:  # fmt: skip
     """``encode``, the rows parted by the mask *held_out*: [the others, the held-out], each in the file's order
     (without a mask: [all]). Chunk by chunk, each output written once, row by row."""
     features, numeric, categories = fitted["features"], fitted["numeric"], fitted["categories"]
@@ -253,6 +292,10 @@ def _encode(frame: Any, fitted: dict[str, Any], held_out: np.ndarray | None) -> 
     block = _numbers(frame, names) if names else np.zeros((len(frame), 0))
     stats = np.array([numeric[c] for c in names], dtype=np.float64).reshape(-1, 2)
     codes = {col: _codes(frame[col], categories[col]) for col in categories}
+    for col, code in codes.items():
+        said = unknown_values(frame[col], code, col, where, fitted.get("unknown", "ignore"))
+        if said is not None and notes is not None:
+            notes.append(said)
     masks = [None] if held_out is None else [~held_out, held_out]
     outs = [np.empty((len(frame) if m is None else int(m.sum()), sum(widths)), dtype=np.float32) for m in masks]
     filled = [0] * len(outs)
@@ -283,15 +326,11 @@ def _check_features(frame: Any, features: list[str], categorical: Sequence[str])
     categorical = set(categorical)
     dtypes = frame.dtypes  # one look at every column's type (a column looked up one by one costs O(columns) each)
     for col in features:
-        if col not in categorical and not _is_numeric(dtypes[col]):
+        if col not in categorical and not _is_number_feature(frame[col], dtypes[col]):
             raise ParamError(
                 "categorical", f"column {col!r} is not numeric ({_first_text(frame[col])} is text): list it in "
                 "categorical to one-hot encode it, or leave it out of features",
             )  # fmt: skip
-    numeric = [c for c in features if c not in categorical]
-    for col, missing in frame[numeric].isna().sum().items():
-        if missing:
-            raise DataError(f"column {col!r} has {missing} empty values; fill or drop them first")
 
 
 def _first_text(column: Any) -> str:
@@ -331,10 +370,13 @@ def table(
     split_seed: SplitSeed = 0,
     target_kind: TargetKind = "auto",
     standardize: Annotated[bool, Field(description="standardise numeric features (training rows' statistics)")] = True,
+    missing: MissingPolicy = "error",
+    unknown: UnknownPolicy = "error",
 ) -> Dataset:
     """Your own table (CSV or Parquet): features encoded from the training rows, one or more target columns."""
-    frame = _read(_file(path, "path"), "path")
-    test = None if test_path is None else _read(_file(test_path, "test_path"), "test_path")
+    source, test_source = _file(path, "path"), None if test_path is None else _file(test_path, "test_path")
+    frame = _read(source, "path")
+    test = None if test_source is None else _read(test_source, "test_path")
     target_cols = [targets] if isinstance(targets, str) else list(targets)
     _columns(frame, target_cols, "targets")
     feature_cols = [str(c) for c in frame.columns if str(c) not in target_cols] if features is None else list(features)
@@ -345,6 +387,9 @@ def table(
     if not_features := [c for c in categorical if c not in feature_cols]:
         raise ParamError("categorical", f"{', '.join(map(repr, not_features))} is not among the features")
     _check_features(frame, feature_cols, categorical)
+    frame = check_gaps(frame, str(source), feature_cols, target_cols, missing)
+    if test is not None:
+        test = check_gaps(test, str(test_source), feature_cols, target_cols, missing)
     kind = _target_kind(frame, target_cols, target_kind)
     if kind == "classes" and len(target_cols) > 1:
         raise ParamError(
@@ -364,25 +409,31 @@ def table(
             raise DataError(f"{path}: the target columns hold empty or non-finite values")
         return torch.from_numpy(values.astype(np.float32))
 
+    notes: list[str] = []
     if test is not None:
-        fitted = _fit(frame, None, feature_cols, categorical, standardize)
-        train_split = Split(encode(frame, fitted), target_tensor(frame))
-        test_split = Split(encode(test, fitted), target_tensor(test))
+        frame, fitted = _fitted(frame, None, feature_cols, categorical, standardize, missing, unknown)
+        test = fill(test, fitted["fill"])
+        train_split = Split(encode(frame, fitted, str(source)), target_tensor(frame))
+        test_split = Split(encode(test, fitted, str(test_source), notes), target_tensor(test))
     else:  # the whole table encoded once, with what its training rows show; then the rows of each part
         stratify = _codes(frame[target_cols[0]], labels) if kind == "classes" else None
         held = _held_out(len(frame), stratify, test_fraction, split_seed)  # both parts keep the file's order
-        fitted = _fit(frame, held, feature_cols, categorical, standardize)
-        (train_inputs, test_inputs), targets = _encode(frame, fitted, held), target_tensor(frame).numpy()
+        frame, fitted = _fitted(frame, held, feature_cols, categorical, standardize, missing, unknown)
+        parts = _encode(frame, fitted, held, f"{source} (its test rows)", notes)
+        (train_inputs, test_inputs), targets = parts, target_tensor(frame).numpy()
         train_split = Split(train_inputs, torch.from_numpy(targets[~held]))
         test_split = Split(test_inputs, torch.from_numpy(targets[held]))
     splits = DatasetSplits(train_split, test_split, fitted)
     width = int(splits.train.inputs.shape[1])
 
-    def read_rows(source: Path, state: dict[str, Any]) -> Inputs:
+    def read_rows(inputs: Path, state: dict[str, Any]) -> Inputs:
         encoding = saved_encoding(state, width)
-        rows = _read(source, "path")
+        rows = _read(inputs, "path")
         _columns(rows, encoding["features"], "path")
-        return Inputs(encode(rows, encoding))
+        rows = fill(check_gaps(rows, str(inputs), encoding["features"], [], encoding["missing"], predicting=True),
+                    encoding["fill"])  # fmt: skip
+        said: list[str] = []
+        return Inputs(encode(rows, encoding, str(inputs), said), warnings=tuple(said))
 
     return Dataset(
         (width,),
@@ -395,6 +446,7 @@ def table(
         target_kind=kind,  # type: ignore[arg-type]
         reader=read_rows,
         train_samples=len(splits.train),
+        warnings=tuple(notes),
     )
 
 
