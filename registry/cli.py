@@ -329,7 +329,9 @@ def _run_session(args: argparse.Namespace, session: Session, out: TextIO, err: T
     _restore_gc()  # start-up is over: training collects garbage as the caller would
     result = execute(session, report, ranks)
     if rundir is not None:
-        report.note("done", render_summary(result), **result.final.model_dump())
+        segments = rundir.info().segments
+        before = segments[-2].how if len(segments) > 1 else None
+        report.note("done", render_summary(result, before), **result.final.model_dump())
         report.note("run_dir", f"Run directory: {rundir.path}", path=str(rundir.path))
         _draw(rundir.path, report)
     return ExitCode.OK

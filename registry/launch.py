@@ -198,10 +198,10 @@ def _resume(options: RunOptions, err: TextIO, ranks: Ranks | None) -> Session:
     except BaseException:
         rundir.release()
         raise
-    if main:
-        rundir.set_status("running")  # this process's run now: a kill of it shows as killed
     p = ckpt.progress
     where = f"epoch {p.epoch}, batch {p.batch}" if p.batch else f"the end of epoch {p.epoch - 1}"
+    if main:  # this process's run now (a kill of it shows as killed), its own segment in run.json
+        rundir.resume(f"{ckpt.path.name} ({where})")
     note = ("resume", f"resuming {rundir.path} from {ckpt.path.name}: {where}")
     return Session(built, rundir if main else None, ckpt, info.spec_hash, (note,))
 

@@ -257,6 +257,8 @@ class _Network:
         if out is None:
             return None
         self.total += own
+        if groups and own:  # what a container holds beside its chains (a residual's projection): a node too
+            groups = (*groups, *_extras(module, groups, x))
         plan = NodePlan(r, module, kwargs, shape, tuple(out.shape[1:]), _count(module), groups,
                         _produces(r, groups), _label(r))  # fmt: skip
         return module, plan, out
@@ -306,8 +308,17 @@ def _produces(r: Resolved, groups: Groups) -> str:
     return str(declared or "scores")
 
 
-def _submodules(module: nn.Module, x: Tensor) -> tuple[NodePlan, ...]:
-    """The direct submodules of a whole architecture, with the shapes a dry run sends through them."""
+def _extras(module: nn.Module, groups: Groups, x: Tensor) -> Groups:
+    """The direct submodules of the container *module* that hold parameters outside its chains (*groups*), each
+    as a group of one node named after its attribute, so that the tree's parameter counts add up."""
+    chained = {id(p) for _, nodes in groups for n in nodes for p in n.module.parameters()}
+    names = {n for n, m in module.named_children() if any(id(p) not in chained for p in m.parameters())}
+    return tuple((p.label.split(" ")[0], (p,)) for p in _submodules(module, x, names))
+
+
+def _submodules(module: nn.Module, x: Tensor, only: set[str] | None = None) -> tuple[NodePlan, ...]:
+    """The direct submodules of a whole architecture (or those named *only*), with the shapes a dry run sends
+    through them."""
     shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
 
     def hook(name: str) -> Any:
@@ -317,7 +328,7 @@ def _submodules(module: nn.Module, x: Tensor) -> tuple[NodePlan, ...]:
 
         return record
 
-    handles = [m.register_forward_hook(hook(n)) for n, m in module.named_children()]
+    handles = [m.register_forward_hook(hook(n)) for n, m in module.named_children() if only is None or n in only]
     try:
         module.eval()
         with torch.no_grad():

@@ -24,6 +24,7 @@ __all__ = [
     "RunInfo",
     "SavedProgress",
     "SavedState",
+    "Segment",
     "SweepRecord",
     "read_record",
 ]
@@ -126,6 +127,16 @@ class Confusion(_Record):
 Status = Literal["running", "completed", "failed", "interrupted"]
 
 
+class Segment(_Record):
+    """One process's part of a run in ``run.json``'s ``segments``: when it started, from where, when and how it
+    ended (``interrupted by SIGINT at epoch 2, batch 14``; None while it runs, or when it was killed unheard)."""
+
+    started: str
+    start: Annotated[str, Field(max_length=200)]
+    ended: str | None = None
+    how: Annotated[str | None, Field(max_length=400)] = None
+
+
 RUN_ID = r"^[0-9a-f]{32}$"
 """A run's identity (``run.json``'s ``run_id``): kept when the directory is moved or copied."""
 
@@ -149,6 +160,7 @@ class RunInfo(BaseModel):
     higher_is_better: bool | None = None
     versions: dict[str, Any] = {}
     final: dict[str, Any] | None = None
+    segments: Annotated[list[Segment], Field(max_length=100_000)] = []
 
 
 class ExportRecord(BaseModel):

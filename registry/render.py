@@ -109,9 +109,11 @@ def render_model(plan: ModelPlan) -> str:
             if groups and groups[0][0] == "" and node.resolved is not None and node.resolved.repeat > 1:
                 groups = [("", groups[0][1][:1])]  # the repetitions are alike: the first one stands for them
             for name, children in groups:
-                if len(groups) > 1:
+                # a chain's name heads it; a submodule beside the chains (a projection) is named by its own row
+                headed = len(groups) > 1 and not (len(children) == 1 and children[0].label.startswith(f"{name} ("))
+                if headed:
                     rows.append(("  " * (depth + 1) + f"{name}:", "", "", ""))
-                visit(children, depth + (2 if len(groups) > 1 else 1))
+                visit(children, depth + (2 if headed else 1))
 
     visit(plan.nodes, 0)
     head = ("node", "output shape", "params", "spec")
@@ -169,14 +171,15 @@ def _policy(built: Built) -> list[str]:
     return lines
 
 
-def render_summary(result: RunResult) -> str:
-    """``run``'s last line of results: how many epochs (of which this process did how many), loss and accuracy."""
+def render_summary(result: RunResult, before: str | None = None) -> str:
+    """``run``'s last line of results: how many epochs (of which this process did how many, and how the process
+    before it ended: *before*), loss and accuracy."""
     final = result.final
     n = len(result.epochs)
     ran = n - result.resumed_epochs
-    share = (
-        f" ({ran} in this process, after {result.resumed_epochs} before the resume)" if result.resumed_epochs else ""
-    )
+    ended = f": {before}" if before else ""
+    share = f" ({ran} in this process, after {result.resumed_epochs} before the resume{ended})" if before or \
+        result.resumed_epochs else ""  # fmt: skip
     line = f"Done: {n} epoch{'s' if n != 1 else ''}{share} in {result.seconds:.1f} s; test loss {final.test_loss:.4f}"
     if final.test_accuracy is not None:
         line += f", accuracy {final.test_correct}/{final.test_total} ({100 * final.test_accuracy:.2f}%)"

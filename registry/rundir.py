@@ -243,6 +243,7 @@ class RunDir:
             "name": resolved.get("name"),
             "status": "running",
             "started": _now(),
+            "segments": [{"started": _now(), "start": "the beginning"}],
             "best_metric": best[0],
             "higher_is_better": best[1],
             "versions": {
@@ -270,12 +271,36 @@ class RunDir:
         return "killed" if status == "running" and not self.is_held() else status
 
     def set_status(self, status: str, **extra: Any) -> None:
-        """Record the run's status (and why it ended) in run.json; ``running`` and ``completed`` drop an old reason."""
+        """Record the run's status (and why it ended) in run.json; ``running`` and ``completed`` drop an old reason.
+        An ending status closes the open segment with how it ended."""
         info = self.info().model_dump(exclude_none=True)
         if status in ("running", "completed"):
             info.pop("reason", None)
+        segments = info.get("segments", [])
+        if status != "running" and segments and "how" not in segments[-1]:
+            reason = str(extra.get("reason") or "").split(";")[0].splitlines()[0] if extra.get("reason") else ""
+            how = reason if status == "interrupted" and reason else f"{status}{f': {reason}' if reason else ''}"
+            segments[-1] = {**segments[-1], "ended": _now(), "how": how[:400]}
         info = {**info, "status": status, "updated": _now(), **extra}
         self._write_json("run.json", info)
+
+    def resume(self, start: str) -> str | None:
+        """Record that this process takes the run on from *start* (a checkpoint): a new segment, the run
+        running again. Returns how the previous segment ended (a killed one is said so now).
+
+        Raises:
+            CheckpointError: run.json cannot be read or written.
+        """
+        info = self.info().model_dump(exclude_none=True)
+        segments = info.get("segments", []) or [{"started": info["started"], "start": "the beginning"}]
+        if "how" not in segments[-1]:
+            segments[-1] = {**segments[-1], "how": "killed: its process ended without a word (SIGKILL, a crash, a "
+                            "power cut)"}  # fmt: skip
+        before = segments[-1]["how"]
+        segments.append({"started": _now(), "start": start})
+        info.pop("reason", None)
+        self._write_json("run.json", {**info, "status": "running", "updated": _now(), "segments": segments})
+        return str(before)
 
     def check_spec_file(self) -> None:
         """Refuse a ``spec.toml`` edited since the run wrote it (its hash is in run.json).

@@ -583,7 +583,9 @@ def run(
             ckpt.end_epoch(progress)
             if stop.signal_name is not None:  # arrived during the test pass: the epoch is saved whole
                 raise _interrupted(stop, progress, rundir.checkpoints if rundir else None, rundir)
-            if (stopped := stop_now()) is not None:
+            verdict = stop_now()  # asked after every epoch: a sweep's rule reports the epoch's value to its pruner
+            if verdict is not None and epoch < built.resolved.spec.train.epochs:  # only when there are epochs to cut
+                stopped = verdict
                 report.note("early_stop", stopped[:1].upper() + stopped[1:])
                 break
         report.close()

@@ -34,7 +34,7 @@ def _row(run: Path) -> str:
     seconds = sum(r.train_seconds for r in rows)
     return (
         f"{run.name:<40} {str(info.name or '-'):<24} {status:<12} {len(rows):>6} "
-        f"{best:>18} {seconds:>8.1f}  {info.started}"
+        f"{best:>18} {seconds:>8.1f} {max(len(info.segments), 1):>5}  {info.started}"
     )
 
 
@@ -46,7 +46,8 @@ def describe_runs(folder: Path) -> str:
     runs = sorted(p for p in folder.iterdir() if (p / "run.json").is_file()) if folder.is_dir() else []
     if not runs:
         return f"no runs in {folder}\n"
-    lines = [f"{'run':<40} {'spec name':<24} {'status':<12} {'epochs':>6} {'best':>18} {'train s':>8}  started"]
+    lines = [f"{'run':<40} {'spec name':<24} {'status':<12} {'epochs':>6} {'best':>18} {'train s':>8} {'parts':>5}  "
+             "started"]  # parts: the processes that ran it (a resume adds one; run.json's segments say how each ended)
     lines += [_row(run) for run in runs]
     return "\n".join(lines) + "\n"
 

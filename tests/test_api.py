@@ -141,6 +141,7 @@ def test_an_unknown_component_suggests_names() -> None:
     assert str(e.value).startswith("unknown component 'leaky_relux'; did you mean 'leaky_relu'?")
 
 
+@pytest.mark.slow
 def test_the_api_is_typed_for_callers(tmp_path: Path) -> None:
     """A caller's script type-checks under mypy --strict against the installed package (py.typed)."""
     script = tmp_path / "caller.py"

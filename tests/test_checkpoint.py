@@ -217,7 +217,7 @@ def test_resume_refuses_a_changed_spec(tmp_path) -> None:
     longer = tmp_path / "longer.toml"
     longer.write_text(SPEC.replace("epochs = 3", "epochs = 2"))
     code, out, _ = cli("run", str(longer), "--resume", str(run))  # more epochs: allowed
-    assert code == 0 and "Done: 2 epochs (1 in this process, after 1 before the resume)" in out
+    assert code == 0 and "Done: 2 epochs (1 in this process, after 1 before the resume: completed)" in out
     code, _, err = cli("run", str(longer), "--resume", str(run))
     assert code == ExitCode.CHECKPOINT
     assert err == f"error: nothing to resume in {run}: train.epochs = 2 and 2 epochs are done (the run completed); raise train.epochs to train longer\n"

@@ -136,7 +136,7 @@ def test_runs_and_diff(spec, tmp_path) -> None:
     assert cli("run", str(spec), "--out", str(b), "--set", "optimizer.lr=0.1", "--set", "name=faster")[0] == 0
     _, listing, _ = cli("runs", str(tmp_path / "runs"))
     lines = listing.splitlines()
-    assert lines[0].split() == ["run", "spec", "name", "status", "epochs", "best", "train", "s", "started"]
+    assert lines[0].split() == ["run", "spec", "name", "status", "epochs", "best", "train", "s", "parts", "started"]
     assert lines[1].split()[:4] == ["a", "-", "completed", "2"] and lines[2].split()[:4] == ["b", "faster", "completed", "2"]
     _, diff, _ = cli("diff", str(a), str(b))
     assert diff.splitlines()[:5] == [f"--- {a}", f"+++ {b}", "spec:", "  name: None -> 'faster'", "  optimizer.lr: 0.05 -> 0.1"]

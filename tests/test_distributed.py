@@ -21,6 +21,8 @@ from registry.distributed import Ranks, from_env, result_warnings
 
 from .conftest import NESTED, QUICK, ROOT
 
+pytestmark = pytest.mark.slow  # torchrun processes: run by `pytest -m slow` (and .ci/run)
+
 SPEC = QUICK.replace("batch_size = 32", "batch_size = 64").replace("epochs = 1", "epochs = 2")
 
 

@@ -235,3 +235,20 @@ def test_the_tree_shows_one_repetition_for_all(catalog) -> None:
     tree = render_model(build(resolved(catalog, text)).model_plan)
     lines = tree.splitlines()
     assert "  sequential x50" in "\n".join(lines) and len(lines) == 1 + 5 + 1 + 2
+
+
+def test_the_tree_shows_a_residuals_projection_so_that_the_counts_add_up(catalog) -> None:
+    """A residual whose layers change the shape holds a projection: the tree shows it as a node, with its
+    parameters and output shape, and a container's count is the sum of its rows."""
+    from registry.render import render_model
+
+    text = QUICK.replace('  { type = "flatten" },\n', '  { type = "residual", layers = [{ type = "conv2d", out_channels = 4, '
+                         'kernel_size = 3, padding = 1 }] },\n  { type = "flatten" },\n', 1)  # fmt: skip
+    tree = render_model(build(resolved(catalog, text)).model_plan)
+    rows = [line.split() for line in tree.splitlines()[1:4]]
+    assert rows == [
+        ["residual", "(4,", "8,", "8)", "52", "model.layers[0]"],
+        ["layers:"],
+        ["conv2d", "(4,", "8,", "8)", "40", "model.layers[0].layers[0]"],
+    ]
+    assert tree.splitlines()[4].split() == ["projection", "(Sequential)", "(4,", "8,", "8)", "12"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nbclient
 import nbformat
+import pytest
 
 from .conftest import ROOT
 
@@ -19,6 +20,7 @@ def _streams(cell: nbformat.NotebookNode) -> str:
     )
 
 
+@pytest.mark.slow
 def test_the_seed_notebook_executes_and_prints_what_it_shows(tmp_path: Path) -> None:
     """Every cell runs without an error (the notebook asserts its own accuracies), and the cells whose output
     does not depend on the data (activations, losses) print exactly what the committed notebook shows."""

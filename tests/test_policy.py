@@ -150,6 +150,19 @@ def test_early_stopping_ends_the_run_and_says_why(tmp_path) -> None:
     assert code == 0 and len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 3
 
 
+def test_patience_running_out_on_the_last_epoch_cuts_nothing(tmp_path) -> None:
+    """The same run with epochs = 3: its patience runs out on its last epoch, so nothing was stopped early."""
+    spec = tmp_path / "spec.toml"
+    text = QUICK.replace("epochs = 1", "epochs = 3").replace("lr = 0.05", "lr = 1e-30")
+    spec.write_text(text + '[train.early_stopping]\nmetric = "loss"\npatience = 2\n')
+    code, out, err = cli("run", str(spec), "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 3
+    assert "Early stopping" not in out and "stopped early" not in out
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["status"] == "completed" and "reason" not in info
+
+
 def _row(epoch: int, loss: float, accuracy: float) -> EpochRow:
     return EpochRow(epoch=epoch, train_loss=loss, test_loss=loss, test_accuracy=accuracy, test_correct=1,
                     test_total=1, lr=0.1, train_seconds=0, seconds=0, samples_per_second=0)  # fmt: skip

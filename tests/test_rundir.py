@@ -136,7 +136,7 @@ def test_killed_after_the_last_checkpoint_resume_finishes_the_run(spec, tmp_path
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2 and not (run / "confusion.json").exists()
     code, out, err = cli("run", "--resume", str(run))
     assert code == 0, err
-    assert "Done: 3 epochs (0 in this process, after 3 before the resume)" in out
+    assert "Done: 3 epochs (0 in this process, after 3 before the resume: killed: its process ended without a word (SIGKILL, a crash, a power cut))" in out
     assert [json.loads(x)["epoch"] for x in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
     assert (run / "confusion.json").is_file() and info(run)["status"] == "completed"
 
@@ -227,9 +227,23 @@ def test_a_resumed_run_is_running_again_and_completes_without_the_old_reason(spe
     assert info(run)["status"] == "running" and "reason" not in info(run)
     session.rundir.release()
     assert RunDir(run).status() == "killed"  # as if the resumed process had died
-    code, _, err = cli("run", "--resume", str(run))
+    code, out, err = cli("run", "--resume", str(run))
     assert code == 0, err
     assert info(run)["status"] == "completed" and "reason" not in info(run)
+    # the record is whole: each process's segment, how it started and how it ended
+    segments = info(run)["segments"]
+    assert [(s["start"], s.get("how")) for s in segments] == [
+        ("the beginning", "interrupted by SIGINT at the end of epoch 1"),
+        ("ckpt-e0001-end (the end of epoch 1)", "killed: its process ended without a word (SIGKILL, a crash, a power cut)"),
+        ("ckpt-e0001-end (the end of epoch 1)", "completed"),
+    ]
+    assert all("ended" in s for s in (segments[0], segments[2])) and "ended" not in segments[1]
+    done = next(line for line in out.splitlines() if line.startswith("Done: "))
+    assert done.startswith("Done: 3 epochs (2 in this process, after 1 before the resume: killed: its process ended "
+                           "without a word (SIGKILL, a crash, a power cut)) in ")  # fmt: skip
+    code, out, _ = cli("runs", str(tmp_path))
+    header, row = out.splitlines()
+    assert header.split()[-2:] == ["parts", "started"] and row.split()[-2] == "3"
 
 
 def test_a_run_directory_that_cannot_be_opened_keeps_no_lock(tmp_path, monkeypatch) -> None:

@@ -165,6 +165,7 @@ def _client_errors(clients, name: str, text: str) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("client", ["check-jsonschema", "taplo"])
+@pytest.mark.slow
 def test_real_editor_clients_accept_the_shipped_and_nested_specs(clients, client) -> None:
     """check-jsonschema (2020-12) and taplo (Even Better TOML's engine, draft-07) accept every good spec."""
     for name in sorted(p.name for p in SPECS.glob("*.toml")):

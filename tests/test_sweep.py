@@ -365,6 +365,7 @@ def _registry(*argv: str) -> subprocess.Popen[str]:
                             text=True)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_resumes_its_killed_trial_failed_and_finishes_the_count(write_spec) -> None:
     """A grid of three: the combination the killed trial held is run again, so the grid is still covered."""
     spec = write_spec(
@@ -420,6 +421,7 @@ def test_an_interrupted_sweep_records_its_trial_and_says_how_to_resume(write_spe
     assert trials[-1].system_attrs["fixed_params"] == t.params and trials[-1].user_attrs["retry_of"] == t.number
 
 
+@pytest.mark.slow
 def test_two_workers_on_one_journal_run_the_requested_distinct_trials(write_spec) -> None:
     spec = write_spec(SLOW.replace("trials = 3", "trials = 5"))
     code, out, err = cli("sweep", str(spec), "--out", "sw", "--workers", "2")
@@ -433,6 +435,7 @@ def test_two_workers_on_one_journal_run_the_requested_distinct_trials(write_spec
     assert sum(1 for line in out.splitlines() if re.match(r"trial +\d  complete  ", line)) == 5
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_trial_leaves_a_failed_trial_and_a_completed_sweep(write_spec) -> None:
     spec = write_spec(SLOW.replace("trials = 3", "trials = 4"))
     p = _registry("sweep", str(spec), "--out", "sw", "--workers", "2")
@@ -511,6 +514,7 @@ def postgres() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_two_machines_share_a_study_in_postgresql(write_spec, postgres: str) -> None:
     """The README's two commands, one per machine: each its own sweep directory, one study in the database."""
     spec = write_spec(SLOW.replace("trials = 3", "trials = 5"))
