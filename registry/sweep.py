@@ -30,6 +30,7 @@ import fcntl
 import inspect
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -80,14 +81,27 @@ def _optuna() -> Any:
     return optuna
 
 
+SECRET_QUERY_KEYS = ("password", "passwd")
+"""Query parameters that carry a password (libpq and psycopg read ``?password=``, PyMySQL ``?passwd=``)."""
+
+
+def has_password(url: str) -> bool:
+    """Whether *url* holds a password, in its user part or as a query parameter."""
+    return "@" in url.split("?")[0] and ":" in url.split("://", 1)[-1].split("@")[0] or any(
+        f"{k}=" in url.lower() for k in SECRET_QUERY_KEYS
+    )
+
+
 def safe_url(url: str) -> str:
-    """*url* without its password, for messages and files shown to people."""
+    """*url* without its password (in the user part or a ``password``/``passwd`` query parameter), for messages
+    and files shown to people."""
     try:
         from sqlalchemy.engine import make_url
 
-        return str(make_url(url).render_as_string(hide_password=True))
-    except Exception:
-        return url.split("@")[-1] if "@" in url else url
+        shown = str(make_url(url).render_as_string(hide_password=True))
+    except Exception:  # not a URL SQLAlchemy reads: show its host part alone, never what precedes an @
+        return url.split("@")[-1].split("?")[0] if "@" in url else url.split("?")[0]
+    return re.sub(rf"(?i)\b({'|'.join(SECRET_QUERY_KEYS)})=[^&]*", r"\1=***", shown)
 
 
 @dataclass
@@ -204,7 +218,7 @@ def create(
         write_text(path / "spec.toml", tomli_w.dumps(resolved_dict(rs)), root=path)
         record = SweepRecord(format=1, study=study or name, storage=storage, created=_now(), source=str(spec))
         write_json(path / "sweep.json", record.model_dump(), root=path)
-        if storage is not None and "@" in storage:  # the URL may hold a password, which --resume needs
+        if storage is not None and has_password(storage):  # the URL holds a password, which --resume needs
             (path / "sweep.json").chmod(0o600)
     except OSError as e:
         raise SweepError(f"{path}: cannot make the sweep directory: {e.strerror or e}") from None
@@ -326,11 +340,11 @@ def _storage(optuna: Any, url: str | None, path: Path, existing: str | None) -> 
         try:
             return optuna.storages.RDBStorage(url, **beat)
         except ImportError as e:
-            raise SweepError(f"--storage {safe_url(url)}: its driver is missing ({e}): for PostgreSQL, pip install "
+            raise SweepError(f"{safe_url(url)}: its driver is missing ({e}): for PostgreSQL, pip install "
                              "'torch-spec-registry[postgres]'") from None  # fmt: skip
         except Exception as e:  # workers starting together race to make the tables: the loser tries again
             if attempt == 4 or not _racing(e):
-                raise SweepError(f"--storage {safe_url(url)}: cannot be opened: {type(e).__name__}: {e}") from None
+                raise SweepError(f"{safe_url(url)}: cannot be opened: {type(e).__name__}: {e}") from None
             time.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")
 
@@ -345,12 +359,25 @@ def _check_url(url: str) -> str:
         raise SweepError(f"--storage {safe_url(url)!r}: not a database URL (postgresql://user@host/db, "
                          "sqlite:///file.db, mysql+pymysql://...)")  # fmt: skip
     scheme, rest = url.split("://", 1)
-    if scheme.startswith("sqlite") and (rest in ("", "/", "/:memory:") or "mode=memory" in rest):
+    if scheme.startswith("sqlite") and _in_memory(url):
         raise SweepError(f"--storage {url}: an in-memory SQLite database is gone when its process ends, and each "
                          "trial and worker would see an empty one; name a file: sqlite:///sweep.db")  # fmt: skip
     if scheme in ("postgresql", "postgres"):  # SQLAlchemy's default driver differs between versions: say psycopg 3
         return f"postgresql+psycopg://{rest}"
     return url
+
+
+def _in_memory(url: str) -> bool:
+    """Whether the SQLite *url* names an in-memory database (no file, ``:memory:``, or ``mode=memory``)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        database, query = parsed.database or "", {k: str(v) for k, v in parsed.query.items()}
+    except Exception:  # SQLAlchemy absent or the URL unreadable: read it as text
+        database, query = url.split("://", 1)[1].split("?")[0].lstrip("/"), {}
+    return database in ("", ":memory:") or database.startswith("file::memory:") or "mode=memory" in url or \
+        query.get("mode") == "memory"  # fmt: skip
 
 
 def _holds_study(url: str, study: str) -> None:
@@ -374,7 +401,7 @@ def _holds_study(url: str, study: str) -> None:
         try:
             with engine.connect() as connection:
                 tables = set(sqlalchemy.inspect(connection).get_table_names())
-                missing = {"studies", "trials", "study_user_attributes", "version_info"} - tables
+                missing = _optuna_tables() - tables  # Optuna's storage makes any that are missing
                 if missing:
                     raise SweepError(f"{shown}: holds no Optuna study (no table {', '.join(sorted(missing))}); "
                                      "nothing was created in it")  # fmt: skip
@@ -391,6 +418,18 @@ def _holds_study(url: str, study: str) -> None:
         raise SweepError(f"{shown}: cannot be opened: {type(e).__name__}: {str(e).splitlines()[0]}") from None
     if found is None:
         raise SweepError(f"{shown}: holds no study {study!r}; nothing was created in it")
+
+
+def _optuna_tables() -> set[str]:
+    """Every table of Optuna's database schema (its own declaration; the list of Optuna 5 where it moved)."""
+    try:
+        from optuna.storages._rdb import models  # no public name for the schema
+
+        return set(models.BaseModel.metadata.tables)
+    except (ImportError, AttributeError):
+        return {"studies", "study_directions", "study_system_attributes", "study_user_attributes", "trial_heartbeats",
+                "trial_intermediate_values", "trial_params", "trial_system_attributes", "trial_user_attributes",
+                "trial_values", "trials", "version_info"}  # fmt: skip
 
 
 def _racing(error: Exception) -> bool:
@@ -427,9 +466,11 @@ class WorkerLock:
     """A lock file a worker holds while it lives; the system frees it however the worker ends."""
 
     def __init__(self, folder: Path) -> None:
-        self.path = folder.resolve() / f"{socket.gethostname()}-{os.getpid()}.lock"  # absolute: others check it
+        # absolute, for other processes to check, but not resolved: a workers/ link planted in a sweep directory
+        # from elsewhere is refused (open_lock checks the way from the sweep directory), never followed
+        self.path = Path(os.path.abspath(folder)) / f"{socket.gethostname()}-{os.getpid()}.lock"
         try:
-            self._fd = open_lock(self.path, folder.resolve().parent)
+            self._fd = open_lock(self.path, self.path.parent.parent)
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
             raise SweepError(f"{folder}: cannot make a worker's lock file: {e.strerror or e}") from None

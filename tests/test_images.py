@@ -70,7 +70,7 @@ def test_a_file_that_is_no_image_is_refused_by_validate(images) -> None:
     (images / "3" / "notes.png").write_text("not an image")
     code, _, err = cli("run", str(SPECS / "image_folder.toml"))
     assert code == ExitCode.DATA and err == (
-        "error: data/images/3/notes.png: not a PNG or JPEG image (its first bytes are b'not an i')\n"
+        "error: data/images/3/notes.png: not a PNG or JPEG image (it begins with neither signature; its bytes are not shown)\n"
     )
     assert not Path("runs").exists()
 

@@ -261,8 +261,10 @@ def test_reading_a_sweep_never_creates_a_database_a_study_or_a_table(made, tmp_p
     for command in (("sweep-report", str(sweep), "--no-plots"), ("sweep", "--resume", str(sweep))):
         code, out, err = cli(*command)
         assert code == ExitCode.SWEEP
-        assert err.endswith(f"error: sqlite:///{other}: holds no Optuna study (no table studies, "
-                            "study_user_attributes, trials, version_info); nothing was created in it\n")  # fmt: skip
+        assert err.endswith(f"error: sqlite:///{other}: holds no Optuna study (no table studies, study_directions, "
+                            "study_system_attributes, study_user_attributes, trial_heartbeats, "
+                            "trial_intermediate_values, trial_params, trial_system_attributes, trial_user_attributes, "
+                            "trial_values, trials, version_info); nothing was created in it\n")  # fmt: skip
     optuna.create_study(study_name="theirs", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
     before = hashes(tmp_path, skip=sweep)
     _point_at(sweep, f"sqlite:///{tmp_path / 'optuna.db'}")
@@ -280,13 +282,55 @@ def test_a_storage_url_is_said_before_use_with_its_password_hidden(made, tmp_pat
     assert SECRET not in out + err
 
 
-@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file:x?mode=memory&uri=true"])
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file:x?mode=memory&uri=true",
+                                 "sqlite:///:memory:?cache=shared", "sqlite://?cache=shared"])
 def test_an_in_memory_storage_is_refused_before_anything_is_made(url, tmp_path) -> None:
     (tmp_path / "s.toml").write_text(SWEEP)
     code, out, err = cli("sweep", str(tmp_path / "s.toml"), "--storage", url, "--out", str(tmp_path / "sw"))
     assert code == ExitCode.SWEEP and not (tmp_path / "sw").exists()
     assert err == (f"error: --storage {url}: an in-memory SQLite database is gone when its process ends, and each "
                    "trial and worker would see an empty one; name a file: sqlite:///sweep.db\n")  # fmt: skip
+
+
+def test_a_workers_folder_that_is_a_link_is_refused_and_nothing_is_made_or_removed_there(made, tmp_path, place) -> None:
+    sweep = copy_of(made, "sweep", tmp_path)
+    shutil.rmtree(sweep / "workers", ignore_errors=True)
+    (sweep / "workers").symlink_to(place)
+    before = hashes(tmp_path, skip=sweep)
+    code, out, err = cli("sweep", "--resume", str(sweep))
+    assert code == ExitCode.SWEEP
+    assert f"cannot make a worker's lock file: {sweep / 'workers'} is a symbolic link" in err
+    assert hashes(tmp_path, skip=sweep) == before and sorted(p.name for p in place.iterdir()) == ["history.png", "notes.txt"]
+
+
+def test_a_database_with_part_of_optunas_tables_is_left_as_it_is(made, tmp_path) -> None:
+    sweep = copy_of(made, "sweep", tmp_path)
+    db = tmp_path / "four.db"
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        for table in ("studies", "trials", "study_user_attributes", "version_info"):
+            conn.execute(f"CREATE TABLE {table} (study_name TEXT)")
+        conn.execute("INSERT INTO studies VALUES ('sweep')")
+        conn.commit()
+    before = hashes(tmp_path, skip=sweep)
+    _point_at(sweep, f"sqlite:///{db}")
+    code, out, err = cli("sweep-report", str(sweep), "--no-plots")
+    assert code == ExitCode.SWEEP and "holds no Optuna study (no table study_directions, " in err
+    assert hashes(tmp_path, skip=sweep) == before
+
+
+@pytest.mark.filterwarnings("ignore:Query string argument")  # SQLite ignores ?password=; the test needs a real file
+def test_a_password_in_the_query_is_hidden_and_the_record_kept_private(tmp_path) -> None:
+    from registry.sweep import has_password, safe_url
+
+    assert safe_url(f"postgresql://alice@h/db?password={SECRET}") == "postgresql://alice@h/db?password=***"
+    assert safe_url(f"mysql+pymysql://h/db?passwd={SECRET}&x=1") == "mysql+pymysql://h/db?passwd=***&x=1"
+    assert safe_url(f"postgresql://alice:{SECRET}@h/db") == "postgresql://alice:***@h/db"
+    assert has_password(f"sqlite:///q.db?password={SECRET}") and not has_password("postgresql://alice@h/db")
+    (tmp_path / "s.toml").write_text(SWEEP.replace("trials = 2", "trials = 1"))
+    url = f"sqlite:///{tmp_path / 'q.db'}?password={SECRET}"
+    code, out, err = cli("sweep", str(tmp_path / "s.toml"), "--storage", url, "--out", str(tmp_path / "sw"))
+    assert code == ExitCode.OK, err
+    assert SECRET not in out + err and (tmp_path / "sw" / "sweep.json").stat().st_mode & 0o777 == 0o600
 
 
 # -- 3. secrets never echoed ---------------------------------------------------------------------------------

@@ -42,6 +42,11 @@ def shown(value: Any) -> str:
     return str(value.item() if isinstance(value, np.generic) else value)
 
 
+def _excerpt(text: str) -> str:
+    """A value as a message may quote it: at most 40 characters (a file read as a table may not be one)."""
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def check_gaps(frame: Any, where: str, features: Sequence[str], targets: Sequence[str], missing: Missing,
                predicting: bool = False) -> Any:  # fmt: skip
     """*frame* with the policy *missing* applied to its empty cells: refused (``error``), its rows with gaps
@@ -126,7 +131,7 @@ def unknown_values(column: Any, codes: np.ndarray, name: str, where: str, unknow
     rows = np.flatnonzero(codes < 0)
     if len(rows) == 0:
         return None
-    values = list(dict.fromkeys(shown(v) for v in column.to_numpy()[rows]))
+    values = list(dict.fromkeys(_excerpt(shown(v)) for v in column.to_numpy()[rows]))
     listed = ", ".join(repr(v) for v in values[:SHOWN_VALUES]) + (" ..." if len(values) > SHOWN_VALUES else "")
     said = f"column {name!r} holds {len(values)} value{'s' if len(values) > 1 else ''} the training rows never " \
            f"showed: {listed} ({_rows(rows)})"  # fmt: skip

@@ -43,7 +43,7 @@ def _check_signature(path: Path) -> None:
     except OSError as e:
         raise DataError(f"{path}: not a readable image: {e.strerror or e}") from None
     if not any(head.startswith(sig) for sig in SIGNATURES):
-        raise DataError(f"{path}: not a PNG or JPEG image (its first bytes are {head!r})")
+        raise DataError(f"{path}: not a PNG or JPEG image (it begins with neither signature; its bytes are not shown)")
 
 
 def _head(path: Path) -> bytes:
