@@ -87,9 +87,8 @@ SECRET_QUERY_KEYS = ("password", "passwd")
 
 def has_password(url: str) -> bool:
     """Whether *url* holds a password, in its user part or as a query parameter."""
-    return "@" in url.split("?")[0] and ":" in url.split("://", 1)[-1].split("@")[0] or any(
-        f"{k}=" in url.lower() for k in SECRET_QUERY_KEYS
-    )
+    user = url.split("?")[0].split("://", 1)[-1].rpartition("@")[0]  # user[:password], before the host
+    return ":" in user or any(f"{k}=" in url.lower() for k in SECRET_QUERY_KEYS)
 
 
 def safe_url(url: str) -> str:

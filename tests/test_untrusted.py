@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
-from optuna.storages.journal import JournalFileBackend
 
 from registry.cli import ExitCode, main
 from registry.manager import DISABLE_AUTOLOAD_ENV
 
 from .conftest import QUICK
+from .test_sweep import study_of
 
 pytestmark = pytest.mark.usefixtures("builtins_only")
 
@@ -221,9 +221,7 @@ def test_sweep_report_never_writes_through_a_planted_plots_folder_or_best_spec(m
 
 def test_a_sweep_whose_trials_folder_is_a_link_stops_before_a_trial_writes_there(made, tmp_path, place) -> None:
     sweep = copy_of(made, "sweep", tmp_path)
-    record = json.loads((sweep / "sweep.json").read_text())
-    study = optuna.load_study(study_name=record["study"],
-                              storage=optuna.storages.JournalStorage(JournalFileBackend(str(sweep / "study.journal"))))  # fmt: skip
+    study = study_of(sweep)
     study.enqueue_trial({"optimizer.lr": 0.05})
     spec = sweep / "spec.toml"
     spec.write_text(spec.read_text().replace("trials = 2", "trials = 3"))
@@ -451,10 +449,7 @@ def test_a_tampered_study_journal_is_refused_by_name(plant, made, tmp_path) -> N
 
 def test_a_worker_lock_that_is_a_fifo_does_not_block_the_report(made, tmp_path) -> None:
     sweep = copy_of(made, "sweep", tmp_path)
-    record = json.loads((sweep / "sweep.json").read_text())
-    storage = optuna.storages.JournalStorage(JournalFileBackend(str(sweep / "study.journal")))
-    study = optuna.load_study(study_name=record["study"], storage=storage)
-    trial = study.ask()
+    trial = study_of(sweep).ask()
     (sweep / "workers").mkdir(exist_ok=True)
     os.mkfifo(sweep / "workers" / "ghost.lock")
     import socket
@@ -587,8 +582,7 @@ def test_a_full_disk_during_a_sweep_stops_it_with_exit_5_and_a_durable_study(tmp
         code, out, err = cli("sweep", str(disk / "s.toml"), "--out", str(disk / "sw"), seconds=300)
         assert code == ExitCode.CHECKPOINT, err
         assert "No space left on device" in err and "Traceback" not in err
-        study = optuna.load_study(study_name="s", storage=optuna.storages.JournalStorage(
-            JournalFileBackend(str(disk / "sw" / "study.journal"))))  # fmt: skip
+        study = study_of(disk / "sw")
         done = [t for t in study.trials if t.state.name == "COMPLETE"]
         assert 0 < len(done) < 50
 
@@ -605,9 +599,7 @@ def test_an_export_into_a_read_only_run_says_why_and_no_cleanup_error_hides_it(m
 
 def test_a_trial_asked_for_by_a_worker_that_died_at_once_is_failed_without_waiting(made, tmp_path) -> None:
     sweep = copy_of(made, "sweep", tmp_path)
-    record = json.loads((sweep / "sweep.json").read_text())
-    storage = optuna.storages.JournalStorage(JournalFileBackend(str(sweep / "study.journal")))
-    ghost = optuna.load_study(study_name=record["study"], storage=storage).ask()  # asked, never claimed
+    ghost = study_of(sweep).ask()  # asked, never claimed
     code, out, err = cli("sweep-report", str(sweep), "--no-plots")
     assert code == ExitCode.OK, err
     assert f"trial {ghost.number} failed: its worker ended before it began" in out
