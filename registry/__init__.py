@@ -31,6 +31,7 @@ from registry.errors import (
 )
 from registry.kinds import MODULE_KINDS
 from registry.params import CHANNELS, FEATURES, NUM_CLASSES, Inferred, InputShape, TaskInfo, TrainingInfo
+from registry.paths import SpecPath
 from registry.places import Holds
 from registry.semantics import contract, metric, schedule
 
@@ -97,6 +98,7 @@ __all__ = [
     "ResolvedSpec",
     "Run",
     "SpecError",
+    "SpecPath",
     "Split",
     "Task",
     "TaskInfo",

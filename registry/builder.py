@@ -21,11 +21,12 @@ from torch import Tensor, nn
 
 from registry.checks import check_model_and_loss
 from registry.data import Dataset
-from registry.errors import Problem, SpecError
+from registry.errors import DatasetNotFoundError, Problem, SpecError
 from registry.factory import Refused, build_plain, plugin_fault, short_message
 from registry.metrics import MetricPlan, best_metric, plan_metrics, test_values
 from registry.network import MAX_PARAMETERS, ModelPlan, NodePlan, build_network, fill_inferred
 from registry.paramgroups import plan_groups, scale_rates
+from registry.paths import check_paths, locate_missing
 from registry.precision import autocast, unsupported
 from registry.problems import ProblemList
 from registry.resolve import Resolved, ResolvedSpec
@@ -135,7 +136,13 @@ def _is_random(t: Resolved, fn: Transform, x: Tensor, problems: ProblemList) -> 
 
 
 def _plan_data(rs: ResolvedSpec, problems: ProblemList) -> DataPlan | None:
-    dataset = _build(rs.dataset, problems)
+    check_paths(
+        rs.dataset.path_values, rs.provenance
+    )  # before its factory reads a header: said where the spec writes it
+    try:
+        dataset = _build(rs.dataset, problems)
+    except DatasetNotFoundError as e:
+        raise locate_missing(e, rs.dataset.path_values, rs.provenance) from None
     if dataset is None:
         return None
     batch, probe = dataset.example_batch(), dataset.random_batch()

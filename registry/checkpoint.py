@@ -326,6 +326,7 @@ def check_like(saved: Any, live: Any, where: str, path: Path) -> None:
     Raises:
         CheckpointError: naming *path* and the key path *where* of the first value that does not fit.
     """
+
     def refuse(why: str) -> CheckpointError:
         return CheckpointError(f"{path}: {where}: {why}")
 
@@ -395,7 +396,7 @@ def apply_checkpoint(
     if not isinstance(saved, dict) or set(saved) != {"param_groups", "scalars"}:
         raise CheckpointError(f"{where}: optimizer: must be a table of param_groups and scalars")
     check_like(saved["param_groups"], live["param_groups"], "optimizer.param_groups", where)
-    for index, scalars in (saved["scalars"].items() if isinstance(saved["scalars"], dict) else ()):
+    for index, scalars in saved["scalars"].items() if isinstance(saved["scalars"], dict) else ():
         for name, value in scalars.items() if isinstance(scalars, dict) else ():
             check_like(value, 0.0, f"optimizer.scalars.{index}.{name}", where)  # a step count, a running value
     try:

@@ -481,12 +481,14 @@ def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
 
 def cmd_upgrade(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry.formats import FORMAT
+    from registry.launch import load_plugins_catalog
     from registry.upgrade import upgrade_file
 
     failed = False
+    catalog = load_plugins_catalog(err)  # which values are paths: the components' SpecPath marks
     for path in args.specs:  # each file on its own: one that cannot be upgraded does not stop the others
         try:
-            result = upgrade_file(path, write=not args.dry_run)
+            result = upgrade_file(path, write=not args.dry_run, catalog=catalog)
         except RegistryError as e:
             print(f"error: {e}", file=err)
             failed = True
@@ -571,12 +573,13 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         print(f"error: {target.parent / clash[0]} exists (a base of this example); choose another folder", file=err)
         return ExitCode.USAGE
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
         for rel, body in bases.items():
             (target.parent / rel).parent.mkdir(parents=True, exist_ok=True)
             (target.parent / rel).write_text(body)
         schema.write_text(dump_schema(load_plugins_catalog(err)))
-        data = write_for(args.example, Path.cwd())  # where the spec's relative paths point
+        data = write_for(args.example, target.parent)  # where the spec's relative paths point: beside it
     except OSError as e:
         print(f"error: cannot write {e.filename}: {e.strerror}", file=err)
         return ExitCode.USAGE
@@ -584,7 +587,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     if bases:
         print(f"wrote the bases it builds on: {', '.join(bases)}", file=out)
     if data is not None:
-        print(f"wrote the example data it reads: {data.relative_to(Path.cwd())}", file=out)
+        print(f"wrote the example data it reads: {data}", file=out)
     print("run it with:", file=out)
     print(f"  python -m registry run {target}", file=out)
     return ExitCode.OK

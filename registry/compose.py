@@ -36,7 +36,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from registry.errors import Problem, SpecError
-from registry.formats import FORMAT, FORMAT_KEY, MIGRATIONS, conflict_message, conflicts, migrate, too_new
+from registry.formats import (
+    FORMAT,
+    FORMAT_KEY,
+    MIGRATIONS,
+    PATHS_FROM_FILE,
+    conflict_message,
+    conflicts,
+    migrate,
+    too_new,
+)
 from registry.loader import parse_spec, read_text, strict_validate
 from registry.overrides import Override, apply_overrides
 from registry.positions import key_lines
@@ -101,7 +110,11 @@ class _Composer:
         lines = key_lines(text)
         declared = FORMAT_KEY in doc
         comp = self.composition(doc, name, lines)
-        self.format(doc, name, lines, comp.format if declared else self.default_format, declared)
+        version = comp.format if declared else self.default_format
+        self.format(doc, name, lines, version, declared)
+        self.prov.formats[name] = version
+        if path is not None and version >= PATHS_FROM_FILE:
+            self.prov.folders[name] = os.path.dirname(os.path.abspath(path))
         merged: dict[str, Any] = {}
         settings: Settings = {}
         bases = [comp.base] if isinstance(comp.base, str) else comp.base
@@ -139,16 +152,16 @@ class _Composer:
                 for loc in [loc for loc in lines if loc[: len(change.old)] == change.old]:
                     lines[(*change.new, *loc[len(change.old) :])] = lines[loc]
             if declared:  # a run directory's spec from before formats is read silently: it cannot be rewritten
-                what = (
-                    ", ".join(f"{'.'.join(c.old)} is now {'.'.join(c.new)}" for c, _ in done) or "nothing in it changes"
-                )
+                said = [f"{'.'.join(c.old)} is now {'.'.join(c.new)}" for c, _ in done]
+                if version < PATHS_FROM_FILE:
+                    said.append("relative paths are read against the working directory")
+                what = ", ".join(said)
                 self.prov.notes.append(
                     f"{name} is in spec format {version} ({what}): python -m registry upgrade {name} rewrites it in "
                     f"format {FORMAT}"
                 )
-            return
         for v, changes in MIGRATIONS.items():
-            for c in changes:
+            for c in changes if v < version else ():  # renamed before the file's own format: a key it cannot have
                 node: Any = doc
                 for part in c.old:
                     node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING

@@ -31,6 +31,7 @@ from registry.atomic import write_bytes, write_json
 from registry.builder import Built
 from registry.data import Split, Transform
 from registry.errors import CheckpointError, ExportError
+from registry.runner import raw_splits
 
 __all__ = ["ATOL", "FORMATS", "RTOL", "Exported", "export_run", "exported_by", "onnx_forward"]
 
@@ -68,7 +69,7 @@ class _WithTransforms(nn.Module):
 
 def _raw_test_batch(built: Built) -> Tensor:
     """Up to ``VERIFY_SAMPLES`` raw samples of the test split, as the dataset gives them."""
-    splits = built.data.dataset.load()
+    splits = raw_splits(built)
     test = splits.test
     if not isinstance(test, Split):
         xs = [test[i][0] for i in range(min(len(test), VERIFY_SAMPLES))]  # type: ignore[arg-type]

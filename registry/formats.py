@@ -13,6 +13,9 @@ The formats:
 2. ``[train] best_metric`` is ``[train] monitor``: the test value that picks the best
    checkpoint and that early stopping and a plateau scheduler watch unless they name another
    (Lightning and Keras call it ``monitor`` too). Bases, ``unset`` and ``[vars]``.
+3. A relative path (a table's ``path``, an image folder's ``root``...) is read against the folder of the
+   file that writes it, as a base is, instead of the working directory (``registry.paths``). No key
+   changes; ``upgrade`` rewrites each relative path of the file so that it names the same file.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ __all__ = [
     "FORMAT",
     "FORMAT_KEY",
     "MIGRATIONS",
+    "PATHS_FROM_FILE",
     "RUN_DIR_FORMAT",
     "conflict_message",
     "conflicts",
@@ -34,8 +38,11 @@ __all__ = [
     "too_new",
 ]
 
-FORMAT = 2
+FORMAT = 3
 """The current spec format."""
+
+PATHS_FROM_FILE = 3
+"""The first format whose relative paths are read against the file's folder (before: the working directory)."""
 
 FORMAT_KEY = "format"
 
@@ -91,7 +98,8 @@ def conflicts(doc: Mapping[str, Any], version: int) -> list[tuple[Loc, Loc]]:
 
 
 def conflict_message(old: Loc, new: Loc) -> str:
-    return f"{'.'.join(old)} and {'.'.join(new)} are one setting (its name before and since format {FORMAT}): keep one"
+    since = next((v + 1 for v, changes in MIGRATIONS.items() for c in changes if (c.old, c.new) == (old, new)), FORMAT)
+    return f"{'.'.join(old)} and {'.'.join(new)} are one setting (its name before and since format {since}): keep one"
 
 
 def migrate(doc: dict[str, Any], version: int) -> list[tuple[Rename, int]]:

@@ -12,6 +12,8 @@ have to type, or hold other components:
 * ``Holds(kinds)`` (``registry.places``): a parameter whose value in a spec is a
   component table (or an array of them, or of arrays of layers); the builder
   passes the built objects.
+* ``SpecPath()`` (``registry.paths``): a path; the builder passes it absolute, read by the spec's one rule
+  for relative paths, and checks that it is there before the data is read.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ import inspect
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import annotated_types as at
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 
+from registry.paths import SpecPath
 from registry.places import Holds, marks
 
 __all__ = [
@@ -123,6 +126,7 @@ class ParamSchema:
         nested: parameter name -> what it holds.
         task: name of the parameter that receives the run's task, if any.
         training: name of the parameter that receives the run's ``Training`` (epochs, steps), if any.
+        paths: parameter name -> its ``SpecPath``, for parameters that are paths.
     """
 
     model: type[BaseModel]
@@ -131,6 +135,7 @@ class ParamSchema:
     nested: dict[str, Nested]
     task: str | None = None
     training: str | None = None
+    paths: dict[str, SpecPath] = field(default_factory=dict)
 
 
 class SchemaDerivationError(TypeError):
@@ -200,6 +205,7 @@ def derive_params(factory: Callable[..., Any], title: str, injected: int = 0) ->
     input_shape: str | None = None
     task: str | None = None
     training: str | None = None
+    paths: dict[str, SpecPath] = {}
     for p in params:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise SchemaDerivationError(f"parameter {p.name!r} is variadic (*args/**kwargs); name each parameter")
@@ -219,6 +225,8 @@ def derive_params(factory: Callable[..., Any], title: str, injected: int = 0) ->
         for m in marks_:
             if isinstance(m, Inferred):
                 inferred[p.name] = m
+            if isinstance(m, SpecPath):
+                paths[p.name] = m
         default = ... if p.default is p.empty else p.default
         holds = marks(ann)
         if holds is not None:
@@ -236,7 +244,13 @@ def derive_params(factory: Callable[..., Any], title: str, injected: int = 0) ->
     except Exception as e:  # pydantic raises several types for an unusable annotation
         raise SchemaDerivationError(f"cannot build a schema: {e}") from e
     return ParamSchema(
-        model=model, inferred=inferred, input_shape=input_shape, nested=nested, task=task, training=training
+        model=model,
+        inferred=inferred,
+        input_shape=input_shape,
+        nested=nested,
+        task=task,
+        training=training,
+        paths=paths,
     )
 
 

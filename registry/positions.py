@@ -25,7 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["key_lines", "key_spans", "locate_line"]
+__all__ = ["key_lines", "key_spans", "locate_line", "value_spans"]
 
 Loc = tuple[str | int, ...]
 
@@ -55,6 +55,7 @@ class _Walker:
         self.src = src
         self.lines: dict[Loc, int] = {}
         self.spans: dict[Loc, tuple[int, int]] = {}  # where the last part of a key path is written (bytes)
+        self.values: dict[Loc, tuple[int, int]] = {}  # where a key's or an element's value is written (bytes)
         self.arrays: dict[Loc, int] = {}  # array-of-tables path -> elements seen so far
 
     def key(self, node: Any) -> tuple[str, ...]:
@@ -107,6 +108,7 @@ class _Walker:
     def value(self, node: Any, loc: Loc) -> None:
         if node is None:
             return
+        self.values.setdefault(loc, (node.start_byte, node.end_byte))
         if node.type == "inline_table":
             for child in node.children:
                 if child.type == "pair":
@@ -152,6 +154,12 @@ def key_spans(text: str) -> dict[Loc, tuple[int, int]]:
     """Key path -> the UTF-8 byte span where its last part is first written (``best_metric`` in ``[train]``'s
     ``best_metric = ...``, in ``train.best_metric = ...``, or in a ``[train.best_metric]`` header)."""
     return _walk(text).spans
+
+
+def value_spans(text: str) -> dict[Loc, tuple[int, int]]:
+    """Key path -> the UTF-8 byte span of its value as written (a string's quotes included), for keys and array
+    elements written as ``key = value`` or inside an array or inline table (not for ``[table]`` headers)."""
+    return _walk(text).values
 
 
 @lru_cache(maxsize=64)

@@ -71,6 +71,9 @@ class Provenance:
         settings: key path -> its settings, oldest first.
         renamed: for a file in an older spec format, each renamed key path -> the one its text writes.
         notes: what the user should know about how the spec was read (an older format), for warnings.
+        formats: each file read -> the spec format it was read in.
+        folders: each file whose relative paths are read against its folder -> that folder, absolute
+            (``registry.paths``); the others' are read against the working directory.
     """
 
     source: str | None = None
@@ -78,6 +81,8 @@ class Provenance:
     settings: dict[Loc, list[Setting]] = field(default_factory=dict)
     renamed: dict[str, dict[Loc, Loc]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    formats: dict[str, int] = field(default_factory=dict)
+    folders: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of_text(cls, source: str | None, text: str | None) -> Provenance:

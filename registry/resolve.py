@@ -26,6 +26,7 @@ from registry.formats import FORMAT, FORMAT_KEY
 from registry.kinds import KINDS
 from registry.loader import check_values, strict_validate
 from registry.overrides import Override
+from registry.paths import PathValue, origin, resolve_value
 from registry.places import ENTRY_KEYS, Holds, Place, places
 from registry.problems import Loc, closest, problems_from, render_value, table_name
 from registry.provenance import Provenance
@@ -43,6 +44,7 @@ __all__ = [
     "resolve_entry",
     "resolve_spec",
     "resolve_text",
+    "resolve_where_possible",
     "resolved_dict",
 ]
 
@@ -91,6 +93,13 @@ class Resolved:
     def given(self) -> set[str]:
         """The parameters the spec set explicitly."""
         return set(self.params.model_fields_set)
+
+    @property
+    def path_values(self) -> list[PathValue]:
+        """Its parameters that are paths (``SpecPath``) and are set: key path, mark, absolute value."""
+        marks = self.component.schema.paths
+        values = ((n, getattr(self.params, n)) for n in marks)
+        return [((*self.loc, n), marks[n], v) for n, v in values if isinstance(v, str)]
 
 
 @dataclass(frozen=True)
@@ -160,9 +169,9 @@ class ResolvedSpec:
         return self.provenance.problem(loc, message) if self.provenance else Problem(loc, message)
 
 
-def components(rs: ResolvedSpec) -> Iterator[Resolved]:
-    """Every resolved component of *rs*, those held by others (containers, blocks) included, each as often as it
-    is reached."""
+def components(rs: ResolvedSpec | Mapping[tuple[str, ...], Any]) -> Iterator[Resolved]:
+    """Every resolved component of *rs* (or of a mapping of places, as ``resolve_where_possible`` gives), those
+    held by others (containers, blocks) included, each as often as it is reached."""
 
     def walk(value: Any) -> Iterator[Resolved]:
         if isinstance(value, Resolved):
@@ -176,7 +185,7 @@ def components(rs: ResolvedSpec) -> Iterator[Resolved]:
             for v in value.values():
                 yield from walk(v)
 
-    for value in rs.at.values():
+    for value in (rs.at if isinstance(rs, ResolvedSpec) else rs).values():
         yield from walk(value)
 
 
@@ -335,7 +344,17 @@ class _Resolver:
             self.held(comp, {name: params.get(name) for name in schema.nested}, loc)  # their faults too, at once
             return None
         nested = self.held(comp, {name: getattr(validated, name) for name in schema.nested}, loc)
-        return None if nested is None else Resolved(comp, validated, loc, nested, repeat)
+        return None if nested is None else Resolved(comp, self.absolute(comp, validated, loc), loc, nested, repeat)
+
+    def absolute(self, comp: Component, validated: BaseModel, loc: Loc) -> BaseModel:
+        """*validated* with each path parameter absolute, by the spec's one rule (``registry.paths``)."""
+        paths = {n: getattr(validated, n) for n in comp.schema.paths if isinstance(getattr(validated, n), str)}
+        if not paths:
+            return validated
+        update = {n: resolve_value(v, origin(self.where, (*loc, n)).folder) for n, v in paths.items()}
+        out = validated.model_copy(update=update)
+        object.__setattr__(out, "__pydantic_fields_set__", set(validated.model_fields_set))  # a default stays one
+        return out
 
     def held(self, comp: Component, values: Mapping[str, Any], loc: Loc) -> dict[str, Any] | None:
         """The components *comp*'s parameters hold, resolved from their raw *values*; None if any is wrong.
@@ -521,6 +540,12 @@ def resolve_spec(
     if r.problems:
         raise SpecError(r.problems, source)
     return ResolvedSpec(spec, at, catalog, source, where)
+
+
+def resolve_where_possible(composed: Composed, catalog: Catalog) -> Mapping[tuple[str, ...], Any]:
+    """Each place of a composed spec that resolves, its problems ignored (None where a component does not
+    resolve): what ``upgrade`` needs to know which values are paths, in a spec that may be incomplete."""
+    return _resolve_all(_Resolver(catalog, composed.provenance, composed.doc), composed.doc)
 
 
 def _blame_overrides(problems: Sequence[Problem], overrides: Sequence[Override]) -> list[Problem]:

@@ -37,9 +37,10 @@ from registry.checkpoint import (
 )
 from registry.data import DatasetSplits, Split, Transform, apply_transforms, block_batches, iter_batches, split_len
 from registry.distributed import Ranks, all_sum, shard
-from registry.errors import CheckpointError, Interrupted, RegistryError, TrainingError
+from registry.errors import CheckpointError, DatasetNotFoundError, Interrupted, RegistryError, TrainingError
 from registry.factory import plugin_fault, short_message
 from registry.metrics import MetricSet
+from registry.paths import check_paths, locate_missing
 from registry.precision import autocast, make_scaler
 from registry.records import EpochRow
 from registry.report import PlainReporter, Reporter
@@ -111,6 +112,25 @@ def _check_splits(built: Built, splits: Any) -> DatasetSplits:
     return splits
 
 
+def raw_splits(built: Built) -> DatasetSplits:
+    """What the dataset's ``load`` returns, its paths checked first; a missing file said where the spec writes it.
+
+    Raises:
+        DatasetNotFoundError: a path is not there (``registry.paths``), or the loader found files missing.
+        PluginError: its ``load`` raised something else.
+    """
+    r, where = built.resolved.dataset, built.resolved.provenance
+    check_paths(r.path_values, where)
+    try:
+        return built.data.dataset.load()  # checked by the caller (_check_splits)
+    except DatasetNotFoundError as e:
+        raise locate_missing(e, r.path_values, where) from None
+    except RegistryError:
+        raise
+    except Exception as e:  # a plugin's loader can raise anything: its fault, named
+        raise plugin_fault(r.component, f"raised {type(e).__name__} while loading its data: {short_message(e)}") from e
+
+
 def load_data(built: Built) -> DatasetSplits:
     """Load the dataset once, check it against its declaration, and move both splits to the run's device.
 
@@ -121,13 +141,7 @@ def load_data(built: Built) -> DatasetSplits:
         DatasetNotFoundError: the dataset's files are missing.
         PluginError: its ``load`` raised something else, or returned data unlike what it declares.
     """
-    c = built.resolved.dataset.component
-    try:
-        splits = _check_splits(built, built.data.dataset.load())
-    except RegistryError:
-        raise
-    except Exception as e:  # a plugin's loader can raise anything: its fault, named
-        raise plugin_fault(c, f"raised {type(e).__name__} while loading its data: {short_message(e)}") from e
+    splits = _check_splits(built, raw_splits(built))
     train, test = (_encoded(built, s) for s in (splits.train, splits.test))
     if built.resolved.spec.data.precompute and built.data.transforms:
         return DatasetSplits(_precomputed(built, train), _precomputed(built, test), splits.fitted)

@@ -46,8 +46,9 @@ def describe_runs(folder: Path) -> str:
     runs = sorted(p for p in folder.iterdir() if (p / "run.json").is_file()) if folder.is_dir() else []
     if not runs:
         return f"no runs in {folder}\n"
-    lines = [f"{'run':<40} {'spec name':<24} {'status':<12} {'epochs':>6} {'best':>18} {'train s':>8} {'parts':>5}  "
-             "started"]  # parts: the processes that ran it (a resume adds one; run.json's segments say how each ended)
+    lines = [
+        f"{'run':<40} {'spec name':<24} {'status':<12} {'epochs':>6} {'best':>18} {'train s':>8} {'parts':>5}  started"
+    ]  # parts: the processes that ran it (a resume adds one; run.json's segments say how each ended)
     lines += [_row(run) for run in runs]
     return "\n".join(lines) + "\n"
 

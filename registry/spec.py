@@ -293,8 +293,11 @@ class Pruner(_Strict):
     ] = 5
     warmup_epochs: Annotated[
         int,
-        Field(ge=0, description="median: the epochs a trial runs before it can be pruned (1: judged from its "
-              "second epoch, as one epoch says little of a short trial; the last epoch is never pruned)"),
+        Field(
+            ge=0,
+            description="median: the epochs a trial runs before it can be pruned (1: judged from its "
+            "second epoch, as one epoch says little of a short trial; the last epoch is never pruned)",
+        ),
     ] = 1
     min_epochs: Annotated[int, Field(ge=1, description="successive halving: epochs at the first rung")] = 1
     reduction_factor: Annotated[

@@ -7,26 +7,46 @@ is set (its value replaced, or a ``format = N`` line added before the first
 statement). Everything else, comments, blank lines, quoting and order, stays
 byte for byte. Before the file is written, the new text is parsed again and
 must read as the old one migrated in memory; it is then written atomically.
+
+From format 2 to 3 no key changes, but relative paths are read against the
+file's folder instead of the working directory (``registry.paths``): each
+relative path the file itself writes (found with the plugins' ``SpecPath``
+marks) is rewritten relative to its folder, so that it names the file it named
+when run from the working directory of the upgrade, which the message says.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry.atomic import write_bytes
-from registry.errors import Problem, RegistryError, SpecError
-from registry.formats import FORMAT, FORMAT_KEY, MIGRATIONS, conflict_message, conflicts, migrate, too_new
+from registry.errors import Problem, RegistryError, SpecError, format_loc
+from registry.formats import (
+    FORMAT,
+    FORMAT_KEY,
+    MIGRATIONS,
+    PATHS_FROM_FILE,
+    conflict_message,
+    conflicts,
+    migrate,
+    too_new,
+)
 from registry.loader import parse_spec, read_text
-from registry.positions import key_lines, key_spans
-from registry.provenance import walk
+from registry.positions import key_lines, key_spans, value_spans
+from registry.provenance import Loc, walk
 
-__all__ = ["Change", "Upgrade", "upgrade_file", "upgrade_text"]
+if TYPE_CHECKING:
+    from registry.catalog import Catalog
+
+__all__ = ["Change", "Upgrade", "relative_paths", "upgrade_file", "upgrade_text"]
 
 
 @dataclass(frozen=True)
@@ -60,8 +80,11 @@ def _version(doc: dict[str, Any], source: str, lines: dict[tuple[str | int, ...]
     return declared
 
 
-def upgrade_text(text: str, source: str = "<spec>") -> Upgrade:
+def upgrade_text(text: str, source: str = "<spec>", paths: Mapping[Loc, tuple[str, str]] | None = None) -> Upgrade:
     """*text* rewritten in the current format, with each change; the same text when it is current.
+
+    *paths* gives, for key paths whose values are relative paths to rewrite (``upgrade_file`` finds them), the
+    value written and the new one.
 
     Raises:
         SpecError: the text is not TOML, or its ``format`` is unreadable or newer than this registry reads.
@@ -73,12 +96,25 @@ def upgrade_text(text: str, source: str = "<spec>") -> Upgrade:
         return Upgrade(text, version, ())
     clash = conflicts(doc, version)
     if clash:
-        was, now = clash[0]
-        raise SpecError([Problem(was, conflict_message(was, now), lines.get(was))], source)
+        old, renamed = clash[0]
+        raise SpecError([Problem(old, conflict_message(old, renamed), lines.get(old))], source)
     spans = key_spans(text)
     data = bytearray(text.encode("utf-8"))
     edits: list[tuple[int, int, bytes]] = []
     changes: list[Change] = []
+    values = value_spans(text)
+    expected = copy.deepcopy(doc)
+    for loc, (written, now) in (paths or {}).items() if version < PATHS_FROM_FILE else ():
+        start, end = values[loc]
+        edits.append((start, end, json.dumps(now, ensure_ascii=False).encode("utf-8")))  # a TOML basic string
+        changes.append(
+            Change(
+                lines[loc],
+                f"{format_loc(loc)}: {written!r} -> {now!r} (format 2 read it against the "
+                f"working directory, {os.getcwd()}; format 3 against this file's folder)",
+            )
+        )
+        _set(expected, loc, now)
     for v in range(version, FORMAT):
         for c in MIGRATIONS.get(v, ()):
             if c.old in spans:
@@ -106,7 +142,6 @@ def upgrade_text(text: str, source: str = "<spec>") -> Upgrade:
     for start, end, new in sorted(edits, reverse=True):
         data[start:end] = new
     out = data.decode("utf-8")
-    expected = copy.deepcopy(doc)
     migrate(expected, version)
     expected[FORMAT_KEY] = FORMAT
     if parse_spec(out, source) != expected:  # pragma: no cover - a migration that edits the text wrongly
@@ -114,15 +149,50 @@ def upgrade_text(text: str, source: str = "<spec>") -> Upgrade:
     return Upgrade(out, version, tuple(sorted(changes, key=lambda c: c.line)))
 
 
-def upgrade_file(path: str | Path, write: bool = True) -> Upgrade:
+def _set(doc: Any, loc: Loc, value: Any) -> None:
+    for part in loc[:-1]:
+        doc = doc[part]
+    doc[loc[-1]] = value
+
+
+def relative_paths(path: str | Path, version: int, catalog: Catalog) -> dict[Loc, tuple[str, str]]:
+    """The relative paths the file at *path* (in format *version*) writes itself, each with its value relative to
+    the file's folder: key path -> (as written, as format 3 writes it). A component that does not resolve is left
+    out (its values cannot be told to be paths)."""
+    from registry.compose import compose_file
+    from registry.resolve import components, resolve_where_possible
+
+    composed = compose_file(path, default_format=version)
+    settings = composed.provenance.settings
+    folder = os.path.dirname(os.path.abspath(path))
+    found: dict[Loc, tuple[str, str]] = {}
+    for r in components(resolve_where_possible(composed, catalog)):
+        for name in r.component.schema.paths:
+            loc: Loc = (*r.loc, name)
+            s = settings.get(loc, [None])[-1]
+            if s is not None and s.how == "reference" and s.via and s.target is not None:
+                loc, s = s.target, s.via[-1]  # "${vars.data}": the named value is the one written
+            if s is None or s.source != str(path) or s.how != "spec" or not isinstance(s.value, str):
+                continue
+            if os.path.isabs(os.path.expanduser(s.value)):
+                continue
+            now = os.path.relpath(os.path.join(os.getcwd(), s.value), folder).replace(os.sep, "/")
+            if now != os.path.normpath(s.value).replace(os.sep, "/"):
+                found[loc] = (s.value, now)
+    return found
+
+
+def upgrade_file(path: str | Path, write: bool = True, catalog: Catalog | None = None) -> Upgrade:
     """Upgrade the spec at *path* in place: a symbolic link's target, keeping its permissions, a UTF-8
-    byte-order mark and CRLF line ends.
+    byte-order mark and CRLF line ends. With *catalog*, its relative paths are rewritten (``relative_paths``).
 
     Raises:
         SpecError: as ``upgrade_text``, or the file cannot be read or written.
     """
     text = read_text(path)
-    result = upgrade_text(text, str(path))
+    version = _version(parse_spec(text, str(path)), str(path), key_lines(text))
+    paths = relative_paths(path, version, catalog) if catalog is not None and version < PATHS_FROM_FILE else {}
+    result = upgrade_text(text, str(path), paths)
     if write and result.changes:
         real = Path(path).resolve()
         try:

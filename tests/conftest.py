@@ -146,6 +146,16 @@ def write_idx(folder: Path, n_train: int = 20, n_test: int = 10, gz: bool = Fals
     return tensors
 
 
+def shipped(name: str, folder: Path | None = None) -> Path:
+    """A copy of ``specs/NAME`` (with ``specs/base/``) in *folder* (default: the working directory), where a
+    test writes the data its relative paths name: beside it, as for every spec."""
+    import shutil
+
+    folder = folder or Path.cwd()
+    shutil.copytree(SPECS / "base", folder / "base", dirs_exist_ok=True)
+    return Path(shutil.copy(SPECS / name, folder / name))
+
+
 @pytest.fixture(autouse=True)
 def in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run each test from its own empty folder, so default run directories (runs/...) never land in the repo."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -113,11 +114,13 @@ def test_same_spec_and_seed_give_identical_weights(write_spec, catalog) -> None:
 @pytest.mark.parametrize("spec", sorted(p.name for p in SPECS.glob("*.toml")))
 def test_every_shipped_spec_validates(spec: str, tmp_path: Path) -> None:
     """Each file in specs/ validates: model built, parameters counted, no data loaded (the user's own data
-    that two of them read is written where they look for it)."""
-    write_example_data(tmp_path)
-    code, out, err = cli("validate", str(SPECS / spec))
+    that two of them read is written beside them, where their relative paths point)."""
+    shutil.copytree(SPECS, tmp_path / "elsewhere")
+    copy = tmp_path / "elsewhere" / spec
+    write_example_data(copy.parent)
+    code, out, err = cli("validate", str(copy))
     assert code == ExitCode.OK, err
-    assert out.startswith(f"{SPECS / spec}: valid\n  node ")
+    assert out.startswith(f"{copy}: valid\n  node ")
     assert re.search(r"^Total parameters: [\d,]+; output \(\d+,\) per sample", out, re.M)
 
 

@@ -21,18 +21,18 @@ OLD = QUICK.replace("seed = 0\n", "# my spec\nseed = 0   # fixed\n\n").replace(
 )
 
 
-def test_format_is_2() -> None:
-    assert FORMAT == 2
+def test_format_is_3() -> None:
+    assert FORMAT == 3
 
 
 def test_upgrade_renames_in_place_and_sets_the_format() -> None:
     up = upgrade_text(OLD, "old.toml")
     assert up.version == 1
-    assert up.text == OLD.replace("# my spec\n", "# my spec\nformat = 2  # the spec format this file is written in "
+    assert up.text == OLD.replace("# my spec\n", "# my spec\nformat = 3  # the spec format this file is written in "
                                   "(python -m registry upgrade)\n").replace("best_metric    =", "monitor    =")  # fmt: skip
     line = OLD.splitlines().index('best_metric    =   "loss"   # watch the loss') + 1
     assert [(c.line, c.message) for c in up.changes] == [
-        (2, "format = 2 added (the file was in format 1)"),
+        (2, "format = 3 added (the file was in format 1)"),
         (line, "train.best_metric -> train.monitor (format 1 -> 2)"),
     ]
 
@@ -40,12 +40,12 @@ def test_upgrade_renames_in_place_and_sets_the_format() -> None:
 @pytest.mark.parametrize(
     ("old", "new"),
     [
-        ('format = 1\ntrain.best_metric = "loss"\n', 'format = 2\ntrain.monitor = "loss"\n'),
-        ('format = 1 # old\ntrain = { epochs = 2, best_metric = "loss" }\n', 'format = 2 # old\ntrain = { epochs = 2, monitor = "loss" }\n'),
-        ('format = 1\r\n[train]\r\n"best_metric" = "loss"\r\n', 'format = 2\r\n[train]\r\nmonitor = "loss"\r\n'),
-        ("format = 1\n[train]\nepochs = 2\n", "format = 2\n[train]\nepochs = 2\n"),
+        ('format = 1\ntrain.best_metric = "loss"\n', 'format = 3\ntrain.monitor = "loss"\n'),
+        ('format = 1 # old\ntrain = { epochs = 2, best_metric = "loss" }\n', 'format = 3 # old\ntrain = { epochs = 2, monitor = "loss" }\n'),
+        ('format = 1\r\n[train]\r\n"best_metric" = "loss"\r\n', 'format = 3\r\n[train]\r\nmonitor = "loss"\r\n'),
+        ("format = 1\n[train]\nepochs = 2\n", "format = 3\n[train]\nepochs = 2\n"),
         ('#:schema ./spec.schema.json\n\n[train]\nbest_metric = "loss"\n',
-         '#:schema ./spec.schema.json\n\nformat = 2  # the spec format this file is written in (python -m registry upgrade)\n'
+         '#:schema ./spec.schema.json\n\nformat = 3  # the spec format this file is written in (python -m registry upgrade)\n'
          '[train]\nmonitor = "loss"\n'),
     ],
 )  # fmt: skip
@@ -54,19 +54,19 @@ def test_upgrade_keeps_every_other_byte(old: str, new: str) -> None:
 
 
 def test_a_current_spec_is_unchanged() -> None:
-    assert upgrade_text(QUICK) == upgrade_text(QUICK).__class__(QUICK, 2, ())
-    assert upgrade_text("format = 2\n" + QUICK).changes == ()
+    assert upgrade_text(QUICK) == upgrade_text(QUICK).__class__(QUICK, 3, ())
+    assert upgrade_text("format = 3\n" + QUICK).changes == ()
 
 
 def test_a_newer_or_unreadable_format_is_refused() -> None:
     with pytest.raises(SpecError) as e:
-        upgrade_text("format = 3\n" + QUICK, "new.toml")
+        upgrade_text("format = 4\n" + QUICK, "new.toml")
     assert str(e.value).splitlines()[1] == (
-        "  new.toml:1: format: spec format 3 is newer than this registry reads (1 to 2): pip install -U torch-spec-registry"
+        "  new.toml:1: format: spec format 4 is newer than this registry reads (1 to 3): pip install -U torch-spec-registry"
     )
     with pytest.raises(SpecError) as e:
-        upgrade_text('format = "2"\n' + QUICK, "s.toml")
-    assert str(e.value).splitlines()[1] == "  s.toml:1: format: must be an integer from 1 to 2 (got '2')"
+        upgrade_text('format = "3"\n' + QUICK, "s.toml")
+    assert str(e.value).splitlines()[1] == "  s.toml:1: format: must be an integer from 1 to 3 (got '3')"
 
 
 def test_an_old_spec_runs_as_its_upgrade_does(tmp_path: Path, catalog) -> None:
@@ -78,8 +78,9 @@ def test_an_old_spec_runs_as_its_upgrade_does(tmp_path: Path, catalog) -> None:
     a, b = load_and_resolve(old, catalog), load_and_resolve(new, catalog)
     assert resolved_dict(a) == resolved_dict(b) and resolved_dict(a)["train"]["monitor"] == "loss"
     assert a.provenance is not None and a.provenance.notes == [
-        f"{old} is in spec format 1 (train.best_metric is now train.monitor): "
-        f"python -m registry upgrade {old} rewrites it in format 2",
+        f"{old} is in spec format 1 (train.best_metric is now train.monitor, relative paths are read against the "
+        "working directory): "
+        f"python -m registry upgrade {old} rewrites it in format 3",
     ]
     code, out, err = cli("validate", str(old))
     assert code == 0 and err.startswith(f"warning: {old} is in spec format 1")
@@ -114,8 +115,8 @@ def test_the_upgrade_command_writes_atomically_and_reports(tmp_path: Path) -> No
     assert (code, err) == (0, "") and spec.read_bytes() == b"\xef\xbb\xbf" + OLD.encode()
     line = OLD.splitlines().index('best_metric    =   "loss"   # watch the loss') + 1
     report = [
-        f"{spec}: format 1 -> 2",
-        f"  {spec}:2: format = 2 added (the file was in format 1)",
+        f"{spec}: format 1 -> 3",
+        f"  {spec}:2: format = 3 added (the file was in format 1)",
         f"  {spec}:{line}: train.best_metric -> train.monitor (format 1 -> 2)",
     ]
     assert out.splitlines() == [*report, "(dry run: nothing written)"]
@@ -124,7 +125,7 @@ def test_the_upgrade_command_writes_atomically_and_reports(tmp_path: Path) -> No
     assert spec.read_bytes() == b"\xef\xbb\xbf" + upgrade_text(OLD).text.encode()
     assert [p.name for p in tmp_path.iterdir()] == ["s.toml"]  # no temporary file left
     code, out, err = cli("upgrade", str(spec))
-    assert (code, out) == (0, f"{spec}: already in format 2, unchanged\n")
+    assert (code, out) == (0, f"{spec}: already in format 3, unchanged\n")
 
 
 def test_a_run_directory_written_before_formats_still_opens(tmp_path: Path, catalog) -> None:
@@ -185,14 +186,14 @@ def test_upgrade_follows_a_link_keeps_the_mode_and_goes_on_after_a_bad_file(tmp_
     (real / "s.toml").write_text(OLD)
     os.chmod(real / "s.toml", 0o640)
     (tmp_path / "link.toml").symlink_to(real / "s.toml")
-    (tmp_path / "bad.toml").write_text("format = 3\n")
+    (tmp_path / "bad.toml").write_text("format = 4\n")
     (tmp_path / "other.toml").write_text(OLD)
     code, out, err = cli(
         "upgrade", str(tmp_path / "link.toml"), str(tmp_path / "bad.toml"), str(tmp_path / "other.toml")
     )
     assert code == 2
-    assert err == (f"error: {tmp_path / 'bad.toml'}: 1 problem in the spec\n  {tmp_path / 'bad.toml'}:1: format: spec format 3 "
-                   "is newer than this registry reads (1 to 2): pip install -U torch-spec-registry\n")  # fmt: skip
+    assert err == (f"error: {tmp_path / 'bad.toml'}: 1 problem in the spec\n  {tmp_path / 'bad.toml'}:1: format: spec format 4 "
+                   "is newer than this registry reads (1 to 3): pip install -U torch-spec-registry\n")  # fmt: skip
     assert (tmp_path / "link.toml").is_symlink() and (real / "s.toml").read_text() == upgrade_text(OLD).text
     assert stat.S_IMODE((real / "s.toml").stat().st_mode) == 0o640
     assert (tmp_path / "other.toml").read_text() == upgrade_text(OLD).text

@@ -11,7 +11,7 @@ from registry_specs.example_data import write_images
 
 from registry.cli import ExitCode, main
 
-from .conftest import SPECS
+from .conftest import shipped
 
 
 def cli(*argv: str) -> tuple[int, str, str]:
@@ -27,7 +27,7 @@ def images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_the_shipped_image_folder_spec_trains(images, tmp_path) -> None:
     """specs/image_folder.toml on 300 PNG digits: > 80% test accuracy; predict on a folder gives a class per image."""
-    code, out, err = cli("run", str(SPECS / "image_folder.toml"), "--out", "run")
+    code, out, err = cli("run", str(shipped("image_folder.toml")), "--out", "run")
     assert code == 0, err
     row = json.loads(Path("run/metrics.jsonl").read_text().splitlines()[-1])
     assert row["test_total"] == 60 and row["test_accuracy"] > 0.8
@@ -61,16 +61,16 @@ def test_a_second_run_reads_the_cache_instead_of_decoding(images, monkeypatch) -
 def test_an_empty_class_folder_is_refused_by_validate(images) -> None:
     """An empty class folder: exit 4 naming it, at validate already."""
     (images / "empty").mkdir()
-    code, _, err = cli("validate", str(SPECS / "image_folder.toml"))
-    assert code == ExitCode.DATA and err == "error: data/images/empty: an empty class folder (no .png, .jpg, .jpeg files)\n"
+    code, _, err = cli("validate", str(shipped("image_folder.toml")))
+    assert code == ExitCode.DATA and err == f"error: {Path.cwd()}/data/images/empty: an empty class folder (no .png, .jpg, .jpeg files)\n"
 
 
 def test_a_file_that_is_no_image_is_refused_by_validate(images) -> None:
     """A file with an image's name but not its bytes: exit 4 naming it, before anything is written."""
     (images / "3" / "notes.png").write_text("not an image")
-    code, _, err = cli("run", str(SPECS / "image_folder.toml"))
+    code, _, err = cli("run", str(shipped("image_folder.toml")))
     assert code == ExitCode.DATA and err == (
-        "error: data/images/3/notes.png: not a PNG or JPEG image (it begins with neither signature; its bytes are not shown)\n"
+        f"error: {Path.cwd()}/data/images/3/notes.png: not a PNG or JPEG image (it begins with neither signature; its bytes are not shown)\n"
     )
     assert not Path("runs").exists()
 
@@ -79,7 +79,7 @@ def test_a_corrupt_image_is_named_when_loaded_and_nothing_is_written(images) -> 
     """A PNG cut short (its signature intact): exit 4 naming the file when the data loads, no run directory."""
     victim = next((images / "5").iterdir())
     victim.write_bytes(victim.read_bytes()[:30])
-    code, out, err = cli("run", str(SPECS / "image_folder.toml"))
+    code, out, err = cli("run", str(shipped("image_folder.toml")))
     assert code == ExitCode.DATA and out == ""
-    assert err == f"error: data/images/5/{victim.name}: cannot be decoded: cannot identify image file 'data/images/5/{victim.name}'\n"
+    assert err == f"error: {victim}: cannot be decoded: cannot identify image file '{victim}'\n"
     assert not Path("runs").exists()

@@ -17,7 +17,7 @@ def test_all_is_pinned() -> None:
         "CheckpointError", "Component", "DataError", "Dataset", "DatasetNotFoundError", "DatasetSplits",
         "DistributedError", "DuplicateComponentError", "ExportError", "Holds", "Inferred", "InputError", "InputShape",
         "Inputs", "Interrupted", "Layers", "ParamError", "PluginError", "PluginLoadError", "Problem", "RegistryError",
-        "ResolvedSpec", "Run", "SpecError", "Split", "Task", "TaskInfo", "Training", "TrainingError", "TrainingInfo",
+        "ResolvedSpec", "Run", "SpecError", "SpecPath", "Split", "Task", "TaskInfo", "Training", "TrainingError", "TrainingInfo",
         "UnknownComponentError", "__version__", "aliases", "build", "catalog", "component", "contract", "example",
         "hookimpl", "load", "loads", "metric", "open_run", "replaces", "schedule", "train",
     ]  # fmt: skip

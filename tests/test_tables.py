@@ -14,7 +14,7 @@ from registry_specs.example_data import write_arrays, write_table
 
 from registry.cli import ExitCode, main
 
-from .conftest import SPECS
+from .conftest import SPECS, shipped
 
 
 def cli(*argv: str) -> tuple[int, str, str]:
@@ -35,7 +35,7 @@ def build_table(catalog, **params):
 
 def test_the_shipped_table_spec_trains_and_predicts(table, tmp_path) -> None:
     """specs/table_csv.toml: text labels, a one-hot city; > 80% test accuracy; predict writes a CSV per row."""
-    code, out, err = cli("run", str(SPECS / "table_csv.toml"), "--out", "run")
+    code, out, err = cli("run", str(shipped("table_csv.toml")), "--out", "run")
     assert code == 0, err
     row = json.loads(Path("run/metrics.jsonl").read_text().splitlines()[-1])
     assert row["test_total"] == 80 and row["test_accuracy"] > 0.8
@@ -143,7 +143,8 @@ device = "cpu"
 
 FAULTS = [
     ('path = "data/table.csv"', 'path = "data/nope.csv"', ExitCode.DATA,
-     "error: data/nope.csv: no such file (data.path)\n"),
+     "spec.toml:9: data.path: no such file: {cwd}/data/nope.csv ('data/nope.csv', relative to the folder of "
+     "{cwd}/spec.toml, which writes it; the working directory is {cwd})\n"),
     ('targets = "approved"', 'targets = "aproved"', ExitCode.USAGE,
      "data.targets: dataset 'table': the table has no column 'aproved'; did you mean 'approved'? Its columns: age, "
      "income, city, score, approved, amount"),
@@ -160,7 +161,7 @@ def test_a_table_fault_is_named_and_nothing_is_written(table, tmp_path, old, new
     spec = tmp_path / "spec.toml"
     spec.write_text((SPECS / "table_csv.toml").read_text().replace(old, new))
     got, out, err = cli("run", str(spec))
-    assert got == code and out == "" and message in err, err
+    assert got == code and out == "" and message.format(cwd=tmp_path) in err, err
     assert not Path("runs").exists()
 
 
@@ -172,7 +173,7 @@ def test_empty_values_in_a_feature_are_refused(tmp_path) -> None:
     frame = pd.read_csv(path)
     frame.loc[[3, 7], "income"] = np.nan
     frame.to_csv(path, index=False)
-    code, _, err = cli("validate", str(SPECS / "table_csv.toml"))
+    code, _, err = cli("validate", str(shipped("table_csv.toml")))
     assert code == ExitCode.DATA and err == (
-        "error: data/table.csv: empty cells in 1 column: income (2: rows 4, 8); set data.missing = 'drop' (leave "
+        f"error: {path}: empty cells in 1 column: income (2: rows 4, 8); set data.missing = 'drop' (leave "
         "those rows out) or 'fill' (the training rows' mean or most frequent value), or fill them in the file\n")

@@ -19,7 +19,7 @@ from urllib.error import URLError
 import torch
 from pydantic import Field
 
-from registry import Dataset, DatasetNotFoundError, DatasetSplits, Split, aliases
+from registry import Dataset, DatasetNotFoundError, DatasetSplits, SpecPath, Split, aliases
 
 IDX_FILES = (
     "train-images-idx3-ubyte",
@@ -47,7 +47,11 @@ def _offline(cls_name: str, root: Path) -> str:
     )
 
 
-Root = Annotated[str, Field(min_length=1, description="folder holding the four IDX files (or <Class>/raw below it)")]
+Root = Annotated[
+    str,
+    Field(min_length=1, description="folder holding the four IDX files (or <Class>/raw below it)"),
+    SpecPath("folder", must_exist=False),  # a download creates it
+]
 Download = Annotated[bool, Field(description="fetch the files with torchvision when they are not found")]
 
 

@@ -72,8 +72,10 @@ def check_gaps(frame: Any, where: str, features: Sequence[str], targets: Sequenc
         elif missing == "fill":
             how = "a target is never filled: drop those rows with data.missing = 'drop', or fill them in the file"
         else:
-            how = "set data.missing = 'drop' (leave those rows out) or 'fill' (the training rows' mean or most " \
-                  "frequent value), or fill them in the file"
+            how = (
+                "set data.missing = 'drop' (leave those rows out) or 'fill' (the training rows' mean or most "
+                "frequent value), or fill them in the file"
+            )
         n = len(refused)
         raise DataError(f"{where}: empty cells in {n} column{'s' if n > 1 else ''}: {said}; {how}")
     if missing == "drop":

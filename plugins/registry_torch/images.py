@@ -20,7 +20,17 @@ from typing import Annotated, Any, Literal
 import torch
 from pydantic import Field
 
-from registry import DataError, Dataset, DatasetNotFoundError, DatasetSplits, Inputs, ParamError, Split, example
+from registry import (
+    DataError,
+    Dataset,
+    DatasetNotFoundError,
+    DatasetSplits,
+    Inputs,
+    ParamError,
+    SpecPath,
+    Split,
+    example,
+)
 
 SUFFIXES = (".png", ".jpg", ".jpeg")
 SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
@@ -129,10 +139,14 @@ def _cached(paths: list[Path], size: tuple[int, int], channels: int) -> torch.Te
 
 @example(root="data/images", size=8)
 def image_folder(
-    root: Annotated[str, Field(min_length=1, description="a folder of class sub-folders of PNG/JPEG images")],
+    root: Annotated[
+        str, Field(min_length=1, description="a folder of class sub-folders of PNG/JPEG images"), SpecPath("folder")
+    ],
     size: Annotated[Size | tuple[Size, Size], Field(description="(height, width) every image is resized to")],
     channels: Annotated[Literal[1, 3], Field(description="1: greyscale, 3: RGB")] = 3,
-    test_root: Annotated[str | None, Field(description="such a folder of test images (default: a split)")] = None,
+    test_root: Annotated[
+        str | None, Field(description="such a folder of test images (default: a split)"), SpecPath("folder")
+    ] = None,
     test_fraction: Annotated[float, Field(gt=0, lt=1, description="share held out when there is no test_root")] = 0.2,
     split_seed: Annotated[int, Field(ge=0, description="seed of the (stratified) train/test split")] = 0,
 ) -> Dataset:

@@ -27,6 +27,7 @@ from registry import (
     DatasetSplits,
     Inputs,
     ParamError,
+    SpecPath,
     Split,
     example,
 )
@@ -359,13 +360,15 @@ def _held_out(rows: int, stratify: np.ndarray | None, fraction: float, seed: int
 
 @example(path="data/table.csv", targets="approved", categorical=["city"])
 def table(
-    path: Annotated[str, Field(min_length=1, description="a .csv, .tsv or .parquet file")],
+    path: Annotated[str, Field(min_length=1, description="a .csv, .tsv or .parquet file"), SpecPath()],
     targets: Annotated[str | list[str], Field(description="the target column, or several (multi-output)")],
     features: Annotated[
         list[str] | None, Field(description="the feature columns (default: all but the targets)")
     ] = None,
     categorical: Annotated[tuple[str, ...], Field(description="feature columns of categories, one-hot encoded")] = (),
-    test_path: Annotated[str | None, Field(description="a table of test rows (default: a split of path)")] = None,
+    test_path: Annotated[
+        str | None, Field(description="a table of test rows (default: a split of path)"), SpecPath()
+    ] = None,
     test_fraction: TestFraction = 0.2,
     split_seed: SplitSeed = 0,
     target_kind: TargetKind = "auto",
@@ -491,8 +494,12 @@ def _arrays(path: Path, param: str) -> tuple[np.ndarray, np.ndarray]:
 
 @example(path="data/arrays.npz")
 def arrays(
-    path: Annotated[str, Field(min_length=1, description="a .npz or .safetensors file with arrays inputs and targets")],
-    test_path: Annotated[str | None, Field(description="another such file for testing (default: a split)")] = None,
+    path: Annotated[
+        str, Field(min_length=1, description="a .npz or .safetensors file with arrays inputs and targets"), SpecPath()
+    ],
+    test_path: Annotated[
+        str | None, Field(description="another such file for testing (default: a split)"), SpecPath()
+    ] = None,
     test_fraction: TestFraction = 0.2,
     split_seed: SplitSeed = 0,
     classes: Annotated[list[str] | None, Field(description="class names (integer targets), index = label")] = None,
