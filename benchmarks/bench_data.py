@@ -122,9 +122,9 @@ def part_imagefolder(root: str, epochs: int, model_name: str) -> dict:
 
 
 def _built(root: str, epochs: int, model_name: str):
-    from registry.builder import build
-    from registry.manager import load_catalog
-    from registry.resolve import resolve_text
+    from registry.building.builder import build
+    from registry.components.manager import load_catalog
+    from registry.resolution.resolver import resolve_text
 
     text = SPEC.format(root=root, epochs=epochs, layers=MODELS[model_name][0])
     return build(resolve_text(text, load_catalog(), "bench.toml"))
@@ -133,7 +133,7 @@ def _built(root: str, epochs: int, model_name: str):
 def part_registry(root: str, epochs: int, model_name: str) -> dict:
     import math
 
-    from registry.runner import load_data, run
+    from registry.training.loop import load_data, run
 
     result = run(_built(root, epochs, model_name), log=lambda _: None)
     load = result.seconds - sum(e.seconds for e in result.epochs)
@@ -195,7 +195,7 @@ def bench_csv(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from registry.manager import load_catalog
+    from registry.components.manager import load_catalog
 
     table = load_catalog(load_entrypoints=False).get("dataset", "table").factory
     with tempfile.TemporaryDirectory() as tmp:
@@ -242,7 +242,7 @@ def bench_wide(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from registry.manager import load_catalog
+    from registry.components.manager import load_catalog
 
     table = load_catalog(load_entrypoints=False).get("dataset", "table").factory
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,7 +11,7 @@ times `python -m registry validate` and `list` against `python -c "import torch"
 
 Shared machines drift by more than the 20 % that separates `registry` from the
 floor, so that ratio is also measured where drift cannot bias it: in one more
-process, the runner's training epoch (`registry.runner.train_epoch`, what `run`
+process, the runner's training epoch (`registry.training.loop.train_epoch`, what `run`
 calls each epoch) and a floor epoch run back to back, alternately first, and
 the ratio is the median over the pairs. The start-up commands are timed in
 interleaved rounds against `import torch`.
@@ -107,17 +107,17 @@ def _spec(model_name: str) -> Path:
 
 
 def _built(epochs: int, data: str, model_name: str):
-    from registry.builder import build
-    from registry.manager import load_catalog
-    from registry.overrides import parse_override
-    from registry.resolve import load_and_resolve
+    from registry.building.builder import build
+    from registry.components.manager import load_catalog
+    from registry.resolution.resolver import load_and_resolve
+    from registry.spec.overrides import parse_override
 
     sets = [parse_override(f"train.epochs={epochs}"), parse_override(f"data.root={json.dumps(data)}")]
     return build(load_and_resolve(_spec(model_name), load_catalog(), sets))
 
 
 def part_registry(epochs: int, data: str, model_name: str) -> dict:
-    from registry.runner import run
+    from registry.training.loop import run
 
     result = run(_built(epochs, data, model_name), log=lambda _: None)
     return {
@@ -132,7 +132,7 @@ def _floor(built, train):
     """One floor epoch: as many optimizer steps as a real epoch, all on the split's first batch, transformed once."""
     import math
 
-    from registry.runner import batch_transforms
+    from registry.training.loop import batch_transforms
 
     x, y = train.inputs[:64], train.targets[:64]
     for t in batch_transforms(built, train):
@@ -152,7 +152,7 @@ def _floor(built, train):
 
 
 def part_floor(epochs: int, data: str, model_name: str) -> dict:
-    from registry.runner import load_data
+    from registry.training.loop import load_data
 
     built = _built(1, data, model_name)
     epoch = _floor(built, load_data(built).train)
@@ -173,7 +173,7 @@ def part_pairs(pairs: int, data: str, model_name: str) -> dict:
     """
     import torch
 
-    from registry.runner import load_data, train_epoch
+    from registry.training.loop import load_data, train_epoch
 
     # two models: the floor's steps leave the run's alone
     registry, floor = _built(1, data, model_name), _built(1, data, model_name)

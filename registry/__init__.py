@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from registry.catalog import KINDS, Catalog, Component, aliases, example, replaces
+from registry.components.catalog import KINDS, Catalog, Component, aliases, example, replaces
+from registry.components.contracts import contract, metric, schedule
+from registry.components.signatures import CHANNELS, FEATURES, NUM_CLASSES, Inferred, InputShape, TaskInfo, TrainingInfo
 from registry.errors import (
     CheckpointError,
     DataError,
@@ -30,27 +32,27 @@ from registry.errors import (
     UnknownComponentError,
 )
 from registry.kinds import MODULE_KINDS
-from registry.params import CHANNELS, FEATURES, NUM_CLASSES, Inferred, InputShape, TaskInfo, TrainingInfo
-from registry.paths import SpecPath
-from registry.places import Holds
-from registry.semantics import contract, metric, schedule
+from registry.spec.paths import SpecPath
+from registry.spec.places import Holds
+from registry.version import __version__
 
 if TYPE_CHECKING:
     from registry.api import Run, build, catalog, component, load, loads, open_run, train
-    from registry.builder import Built
-    from registry.chain import Branches, Chain, Layers
-    from registry.data import Dataset, DatasetSplits, Inputs, Split
-    from registry.resolve import ResolvedSpec
-    from registry.schedules import Training
-    from registry.tasks import Task
+    from registry.building.builder import Built
+    from registry.building.chain import Branches, Chain, Layers
+    from registry.building.data import Dataset, DatasetSplits, Inputs, Split
+    from registry.building.schedules import Training
+    from registry.building.tasks import Task
+    from registry.resolution.resolver import ResolvedSpec
 
-__version__ = "0.1.0"
 
 # They import torch: `--help` and `list` start faster without it.
-_LAZY = {"Dataset": "data", "DatasetSplits": "data", "Inputs": "data", "Split": "data", "Chain": "chain",
-         "Layers": "chain", "Branches": "chain", "Task": "tasks", "Training": "schedules", "Built": "builder",
-         "ResolvedSpec": "resolve", "Run": "api", "build": "api", "catalog": "api", "component": "api",
-         "load": "api", "loads": "api", "open_run": "api", "train": "api"}  # fmt: skip
+_LAZY = {"Dataset": "building.data", "DatasetSplits": "building.data", "Inputs": "building.data",
+         "Split": "building.data", "Chain": "building.chain", "Layers": "building.chain",
+         "Branches": "building.chain", "Task": "building.tasks", "Training": "building.schedules",
+         "Built": "building.builder", "ResolvedSpec": "resolution.resolver", "Run": "api", "build": "api",
+         "catalog": "api", "component": "api", "load": "api", "loads": "api", "open_run": "api",
+         "train": "api"}  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

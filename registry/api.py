@@ -31,17 +31,17 @@ from typing import TYPE_CHECKING, Any
 import tomli_w
 from torch import nn
 
-from registry.catalog import Catalog
+from registry.components.catalog import Catalog
 from registry.errors import Problem, SpecError, UnknownComponentError
-from registry.overrides import Override, inline_toml, parse_key
-from registry.untrusted import MAX_DEPTH, depth
+from registry.files.untrusted import MAX_DEPTH, depth
+from registry.spec.overrides import Override, inline_toml, parse_key
 
 if TYPE_CHECKING:
-    from registry.builder import Built
-    from registry.checkpoint import Checkpoint
-    from registry.records import EpochRow
-    from registry.resolve import ResolvedSpec
-    from registry.runner import EvalResult
+    from registry.building.builder import Built
+    from registry.resolution.resolver import ResolvedSpec
+    from registry.rundirs.checkpoints import Checkpoint
+    from registry.rundirs.records import EpochRow
+    from registry.training.loop import EvalResult
 
 __all__ = ["Run", "build", "catalog", "component", "load", "loads", "open_run", "train"]
 
@@ -57,7 +57,7 @@ def catalog() -> Catalog:
     on standard error, as on the command line)."""
     global _CATALOG
     if _CATALOG is None:
-        from registry.launch import load_plugins_catalog
+        from registry.training.launch import load_plugins_catalog
 
         _CATALOG = load_plugins_catalog(sys.stderr)
     return _CATALOG
@@ -88,8 +88,8 @@ def load(spec: str | os.PathLike[str] | Mapping[str, Any], overrides: Overrides 
     Raises:
         SpecError: every problem of the spec, each located (file, line and key path; a dict's by key path).
     """
-    from registry.compose import compose
-    from registry.resolve import load_and_resolve, resolve_composed
+    from registry.resolution.resolver import load_and_resolve, resolve_composed
+    from registry.spec.compose import compose
 
     ov = _overrides(overrides)
     if isinstance(spec, Mapping):
@@ -121,7 +121,7 @@ def loads(text: str, overrides: Overrides | None = None, folder: str | os.PathLi
     Raises:
         SpecError: every problem of the spec, located by line in *text* (shown as ``<string>``).
     """
-    from registry.resolve import resolve_text
+    from registry.resolution.resolver import resolve_text
 
     return _noted(resolve_text(text, catalog(), "<string>", _overrides(overrides), Path(folder) if folder else None))
 
@@ -135,8 +135,8 @@ def build(spec: ResolvedSpec, optimizer: bool = True) -> Built:
         SpecError: what ``validate`` refuses (a model whose output cannot fit the targets, ...).
         PluginError: a component misbehaved.
     """
-    from registry.builder import build as _build
-    from registry.resolve import ResolvedSpec
+    from registry.building.builder import build as _build
+    from registry.resolution.resolver import ResolvedSpec
 
     if not isinstance(spec, ResolvedSpec):
         raise TypeError(f"build takes a loaded spec, not {_a(spec)}: registry.build(registry.load(spec))")
@@ -174,8 +174,8 @@ class Run:
 
     def evaluate(self) -> EvalResult:
         """The test split's loss, accuracy and metrics under the current weights."""
-        from registry.metrics import MetricSet
-        from registry.runner import evaluate, load_data
+        from registry.building.metrics import MetricSet
+        from registry.training.loop import evaluate, load_data
 
         b = self.built
         metrics = MetricSet(b.metrics, b.task, b.model_plan.produces, b.device)
@@ -188,8 +188,8 @@ class Run:
         Raises:
             InputError: the inputs cannot be read or do not fit the model.
         """
-        from registry.predict import predict_file
-        from registry.rundir import RunDir
+        from registry.inference.predict import predict_file
+        from registry.rundirs.rundir import RunDir
 
         fitted = self.fitted if self.fitted is not None or self.run_dir is None else RunDir(self.run_dir).read_fitted()
         return list(predict_file(self.built, Path(inputs), fitted))
@@ -213,12 +213,12 @@ def train(
         DatasetNotFoundError, DataError: the data cannot be loaded.
         CheckpointError: the run directory exists or cannot be written.
     """
-    from registry.builder import Built
-    from registry.launch import begin, execute, tensorboard_reporter
-    from registry.plots import has_matplotlib, plot_run
-    from registry.report import PlainReporter, Reporter
-    from registry.resolve import ResolvedSpec
-    from registry.threads import apply_threads
+    from registry.building.builder import Built
+    from registry.resolution.resolver import ResolvedSpec
+    from registry.rundirs.plots import has_matplotlib, plot_run
+    from registry.training.launch import begin, execute, tensorboard_reporter
+    from registry.training.reporting import PlainReporter, Reporter
+    from registry.training.threads import apply_threads
 
     if not isinstance(spec, (Built, ResolvedSpec)):
         raise TypeError(f"train takes a loaded or built spec, not {_a(spec)}: registry.train(registry.load(spec))")
@@ -261,8 +261,8 @@ def open_run(run_dir: str | os.PathLike[str], checkpoint: str | None = None) -> 
         CheckpointError: not a run directory, its spec.toml was edited, the checkpoint is unusable, or a
             plugin its spec needs is not installed (the message says which distribution and version).
     """
-    from registry.launch import trained
-    from registry.rundir import RunDir
+    from registry.rundirs.rundir import RunDir
+    from registry.training.launch import trained
 
     built, ckpt = trained(os.fspath(run_dir), checkpoint, sys.stderr)  # warnings: other plugin versions
     home = RunDir(ckpt.path.parent.parent)
@@ -287,9 +287,9 @@ def component(name: str, /, *inputs: Any, kind: str | None = None, **params: Any
         UnknownComponentError: no plugin registered *name* (with the closest names).
         SpecError: its parameters are invalid, or an inferred size is missing.
     """
-    from registry.factory import Refused, build_plain
+    from registry.building.factory import Refused, build_plain
     from registry.kinds import KINDS, MODULE_KINDS
-    from registry.resolve import resolve_entry
+    from registry.resolution.resolver import resolve_entry
 
     cat = catalog()
     where = f"component({name!r})"

@@ -6,7 +6,7 @@ hooks, the same way a third-party package does.
 
 Each hook returns a mapping ``{name: factory}``: the canonical snake_case name a
 spec uses, and a typed function or class. ``registry`` derives the parameter
-schema from the factory's signature (see ``registry.params``), so every
+schema from the factory's signature (see ``registry.components.signatures``), so every
 parameter must be annotated; ``typing.Annotated[..., pydantic.Field(...)]``
 adds bounds and descriptions. The first line of the factory's docstring is its
 description in ``list``/``show``. ``@registry.aliases("TorchName")`` adds other

@@ -2,7 +2,7 @@
 
 A kind is what a hook returns (``registry_layers`` returns layers). Where a spec
 holds components of a kind is declared once, beside the spec format, with
-``Holds`` (see ``registry.spec`` and ``registry.places``).
+``Holds`` (see ``registry.spec.models`` and ``registry.spec.places``).
 
 Adding a kind: a hookspec in ``hookspecs.py``, a row here, a field with
 ``Holds`` in ``spec.py``, the components in a plugin, and the code that uses
@@ -62,7 +62,7 @@ KINDS: Mapping[str, KindInfo] = {
         KindInfo("metric", "metrics", "registry_metrics", "test metrics computed after each epoch (torchmetrics)",
                  "torchmetrics:Metric"),
         KindInfo("dataset", "datasets", "registry_datasets", "datasets: train and test splits",
-                 "registry.data:Dataset"),
+                 "registry.building.data:Dataset"),
         KindInfo("transform", "transforms", "registry_transforms", "input transforms (to_tensor, normalize...)"),
     )
 }  # fmt: skip

@@ -31,13 +31,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from registry.catalog import Catalog, Component
-from registry.data import Dataset, DatasetSplits, Split
+from registry.building.data import Dataset, DatasetSplits, Split
+from registry.building.tasks import Task
+from registry.components.catalog import Catalog, Component
+from registry.components.contracts import get_contract, get_metric_info
 from registry.errors import RegistryError
-from registry.loader import strict_validate
-from registry.resolve import Resolved
-from registry.semantics import get_contract, get_metric_info
-from registry.tasks import Task
+from registry.resolution.resolver import Resolved
+from registry.spec.reading import strict_validate
 
 __all__ = ["check_component", "plugin_catalog", "plugin_components"]
 
@@ -47,7 +47,7 @@ DEFAULT_IMAGE = (1, 8, 8)
 
 def plugin_catalog(strict: bool = True) -> Catalog:
     """The catalog of the installed plugins; a plugin that fails to load is an error here."""
-    from registry.manager import load_catalog
+    from registry.components.manager import load_catalog
 
     return load_catalog(strict=strict)
 
@@ -69,7 +69,7 @@ def _resolved(c: Component, catalog: Catalog | None = None) -> Resolved:
     if not c.schema.nested:
         params = strict_validate(c.schema.model, dict(c.example.params))
         return Resolved(c, params, (c.kind, c.name))
-    from registry.resolve import resolve_entry  # it holds components: resolve them as a spec would
+    from registry.resolution.resolver import resolve_entry  # it holds components: resolve them as a spec would
 
     assert catalog is not None
     return resolve_entry(catalog, (c.kind,), {"type": c.name, **c.example.params}, (c.kind, c.name))
@@ -80,7 +80,7 @@ def _check_finite(c: Component, what: str, t: torch.Tensor) -> None:
 
 
 def _check_layer(c: Component, catalog: Catalog) -> None:
-    from registry.network import build_layer
+    from registry.building.network import build_layer
 
     shape = c.example.input_shape or (DEFAULT_IMAGE if c.kind == "model" else DEFAULT_SHAPE)
     x = torch.randn(4, *shape, requires_grad=True)
@@ -167,7 +167,7 @@ EXAMPLE_TASKS = {
 
 
 def _check_metric(c: Component) -> None:
-    from registry.metrics import instantiate
+    from registry.building.metrics import instantiate
 
     info = get_metric_info(c.factory)
     assert info is not None, f"metric {c.name}: no @registry.metric(tasks=..., higher_is_better=...) declaration"
@@ -195,8 +195,8 @@ def _check_scheduler(c: Component, catalog: Catalog) -> None:
     and loaded into a fresh one, gives the same rates from there on."""
     import json
 
-    from registry.checkpoint import _tag, _untag
-    from registry.schedules import Schedule, Training, _build, schedule_of
+    from registry.building.schedules import Schedule, Training, _build, schedule_of
+    from registry.rundirs.checkpoints import _tag, _untag
 
     r = _resolved(c, catalog)
     per = schedule_of(r).per
@@ -257,8 +257,8 @@ def _check_transform(c: Component) -> None:
 
 
 def _check_listed(c: Component, catalog: Catalog) -> None:
-    from registry.render import render_list, render_show
-    from registry.schema import dump_schema
+    from registry.cli.render import render_list, render_show
+    from registry.resolution.schema import dump_schema
 
     assert c.description, f"{c.kind} {c.name}: no description (give the factory a docstring)"
     assert f"  {c.name} " in render_list(catalog, c.kind), f"{c.kind} {c.name}: missing from `list`"

@@ -13,8 +13,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from registry.catalog import Catalog  # noqa: E402
-from registry.manager import load_catalog  # noqa: E402
+from registry.components.catalog import Catalog  # noqa: E402
+from registry.components.manager import load_catalog  # noqa: E402
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
@@ -107,7 +107,7 @@ def catalog() -> Catalog:
 @pytest.fixture
 def builtins_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Commands see the built-in plugin alone, whatever third-party plugins this environment has installed."""
-    from registry.manager import DISABLE_AUTOLOAD_ENV
+    from registry.components.manager import DISABLE_AUTOLOAD_ENV
 
     monkeypatch.setenv(DISABLE_AUTOLOAD_ENV, "1")
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import registry
-from registry.resolve import resolved_dict
+from registry.resolution.resolver import resolved_dict
 
 from .conftest import NESTED, QUICK, ROOT, SPECS
 from .test_cli import cli
@@ -147,7 +147,7 @@ def test_the_api_is_typed_for_callers(tmp_path: Path) -> None:
     script = tmp_path / "caller.py"
     script.write_text(
         "import registry\n"
-        "from registry.records import EpochRow\n\n"
+        "from registry.rundirs.records import EpochRow\n\n"
         "spec: registry.ResolvedSpec = registry.load('spec.toml', overrides={'optimizer.lr': 0.1})\n"
         "run: registry.Run = registry.train(spec, run_dir=None, log=None)\n"
         "rows: tuple[EpochRow, ...] = run.history\n"
@@ -177,8 +177,8 @@ def _wiggle_run(tmp_path: Path) -> Path:
     """A run trained with a plugin (its activation 'wiggle') that is not installed afterwards."""
     import types
 
-    from registry.manager import build_catalog, load_plugins
-    from registry.resolve import load_and_resolve
+    from registry.components.manager import build_catalog, load_plugins
+    from registry.resolution.resolver import load_and_resolve
 
     mod = types.ModuleType("wiggle_plugin")
 

@@ -58,7 +58,7 @@ AUG = QUICK.replace(
 
 def test_augmented_spec_trains_and_is_seeded(tmp_path) -> None:
     """A spec with data.augment trains; the same seed gives the same weights; the test split is not augmented."""
-    from registry.checkpoint import load_checkpoint
+    from registry.rundirs.checkpoints import load_checkpoint
 
     code, _, err = run(tmp_path, AUG, "a")
     assert code == 0, err

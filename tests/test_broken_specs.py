@@ -110,8 +110,8 @@ def test_hostile_sizes_are_refused(tmp_path: Path) -> None:
 
 def test_deep_nesting_is_refused_in_every_reader(tmp_path: Path) -> None:
     """Nesting beyond 64 levels: refused in a spec, a --set value, a JSON record and a safetensors header alike."""
-    from registry.safetensors_check import MalformedError, check_safetensors
-    from registry.untrusted import Unreadable, load_json
+    from registry.files.untrusted import Unreadable, load_json
+    from registry.rundirs.safetensors_header import MalformedError, check_safetensors
 
     spec = tmp_path / "spec.toml"
     spec.write_text(QUICK)

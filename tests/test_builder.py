@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from registry.builder import MAX_PARAMETERS, build, plan_data
+from registry.building.builder import MAX_PARAMETERS, build, plan_data
 from registry.errors import SpecError
-from registry.resolve import resolve_text
+from registry.resolution.resolver import resolve_text
 
 from .conftest import QUICK, ROOT
 
@@ -101,8 +101,8 @@ def test_validate_runs_the_optimizer_checks_without_importing_dynamo() -> None:
     import sys
 
     code = (
-        "import sys; from registry.manager import load_catalog; from registry.builder import build; "
-        "from registry.resolve import load_and_resolve; "
+        "import sys; from registry.components.manager import load_catalog; from registry.building.builder import build; "
+        "from registry.resolution.resolver import load_and_resolve; "
         f"b = build(load_and_resolve({str(ROOT / 'specs' / 'quickstart.toml')!r}, load_catalog(False)), with_optimizer=False); "
         "print(b.optimizer, 'torch._dynamo' in sys.modules)"
     )

@@ -7,8 +7,8 @@ import registry_torch
 import torch
 from torch import nn
 
-from registry.catalog import KINDS
-from registry.manager import load_catalog
+from registry.components.catalog import KINDS
+from registry.components.manager import load_catalog
 
 CATALOG = load_catalog(load_entrypoints=False)
 

@@ -16,9 +16,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from registry.checkpoint import load_checkpoint
 from registry.cli import ExitCode, main
 from registry.errors import CheckpointError
+from registry.rundirs.checkpoints import load_checkpoint
 
 from .conftest import NESTED, QUICK, ROOT
 
@@ -56,7 +56,7 @@ def reference(tmp_path_factory) -> tuple[dict[str, torch.Tensor], list[dict]]:
 
 KILLER = """
 import os, signal, sys
-import registry.checkpoint as ck, registry.runner as rn
+import registry.rundirs.checkpoints as ck, registry.training.loop as rn
 where, n = sys.argv[1], int(sys.argv[2])
 calls = [0]
 def count():

@@ -59,8 +59,9 @@ def test_start_up_collects_garbage_rarely_and_training_as_the_interpreter_would(
     """Commands run under a raised gc threshold; training under the caller's, which is restored on return."""
     import gc
 
-    import registry.cli as cli_module
-    import registry.launch as launch_module
+    import registry.cli.commands as cli_module
+    import registry.cli.startup as startup_module
+    import registry.training.launch as launch_module
 
     seen: dict[str, tuple[int, ...]] = {}
     real_validate, real_execute = cli_module.COMMANDS["validate"], launch_module.execute
@@ -80,7 +81,7 @@ def test_start_up_collects_garbage_rarely_and_training_as_the_interpreter_would(
     try:
         gc.set_threshold(5000, 20, 20)  # the caller's own setting, not the interpreter's default
         assert cli("validate", spec)[0] == 0 and cli("run", spec)[0] == 0
-        assert seen["validate"] == (cli_module.STARTUP_GC_THRESHOLD, 20, 20)
+        assert seen["validate"] == (startup_module.STARTUP_GC_THRESHOLD, 20, 20)
         assert seen["training"] == (5000, 20, 20)
         assert gc.get_threshold() == (5000, 20, 20)
         assert cli("validate", "no-such.toml")[0] == ExitCode.USAGE and gc.get_threshold() == (5000, 20, 20)
@@ -93,15 +94,12 @@ def test_start_up_collects_garbage_rarely_and_training_as_the_interpreter_would(
 
 def test_same_spec_and_seed_give_identical_weights(write_spec, catalog) -> None:
     """Two runs of one spec end with bit-identical weights; another seed gives other weights."""
-    from registry.builder import build
-    from registry.loader import load_spec
-    from registry.resolve import resolve_spec
-    from registry.runner import run
+    from registry.building.builder import build
+    from registry.resolution.resolver import load_and_resolve
+    from registry.training.loop import run
 
     def final(text: str) -> list[torch.Tensor]:
-        path = write_spec(text)
-        spec, src = load_spec(path)
-        built = build(resolve_spec(spec, catalog, str(path), src))
+        built = build(load_and_resolve(write_spec(text), catalog))
         run(built, log=lambda _: None)
         return [p.detach().clone() for p in built.model.parameters()]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from registry.compose import compose_file
 from registry.errors import SpecError
-from registry.explain import annotated_toml, explain, render_explanations
-from registry.overrides import parse_override
-from registry.resolve import load_and_resolve, resolved_dict
+from registry.resolution.explain import annotated_toml, explain, render_explanations
+from registry.resolution.resolver import load_and_resolve, resolved_dict
+from registry.spec.compose import compose_file
+from registry.spec.overrides import parse_override
 
 from .conftest import QUICK, SPECS
 from .test_cli import cli

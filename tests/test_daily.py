@@ -15,7 +15,7 @@ import tomllib
 from PIL import Image
 
 from registry.cli import ExitCode, main
-from registry.records import EpochRow
+from registry.rundirs.records import EpochRow
 
 from .conftest import QUICK, SPECS
 

@@ -8,11 +8,11 @@ import torch
 from torch.utils.data import TensorDataset
 
 import registry
-from registry.builder import build
-from registry.data import Dataset, DatasetSplits, Split, iter_batches
-from registry.manager import build_catalog, load_plugins
-from registry.resolve import load_and_resolve
-from registry.runner import run
+from registry.building.builder import build
+from registry.building.data import Dataset, DatasetSplits, Split, iter_batches
+from registry.components.manager import build_catalog, load_plugins
+from registry.resolution.resolver import load_and_resolve
+from registry.training.loop import run
 
 from .conftest import QUICK
 
@@ -32,7 +32,7 @@ def test_transforms_run_a_block_of_batches_at_a_time_with_the_values_of_batch_by
     """Consecutive batches are gathered and transformed together (one call per block), same values as one by one."""
     from registry_torch.transforms import Normalize, ToTensor
 
-    import registry.data as data
+    import registry.building.data as data
 
     images = torch.randint(0, 256, (1000, 28, 28), generator=torch.Generator().manual_seed(3), dtype=torch.uint8)
     split = Split(images, torch.arange(1000))
@@ -57,7 +57,7 @@ def test_transforms_run_a_block_of_batches_at_a_time_with_the_values_of_batch_by
 
 def test_precomputed_splits_are_marked_and_not_transformed_again(write_spec) -> None:
     """data.precompute: the resident splits hold float inputs, and batches are not transformed a second time."""
-    from registry.runner import batch_transforms, load_data
+    from registry.training.loop import batch_transforms, load_data
 
     spec = write_spec(QUICK.replace("batch_size = 32", "batch_size = 32\nprecompute = true"))
     built = build(load_and_resolve(spec, build_catalog(load_plugins(load_entrypoints=False))))
@@ -71,7 +71,7 @@ def test_precomputed_splits_are_marked_and_not_transformed_again(write_spec) -> 
 
 def test_shares_of_a_batch_partition_it() -> None:
     """Two ranks' shares of every batch are disjoint and together the whole batch."""
-    from registry.distributed import Ranks, shard
+    from registry.training.distributed import Ranks, shard
 
     split = Split(torch.zeros(10, 1), torch.arange(10))
     parts = [

@@ -15,9 +15,9 @@ import pytest
 import torch
 from torch import nn
 
-from registry.checkpoint import load_checkpoint
 from registry.cli import main
-from registry.distributed import Ranks, from_env, result_warnings
+from registry.rundirs.checkpoints import load_checkpoint
+from registry.training.distributed import Ranks, from_env, result_warnings
 
 from .conftest import NESTED, QUICK, ROOT
 
@@ -82,7 +82,7 @@ def test_two_processes_equal_one(tmp_path: Path, text: str) -> None:
 
 KILL_RANK_1 = """
 import os, signal, sys
-import registry.runner as rn
+import registry.training.loop as rn
 real, calls = rn._check_finite, [0]
 def check(*a, **k):
     real(*a, **k)

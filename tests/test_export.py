@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 import registry
-from registry import export
+from registry.inference import export
 
 from .conftest import NESTED, QUICK
 from .test_cli import cli
@@ -194,9 +194,9 @@ def test_every_command_and_the_api_use_one_checkpoint_and_say_which(tmp_path: Pa
     code, out, err = cli("evaluate", str(run), "--checkpoint", "ckpt-e0009-end")
     assert code == 5 and err == f"error: {run}: no checkpoint 'ckpt-e0009-end' in {run / 'checkpoints'}\n"
     assert registry.open_run(run).checkpoint.path.name == best
-    from registry.cli import _parser
+    from registry.cli.parser import build_parser
 
-    commands = _parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     for command in ("evaluate", "predict", "export"):
         text = " ".join(commands[command].format_help().split())
         assert "--checkpoint best|latest|NAME" in text and "best (the default for evaluate, predict and export" in text

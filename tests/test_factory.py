@@ -13,11 +13,11 @@ from pydantic import Field
 from torch import nn
 
 import registry
-import registry.launch
+import registry.training.launch
+from registry.building.data import Dataset, DatasetSplits, Split
+from registry.building.factory import short_message
 from registry.cli import ExitCode, main
-from registry.data import Dataset, DatasetSplits, Split
-from registry.factory import short_message
-from registry.manager import build_catalog, load_plugins
+from registry.components.manager import build_catalog, load_plugins
 
 from .conftest import QUICK
 
@@ -92,7 +92,7 @@ def with_faulty_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
         setattr(mod, hook, impl)
     plugins.pm.register(mod, name="faulty")
     catalog = build_catalog(plugins)
-    monkeypatch.setattr(registry.launch, "load_plugins_catalog", lambda err, keep_clashes=False: catalog)
+    monkeypatch.setattr(registry.training.launch, "load_plugins_catalog", lambda err, keep_clashes=False: catalog)
 
 
 CASES = [
@@ -174,8 +174,8 @@ def _with(hooks: dict) -> object:
 
 def test_components_that_hold_other_kinds_are_built(tmp_path) -> None:
     """A loss holding a loss gets the built inner loss; an optional chain left out is None, not an empty chain."""
-    from registry.builder import build
-    from registry.resolve import load_and_resolve
+    from registry.building.builder import build
+    from registry.resolution.resolver import load_and_resolve
 
     catalog = _with({"registry_losses": {"scaled": scaled}, "registry_layers": {"optional_tail": optional_tail}})
     spec = tmp_path / "spec.toml"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from registry.errors import SpecError
-from registry.formats import FORMAT
-from registry.resolve import load_and_resolve, resolved_dict
-from registry.upgrade import upgrade_text
+from registry.resolution.resolver import load_and_resolve, resolved_dict
+from registry.resolution.upgrade import upgrade_text
+from registry.spec.formats import FORMAT
 
 from .conftest import QUICK
 from .test_cli import cli
@@ -200,7 +200,7 @@ def test_upgrade_follows_a_link_keeps_the_mode_and_goes_on_after_a_bad_file(tmp_
     # A write that fails leaves the file as it was, and says so.
     spec = tmp_path / "w.toml"
     spec.write_text(OLD)
-    monkeypatch.setattr("registry.atomic.secrets.token_hex", lambda n: "taken")
+    monkeypatch.setattr("registry.files.atomic.secrets.token_hex", lambda n: "taken")
     (tmp_path / "w.toml.tmp-taken").mkdir()  # the atomic write's temporary name is taken
     code, out, err = cli("upgrade", str(spec))
     assert code == 2 and err.startswith(

@@ -13,9 +13,9 @@ import tomllib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import registry.launch
+import registry.training.launch
 from registry.cli import main
-from registry.manager import load_catalog
+from registry.components.manager import load_catalog
 
 from .conftest import NESTED, SPECS
 
@@ -114,7 +114,7 @@ def check(path: Path) -> None:
 
 @pytest.fixture(autouse=True)
 def shared_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry.launch, "load_plugins_catalog", lambda err, keep_clashes=False: CATALOG)
+    monkeypatch.setattr(registry.training.launch, "load_plugins_catalog", lambda err, keep_clashes=False: CATALOG)
 
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -47,7 +47,7 @@ def test_a_second_run_reads_the_cache_instead_of_decoding(images, monkeypatch) -
     """The decoded images are cached: the second load decodes nothing (decoding would fail here) and gives the same."""
     import registry_torch.images as module
 
-    from registry.manager import load_catalog
+    from registry.components.manager import load_catalog
 
     ds = load_catalog(load_entrypoints=False).get("dataset", "image_folder").factory(root=str(images), size=16, channels=1)
     first = ds.load()

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from registry.components.manager import load_catalog
 from registry.errors import SpecError
-from registry.loader import MAX_SPEC_BYTES, load_spec
-from registry.spec import Spec
+from registry.resolution.resolver import load_and_resolve
+from registry.spec.models import Spec
+from registry.spec.reading import MAX_SPEC_BYTES
 
 from .conftest import QUICK
+
+
+def load_spec(path):
+    """The spec at *path*, read, composed and validated (as every command reads it), and the file's text."""
+    rs = load_and_resolve(path, load_catalog(load_entrypoints=False))
+    return rs.spec, rs.provenance.texts[str(path)]
 
 
 def test_valid_spec_becomes_typed_objects(write_spec) -> None:

@@ -9,8 +9,7 @@ import pytest
 from torch import nn
 
 import registry
-from registry.errors import DuplicateComponentError, PluginLoadError
-from registry.manager import (
+from registry.components.manager import (
     ENTRY_POINT_GROUP,
     _load_entry_points,
     build_catalog,
@@ -18,6 +17,7 @@ from registry.manager import (
     load_catalog,
     load_plugins,
 )
+from registry.errors import DuplicateComponentError, PluginLoadError
 
 
 def make_plugin(name: str, **hooks) -> types.ModuleType:

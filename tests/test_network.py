@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 import registry
-from registry.builder import build
+from registry.building.builder import build
 from registry.errors import SpecError
-from registry.resolve import resolve_text, resolved_dict
+from registry.resolution.resolver import resolve_text, resolved_dict
 
 from .conftest import NESTED, QUICK
 
@@ -214,7 +214,7 @@ def with_relu(layers: registry.Layers) -> nn.Module:
 
 def test_a_container_is_built_once(catalog) -> None:
     """A container's factory runs once per node: a side effect on its children (appending a layer) happens once."""
-    from registry.manager import build_catalog, load_plugins
+    from registry.components.manager import build_catalog, load_plugins
 
     plugins = load_plugins(load_entrypoints=False)
     mod = type(registry)("mine")
@@ -229,7 +229,7 @@ def test_a_container_is_built_once(catalog) -> None:
 
 def test_the_tree_shows_one_repetition_for_all(catalog) -> None:
     """validate's tree prints a repeated entry once with its count, and the first repetition's layers."""
-    from registry.render import render_model
+    from registry.cli.render import render_model
 
     text = QUICK.replace('{ type = "relu" }', '{ type = "sequential", repeat = 50, layers = [{ type = "linear", out_features = 32 }, { type = "relu" }] }')
     tree = render_model(build(resolved(catalog, text)).model_plan)
@@ -240,7 +240,7 @@ def test_the_tree_shows_one_repetition_for_all(catalog) -> None:
 def test_the_tree_shows_a_residuals_projection_so_that_the_counts_add_up(catalog) -> None:
     """A residual whose layers change the shape holds a projection: the tree shows it as a node, with its
     parameters and output shape, and a container's count is the sum of its rows."""
-    from registry.render import render_model
+    from registry.cli.render import render_model
 
     text = QUICK.replace('  { type = "flatten" },\n', '  { type = "residual", layers = [{ type = "conv2d", out_channels = 4, '
                          'kernel_size = 3, padding = 1 }] },\n  { type = "flatten" },\n', 1)  # fmt: skip

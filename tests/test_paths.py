@@ -1,4 +1,4 @@
-"""One rule for paths (registry.paths): a relative path is read against the folder of the file that writes it.
+"""One rule for paths (registry.spec.paths): a relative path is read against the folder of the file that writes it.
 
 Every test runs from its own empty working directory (conftest), and the specs live in folders below it, so a
 path that resolved against the working directory instead would name a file that is not there.
@@ -15,7 +15,7 @@ import pytest
 from registry_specs.example_data import write_table
 
 from registry.cli import ExitCode, main
-from registry.resolve import load_and_resolve, resolved_dict
+from registry.resolution.resolver import load_and_resolve, resolved_dict
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -86,7 +86,7 @@ def test_a_base_path_is_relative_to_the_base_and_a_reference_to_the_file_of_its_
 
 
 def test_set_and_defaults_are_read_against_the_working_directory(project: Path, catalog, tmp_path: Path) -> None:
-    from registry.overrides import parse_override
+    from registry.spec.overrides import parse_override
 
     write_table(tmp_path / "elsewhere" / "mine", rows=60)
     rs = load_and_resolve(project / "spec.toml", catalog, [parse_override("data.path=mine/table.csv")])

@@ -11,13 +11,13 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as L
 
-from registry.checkpoint import load_checkpoint
+from registry.building.schedules import Training, build_schedule
 from registry.cli import ExitCode, main
-from registry.records import EpochRow
-from registry.resolve import resolve_text
-from registry.schedules import Training, build_schedule
-from registry.stopping import stop_reason
-from registry.threads import choose_threads, cpus_available
+from registry.resolution.resolver import resolve_text
+from registry.rundirs.checkpoints import load_checkpoint
+from registry.rundirs.records import EpochRow
+from registry.training.stopping import stop_reason
+from registry.training.threads import choose_threads, cpus_available
 
 from .conftest import QUICK
 
@@ -285,7 +285,7 @@ def test_bfloat16_trains_on_the_cpu_and_float16_is_refused_there(tmp_path, built
 
 def test_a_device_without_the_precision_is_named(monkeypatch) -> None:
     """A GPU without bfloat16, or a device autocast does not serve, is refused with what to use instead."""
-    from registry.precision import unsupported
+    from registry.building.precision import unsupported
 
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a, **k: "Tesla T4")
@@ -304,12 +304,12 @@ PARAM_GROUPS = '[train.param_groups]\nno_decay_bias_and_norm = true\nlr_scale = 
 
 def test_parameter_groups_take_decay_off_biases_and_scale_rates_by_name(tmp_path) -> None:
     """No decay on biases; layers[1] at a millionth of the rate barely moves while layers[3] trains."""
-    from registry.launch import prepare
+    from registry.training.launch import prepare
 
     spec = tmp_path / "spec.toml"
     text = QUICK.replace('type = "sgd"', 'type = "adamw"\nweight_decay = 0.1').replace("momentum = 0.9", "")
     spec.write_text(text.replace("lr = 0.05", "lr = 0.01") + PARAM_GROUPS)
-    from registry.paramgroups import parameter_names
+    from registry.building.paramgroups import parameter_names
 
     built = prepare(str(spec), io.StringIO())
     initial = {k: v.clone() for k, v in built.model.state_dict().items()}
@@ -349,8 +349,8 @@ def test_a_pattern_must_match_parameters_of_its_own(tmp_path, builtins_only, rul
 
 def test_a_blocks_parameters_are_named_by_the_block(tmp_path) -> None:
     """model.blocks.NAME.* selects what every use of the block built."""
-    from registry.launch import prepare
-    from registry.paramgroups import parameter_names
+    from registry.building.paramgroups import parameter_names
+    from registry.training.launch import prepare
 
     from .conftest import NESTED
 

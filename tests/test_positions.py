@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from registry.errors import SpecError
-from registry.positions import key_lines, locate_line
-from registry.references import parse_path
-from registry.resolve import load_and_resolve
+from registry.resolution.resolver import load_and_resolve
+from registry.spec.positions import key_lines, locate_line
+from registry.spec.references import parse_path
 
 from .conftest import QUICK
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from registry.errors import SpecError
-from registry.resolve import resolve_text
+from registry.resolution.resolver import resolve_text
 
 from .conftest import QUICK
 
@@ -62,7 +62,7 @@ def test_no_import_path_resolves(catalog) -> None:
 
 def test_structure_and_name_problems_are_reported_together(catalog, write_spec) -> None:
     """A bad [train] value does not hide an unknown layer: both come out of load_and_resolve, in file order."""
-    from registry.resolve import load_and_resolve
+    from registry.resolution.resolver import load_and_resolve
 
     text = QUICK.replace("epochs = 1", "epochs = 0").replace('{ type = "relu" }', '{ type = "rleu" }')
     with pytest.raises(SpecError) as e:

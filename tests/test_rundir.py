@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from registry.checkpoint import load_checkpoint
 from registry.cli import ExitCode, main
-from registry.rundir import RunDir, default_run_path
+from registry.rundirs.checkpoints import load_checkpoint
+from registry.rundirs.rundir import RunDir, default_run_path
 
 from .conftest import QUICK, ROOT
 
@@ -32,7 +32,7 @@ def info(run: Path) -> dict:
 # A run in a subprocess, with one of the runner's steps replaced: it signals itself there.
 SIGNALLER = """
 import os, signal, sys
-import registry.runner as rn, registry.rundir as rd
+import registry.training.loop as rn, registry.rundirs.rundir as rd
 target, nth, signame = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 calls = [0]
 def wrap(owner, name):
@@ -220,7 +220,7 @@ def test_a_resumed_run_is_running_again_and_completes_without_the_old_reason(spe
     run = tmp_path / "run"
     proc = signalled(run, spec, "evaluate", 1, "SIGINT")
     assert proc.returncode == ExitCode.INTERRUPTED and info(run)["reason"].startswith("interrupted by SIGINT")
-    from registry.launch import RunOptions, start
+    from registry.training.launch import RunOptions, start
 
     session = start(RunOptions(resume=str(run)), io.StringIO())
     assert session.rundir is not None

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 import tomllib
 
-from registry.schema import REFERENCE, dump_schema, spec_schema
+from registry.resolution.schema import REFERENCE, dump_schema, spec_schema
 
 from .conftest import NESTED, QUICK, SPECS
 from .test_cli import cli
@@ -24,7 +24,7 @@ SHIPPED = SPECS / "spec.schema.json"
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    from registry.manager import load_catalog
+    from registry.components.manager import load_catalog
 
     return spec_schema(load_catalog(load_entrypoints=False))
 

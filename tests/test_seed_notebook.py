@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from benchmarks.handwritten import SimpleNN  # the notebook's first network, verbatim
-from registry.builder import build
-from registry.overrides import parse_override
-from registry.resolve import load_and_resolve
+from registry.building.builder import build
+from registry.resolution.resolver import load_and_resolve
+from registry.spec.overrides import parse_override
 
 from .conftest import SPECS
 

@@ -128,16 +128,16 @@ def test_a_sweep_runs_each_trial_as_a_run_directory_and_writes_the_best_spec(wri
 
 def test_a_worker_loads_the_data_again_only_when_a_trial_changes_the_data_settings(write_spec, monkeypatch) -> None:
     """Trials that vary the optimizer share the resident splits; a trial with another split_seed loads its own."""
-    import registry.runner
+    import registry.training.loop
 
     loads: list[int] = []
-    real = registry.runner.load_data
+    real = registry.training.loop.load_data
 
     def load_data(built):
         loads.append(built.resolved.spec.data.split_seed)
         return real(built)
 
-    monkeypatch.setattr(registry.runner, "load_data", load_data)
+    monkeypatch.setattr(registry.training.loop, "load_data", load_data)
     grid = """
 [sweep]
 trials = 4
@@ -298,8 +298,8 @@ sampler = "grid"
 def test_pruning_stops_a_trial_that_is_worse_than_the_median(write_spec, catalog, warmup: int) -> None:
     """Per-epoch test values reach Optuna's median pruner: a trial below the finished ones stops after its first
     epoch past the warm-up (warmup_epochs = 1: its first epoch is never judged)."""
-    from registry.searchspace import distributions
-    from registry.sweep import create, work
+    from registry.resolution.searchspace import distributions
+    from registry.sweeps.sweep import create, work
 
     text = (
         QUICK.replace("epochs = 1", "epochs = 3")

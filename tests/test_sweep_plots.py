@@ -25,9 +25,9 @@ from matplotlib.text import Text  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
 from registry.cli import ExitCode, main  # noqa: E402
-from registry.manager import DISABLE_AUTOLOAD_ENV, load_catalog  # noqa: E402
-from registry.sweep import Sweep, open_sweep  # noqa: E402
-from registry.sweepreport import PLOTS, draw, figures, metric_label  # noqa: E402
+from registry.components.manager import DISABLE_AUTOLOAD_ENV, load_catalog  # noqa: E402
+from registry.sweeps.report import PLOTS, draw, figures, metric_label  # noqa: E402
+from registry.sweeps.sweep import Sweep, open_sweep  # noqa: E402
 
 from .conftest import QUICK  # noqa: E402
 

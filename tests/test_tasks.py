@@ -8,9 +8,9 @@ import json
 import pytest
 import torch
 
+from registry.building.data import Dataset
+from registry.building.tasks import TaskMismatch, resolve_task
 from registry.cli import main
-from registry.data import Dataset
-from registry.tasks import TaskMismatch, resolve_task
 
 
 def declared(kind: str, classes: tuple[str, ...] = (), target_shape=None) -> Dataset:
@@ -127,8 +127,8 @@ def test_multilabel_trains_with_its_default_f1(tmp_path) -> None:
     code, out, err = cli("run", "spec.toml", "--out", "run")
     assert code == 0, err
     row = _last_row(tmp_path / "run")
-    from registry.launch import trained
-    from registry.runner import load_data
+    from registry.training.launch import trained
+    from registry.training.loop import load_data
 
     built, _ = trained("run", "latest", io.StringIO())
     test = load_data(built).test

@@ -10,7 +10,7 @@ from registry_specs.example_data import write_example_data
 from torch import nn
 
 import registry
-from registry.manager import build_catalog, load_catalog, load_plugins
+from registry.components.manager import build_catalog, load_catalog, load_plugins
 from registry.testing import check_component, plugin_components
 
 CATALOG = load_catalog(load_entrypoints=False)

@@ -24,7 +24,7 @@ import optuna
 import pytest
 
 from registry.cli import ExitCode, main
-from registry.manager import DISABLE_AUTOLOAD_ENV
+from registry.components.manager import DISABLE_AUTOLOAD_ENV
 
 from .conftest import QUICK
 from .test_sweep import study_of
@@ -318,7 +318,7 @@ def test_a_database_with_part_of_optunas_tables_is_left_as_it_is(made, tmp_path)
 
 @pytest.mark.filterwarnings("ignore:Query string argument")  # SQLite ignores ?password=; the test needs a real file
 def test_a_password_in_the_query_is_hidden_and_the_record_kept_private(tmp_path) -> None:
-    from registry.sweep import has_password, safe_url
+    from registry.sweeps.sweep import has_password, safe_url
 
     assert safe_url(f"postgresql://alice@h/db?password={SECRET}") == "postgresql://alice@h/db?password=***"
     assert safe_url(f"mysql+pymysql://h/db?passwd={SECRET}&x=1") == "mysql+pymysql://h/db?passwd=***&x=1"
@@ -675,7 +675,7 @@ def test_predictions_as_csv_never_hold_a_formula_unless_asked(tmp_path) -> None:
     assert labels <= {"'=1+1", "'@SUM(A1)", "'-ok", "plain"} and labels & {"'=1+1", "'@SUM(A1)", "'-ok"}
     code, out, err = cli("predict", str(run), str(tmp_path / "t.csv"), "--raw-csv")
     assert {line.split(",")[2] for line in out.splitlines()[1:]} <= {"=1+1", "@SUM(A1)", "-ok", "plain"}
-    from registry.predict import safe_cell
+    from registry.inference.predict import safe_cell
 
     assert [safe_cell(v) for v in ("=cmd|' -C calc'!A0.png", "-1.5", "+3", 7, "@x", "a=b")] == [
         "'=cmd|' -C calc'!A0.png", "-1.5", "+3", 7, "'@x", "a=b"]  # fmt: skip

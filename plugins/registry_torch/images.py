@@ -116,7 +116,7 @@ def _cached(paths: list[Path], size: tuple[int, int], channels: int) -> torch.Te
     """decode_all, read from the cache when these very files were decoded at this size before."""
     from safetensors.torch import load_file, save
 
-    from registry.atomic import write_bytes
+    from registry.files.atomic import write_bytes
 
     stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
     key = hashlib.sha256(json.dumps([stats, list(size), channels]).encode()).hexdigest()[:24]

@@ -457,7 +457,7 @@ def _arrays(path: Path, param: str) -> tuple[np.ndarray, np.ndarray]:
     """The ``inputs`` and ``targets`` arrays of a .npz or .safetensors file."""
     try:
         if path.suffix == ".npz":
-            from registry.untrusted import Unreadable, check_npz
+            from registry.files.untrusted import Unreadable, check_npz
 
             try:
                 check_npz(path)  # what each array declares, before numpy allocates it
@@ -468,7 +468,7 @@ def _arrays(path: Path, param: str) -> tuple[np.ndarray, np.ndarray]:
         elif path.suffix == ".safetensors":
             from safetensors.numpy import load_file
 
-            from registry.safetensors_check import check_safetensors
+            from registry.rundirs.safetensors_header import check_safetensors
 
             check_safetensors(path)
             found = load_file(str(path))
