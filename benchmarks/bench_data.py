@@ -133,7 +133,8 @@ def _built(root: str, epochs: int, model_name: str):
 def part_registry(root: str, epochs: int, model_name: str) -> dict:
     import math
 
-    from registry.training.loop import load_data, run
+    from registry.training.loop import run
+    from registry.training.splits import load_data
 
     result = run(_built(root, epochs, model_name), log=lambda _: None)
     load = result.seconds - sum(e.seconds for e in result.epochs)

@@ -132,7 +132,7 @@ def _floor(built, train):
     """One floor epoch: as many optimizer steps as a real epoch, all on the split's first batch, transformed once."""
     import math
 
-    from registry.training.loop import batch_transforms
+    from registry.training.splits import batch_transforms
 
     x, y = train.inputs[:64], train.targets[:64]
     for t in batch_transforms(built, train):
@@ -152,7 +152,7 @@ def _floor(built, train):
 
 
 def part_floor(epochs: int, data: str, model_name: str) -> dict:
-    from registry.training.loop import load_data
+    from registry.training.splits import load_data
 
     built = _built(1, data, model_name)
     epoch = _floor(built, load_data(built).train)
@@ -167,22 +167,26 @@ def part_floor(epochs: int, data: str, model_name: str) -> dict:
 def part_pairs(pairs: int, data: str, model_name: str) -> dict:
     """Adjacent epochs in one process: the runner's training epoch and a floor epoch, alternately first.
 
-    ``train_epoch`` is what ``run`` calls for each epoch (here without its per-step checkpoint and
-    signal hook, which does nothing without a run directory). The first pair includes warm-up;
+    ``train_epoch`` is what ``run`` calls for each epoch (here with its reporting hook only: the checkpoint
+    and signal hooks do nothing without a run directory). The first pair includes warm-up;
     the median absorbs it.
     """
-    import torch
-
-    from registry.training.loop import load_data, train_epoch
+    from registry.rundirs.checkpoints import Progress
+    from registry.training.loop import start, train_epoch
+    from registry.training.policies import Reporting
+    from registry.training.splits import load_data
 
     # two models: the floor's steps leave the run's alone
     registry, floor = _built(1, data, model_name), _built(1, data, model_name)
-    train = load_data(registry).train
-    floor_epoch = _floor(floor, train)
-    generator = torch.Generator().manual_seed(0)
+    splits = load_data(registry)
+    floor_epoch = _floor(floor, splits.train)
+    state = start(registry, lambda _: None, splits=splits)
+    state.generator.manual_seed(0)
+    reporting = Reporting()
 
     def registry_epoch() -> None:
-        train_epoch(registry, train, 1, generator, lambda _: None)
+        state.progress = Progress()
+        train_epoch(state, reporting)
 
     ratios = []
     for i in range(pairs):

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from registry.resolution.resolver import ResolvedSpec
     from registry.rundirs.checkpoints import Checkpoint
     from registry.rundirs.records import EpochRow
-    from registry.training.loop import EvalResult
+    from registry.training.evaluation import EvalResult
 
 __all__ = ["Run", "build", "catalog", "component", "load", "loads", "open_run", "train"]
 
@@ -175,7 +175,8 @@ class Run:
     def evaluate(self) -> EvalResult:
         """The test split's loss, accuracy and metrics under the current weights."""
         from registry.building.metrics import MetricSet
-        from registry.training.loop import evaluate, load_data
+        from registry.training.evaluation import evaluate
+        from registry.training.splits import load_data
 
         b = self.built
         metrics = MetricSet(b.metrics, b.task, b.model_plan.produces, b.device)

@@ -57,7 +57,7 @@ def test_transforms_run_a_block_of_batches_at_a_time_with_the_values_of_batch_by
 
 def test_precomputed_splits_are_marked_and_not_transformed_again(write_spec) -> None:
     """data.precompute: the resident splits hold float inputs, and batches are not transformed a second time."""
-    from registry.training.loop import batch_transforms, load_data
+    from registry.training.splits import batch_transforms, load_data
 
     spec = write_spec(QUICK.replace("batch_size = 32", "batch_size = 32\nprecompute = true"))
     built = build(load_and_resolve(spec, build_catalog(load_plugins(load_entrypoints=False))))

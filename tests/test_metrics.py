@@ -31,7 +31,7 @@ def _run(tmp_path: Path, spec: str, *sets: str) -> Path:
 
 def _predictions(run: Path) -> tuple[torch.Tensor, torch.Tensor, object]:
     """The final model's outputs on the test split, the (encoded) targets, and the built run."""
-    from registry.training.loop import batch_transforms, load_data
+    from registry.training.splits import batch_transforms, load_data
 
     built, _ = trained(str(run), "latest", io.StringIO())
     test = load_data(built).test

@@ -32,7 +32,7 @@ def info(run: Path) -> dict:
 # A run in a subprocess, with one of the runner's steps replaced: it signals itself there.
 SIGNALLER = """
 import os, signal, sys
-import registry.training.loop as rn, registry.rundirs.rundir as rd
+import registry.training.loop as rn, registry.training.checkpointing as ck, registry.rundirs.rundir as rd
 target, nth, signame = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 calls = [0]
 def wrap(owner, name):
@@ -46,7 +46,7 @@ def wrap(owner, name):
             os.kill(os.getpid(), getattr(signal, signame))
         return result
     setattr(owner, name, patched)
-wrap(rd.RunDir if target == "write_metrics" else rn, target)
+wrap({"write_metrics": rd.RunDir, "confusion": ck}.get(target, rn), target)
 from registry.cli import main
 sys.exit(main(sys.argv[4:]))
 """
@@ -141,7 +141,7 @@ def test_killed_after_the_last_checkpoint_resume_finishes_the_run(spec, tmp_path
     assert (run / "confusion.json").is_file() and info(run)["status"] == "completed"
 
 
-@pytest.mark.parametrize("target", ["evaluate", "_confusion"])
+@pytest.mark.parametrize("target", ["evaluate", "confusion"])
 def test_a_signal_during_the_final_test_pass_or_the_confusion_matrix(spec, tmp_path, target) -> None:
     """SIGINT while the last epoch is tested, or the confusion matrix drawn: exit 130, a consistent directory, and
     --resume completes it."""

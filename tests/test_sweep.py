@@ -128,16 +128,16 @@ def test_a_sweep_runs_each_trial_as_a_run_directory_and_writes_the_best_spec(wri
 
 def test_a_worker_loads_the_data_again_only_when_a_trial_changes_the_data_settings(write_spec, monkeypatch) -> None:
     """Trials that vary the optimizer share the resident splits; a trial with another split_seed loads its own."""
-    import registry.training.loop
+    import registry.training.splits
 
     loads: list[int] = []
-    real = registry.training.loop.load_data
+    real = registry.training.splits.load_data
 
     def load_data(built):
         loads.append(built.resolved.spec.data.split_seed)
         return real(built)
 
-    monkeypatch.setattr(registry.training.loop, "load_data", load_data)
+    monkeypatch.setattr(registry.training.splits, "load_data", load_data)
     grid = """
 [sweep]
 trials = 4

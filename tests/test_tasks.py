@@ -128,7 +128,7 @@ def test_multilabel_trains_with_its_default_f1(tmp_path) -> None:
     assert code == 0, err
     row = _last_row(tmp_path / "run")
     from registry.training.launch import trained
-    from registry.training.loop import load_data
+    from registry.training.splits import load_data
 
     built, _ = trained("run", "latest", io.StringIO())
     test = load_data(built).test

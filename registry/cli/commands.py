@@ -179,8 +179,9 @@ def _draw(run_dir: Path, report: object) -> None:
 
 def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry.building.metrics import MetricSet
+    from registry.training.evaluation import evaluate, format_test
     from registry.training.launch import trained
-    from registry.training.loop import evaluate, format_test, load_data
+    from registry.training.splits import load_data
 
     built, ckpt = trained(args.run_dir, args.checkpoint, err)
     result = evaluate(built, load_data(built).test, metrics=MetricSet(built.metrics, built.task,

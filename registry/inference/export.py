@@ -31,7 +31,7 @@ from registry.building.builder import Built
 from registry.building.data import Split, Transform
 from registry.errors import CheckpointError, ExportError
 from registry.files.atomic import write_bytes, write_json
-from registry.training.loop import raw_splits
+from registry.training.splits import raw_splits
 
 __all__ = ["ATOL", "FORMATS", "RTOL", "Exported", "export_run", "exported_by", "onnx_forward"]
 

@@ -247,7 +247,7 @@ def begin(
     """
     from registry.resolution.resolver import resolved_dict
     from registry.rundirs.rundir import RunDir, default_run_path, spec_hash
-    from registry.training.loop import load_data
+    from registry.training.splits import load_data
 
     if splits is None:  # before the run directory: data that cannot be used leaves nothing behind
         splits = load_data(built)
