@@ -116,7 +116,7 @@ def _noted(rs: ResolvedSpec) -> ResolvedSpec:
 
 
 def loads(text: str, overrides: Overrides | None = None, folder: str | os.PathLike[str] | None = None) -> ResolvedSpec:
-    """A spec given as TOML text (its bases, if any, relative to *folder*, or the working directory).
+    """A spec given as TOML text (its bases and relative paths read against *folder*, or the working directory).
 
     Raises:
         SpecError: every problem of the spec, located by line in *text* (shown as ``<string>``).

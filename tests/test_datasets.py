@@ -54,6 +54,9 @@ def test_files_directly_in_root_are_staged_in_the_cache(catalog, tmp_path, cache
 def test_missing_files_name_what_was_looked_for(catalog, tmp_path) -> None:
     """Without the files and with download off, the error lists the files, both folders and the fix."""
     ds = catalog.get("dataset", "fashion_mnist").factory(root=str(tmp_path), download=False)
+    assert ds.available is not None
+    with pytest.raises(DatasetNotFoundError, match=r"FashionMNIST files not found: looked for train-images-idx3-ubyte"):
+        ds.available()  # what validate asks: it refuses what run would
     with pytest.raises(DatasetNotFoundError, match=r"FashionMNIST files not found: looked for train-images-idx3-ubyte") as e:
         ds.load()
     assert str(tmp_path / "FashionMNIST" / "raw") in str(e.value)

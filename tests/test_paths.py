@@ -7,14 +7,21 @@ path that resolved against the working directory instead would name a file that 
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
+import types
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 from registry_specs.example_data import write_table
+from torch import nn
 
+import registry
+import registry.training.launch
 from registry.cli import ExitCode, main
+from registry.components.manager import build_catalog, load_plugins
 from registry.resolution.resolver import load_and_resolve, resolved_dict
 
 if sys.version_info >= (3, 11):
@@ -114,7 +121,7 @@ def test_a_missing_file_shows_the_line_the_value_the_path_tried_and_the_working_
     code, _, err = cli("run", str(project / "spec.toml"))
     assert code == ExitCode.DATA and err.endswith(
         f"). {cwd / 'data' / 'table.csv'} exists: a spec written for the working directory is in spec format 2; "
-        "say 'format = 2' at its top, and python -m registry upgrade rewrites its paths\n"
+        f"say 'format = 2' at the top of {project / 'spec.toml'}, and python -m registry upgrade rewrites its paths\n"
     )
     assert not (cwd / "runs").exists()  # refused before anything is written
     code, _, err = cli("validate", str(project / "spec.toml"), "--set", "data.path=no.csv")
@@ -208,3 +215,127 @@ def test_init_writes_the_data_beside_the_spec(tmp_path: Path) -> None:
     assert "wrote the example data it reads: sub/data/table.csv" in out
     os.chdir(tmp_path / "sub")
     assert cli("validate", "t.toml")[0] == 0
+
+
+def test_a_reference_to_a_reference_takes_the_folder_of_the_value_at_the_end(project: Path, catalog) -> None:
+    (project / "base").mkdir()
+    (project / "base" / "v.toml").write_text('[vars]\nb = "../data/table.csv"\n')
+    text = TABLE.format(path="${vars.a}")
+    (project / "chain.toml").write_text('base = "base/v.toml"\n[vars]\na = "${vars.b}"\n' + text)
+    assert load_and_resolve(project / "chain.toml", catalog).dataset.kwargs["path"] == str(project / "data/table.csv")
+
+
+def test_a_run_directory_in_format_2_is_read_as_written_and_never_upgraded(project: Path) -> None:
+    assert cli("run", str(project / "spec.toml"), "--out", "run", "--quiet")[0] == 0
+    run = Path("run")
+    old = (run / "spec.toml").read_text().replace("format = 3", "format = 2")
+    old = old.replace(str(project / "data" / "table.csv"), "../proj/data/table.csv")  # relative, as format 2 wrote
+    (run / "spec.toml").write_text(old)
+    record = json.loads((run / "run.json").read_text())
+    import hashlib
+
+    record["spec_file_hash"] = hashlib.sha256(old.encode()).hexdigest()  # as the older registry recorded it
+    (run / "run.json").write_text(json.dumps(record))
+    code, out, err = cli("evaluate", "run")
+    assert code == 0, err
+    assert err.startswith("warning: run/spec.toml is in spec format 2 (relative paths are read against the working "
+                          "directory): a run directory's spec is read as it was written\n")  # fmt: skip
+    code, out, err = cli("upgrade", "run/spec.toml")
+    assert code == 2 and (run / "spec.toml").read_text() == old
+    assert err == ("error: run/spec.toml: 1 problem in the spec\n  run/spec.toml: (top level): is a run directory's "
+                   "spec (run.json records its hash): it is read as it was written and never rewritten; upgrade the "
+                   "spec the run was made from\n")  # fmt: skip
+
+
+def test_upgrade_reads_incomplete_bases_and_refuses_what_it_cannot_tell(project: Path, tmp_path: Path) -> None:
+    cwd = Path.cwd()
+    base = project / "base"
+    base.mkdir()
+    (base / "data.toml").write_text('format = 2\n[data]\ndataset = "table"\npath = "data/table.csv"\n')  # no targets
+    (base / "vars.toml").write_text('format = 2\n[vars]\ntest = "data/table.csv"\nname = "plain"\n')
+    code, out, err = cli("upgrade", str(base / "data.toml"), str(base / "vars.toml"))
+    assert (code, err) == (0, "")
+    assert f"  {base / 'data.toml'}:4: data.path: 'data/table.csv' -> '../../elsewhere/data/table.csv'" in out
+    assert (base / "data.toml").read_text().endswith('path = "../../elsewhere/data/table.csv"\n')
+    assert out.splitlines()[-1] == (
+        f"  {base / 'vars.toml'}:3: vars.test: 'data/table.csv' is left as it is: if it is a path, format 3 reads it "
+        "against this file's folder, and '../../elsewhere/data/table.csv' names the file it named"
+    )
+    # A path built inside a string, and a component no plugin registers: refused, the file unchanged.
+    built = 'format = 2\n[vars]\ndir = "data"\n' + TABLE.format(path="${vars.dir}/table.csv")
+    (project / "built.toml").write_text(built)
+    code, _, err = cli("upgrade", str(project / "built.toml"))
+    assert code == 2 and "data.path: is built from references (${vars.dir}): upgrade cannot rewrite it" in err
+    assert (project / "built.toml").read_text() == built
+    unknown = "format = 2\n" + TABLE.format(path="data/table.csv").replace('dataset = "table"', 'dataset = "tabel"')
+    (project / "unknown.toml").write_text(unknown)
+    code, _, err = cli("upgrade", str(project / "unknown.toml"))
+    assert code == 2 and "data: names 'tabel', which no installed plugin registers: upgrade cannot tell" in err
+    assert cwd == Path.cwd()
+
+
+def test_upgrade_writes_valid_toml_for_any_character(project: Path) -> None:
+    odd = 'da"ta\\ü\u007f/t.csv'
+    (project / "odd.toml").write_text("format = 2\n" + TABLE.format(path=odd.replace("\\", "\\\\").replace('"', '\\"').replace("\u007f", "\\u007f")))
+    code, out, err = cli("upgrade", str(project / "odd.toml"))
+    assert code == 0, err
+    text = (project / "odd.toml").read_text()
+    assert tomllib.loads(text)["data"]["path"] == "../elsewhere/" + odd
+
+
+def test_a_sweeps_path_choices_are_read_against_its_file(project: Path, catalog) -> None:
+    write_table(project / "data", rows=60, seed=1, name="other.csv")
+    sweep = TABLE.format(path="data/table.csv") + (
+        '[sweep]\ntrials = 2\nsampler = "grid"\n[sweep.space]\n"data.path" = { type = "categorical", choices = '
+        '["data/table.csv", "data/other.csv"] }\n'
+    )
+    (project / "sw.toml").write_text(sweep)
+    code, out, err = cli("sweep", str(project / "sw.toml"), "--out", "sw")
+    assert code == 0, err
+    stored = tomllib.loads((Path("sw") / "spec.toml").read_text())["sweep"]["space"]["data.path"]["choices"]
+    assert stored == [str(project / "data" / "table.csv"), str(project / "data" / "other.csv")]
+    read = sorted(tomllib.loads(p.read_text())["data"]["path"] for p in Path("sw").glob("trials/*/spec.toml"))
+    assert read == sorted(stored)
+
+
+def test_every_components_path_is_checked_before_its_factory_runs(project: Path, monkeypatch) -> None:
+    """Not only a dataset's: a plugin's layer that reads a file is refused, located, before it is called."""
+    calls: list[str] = []
+
+    def weighted(path: Annotated[str, registry.SpecPath()]) -> nn.Module:
+        """A layer that reads its weights from a file."""
+        calls.append(path)
+        return nn.Identity()
+
+    weighted.__annotations__ = {"path": Annotated[str, registry.SpecPath()], "return": nn.Module}
+    plugins = load_plugins(load_entrypoints=False)
+    mod = types.ModuleType("weights")
+    impl = registry.hookimpl(lambda: {"weighted": weighted})
+    impl.__name__ = "registry_layers"
+    mod.registry_layers = impl  # type: ignore[attr-defined]
+    plugins.pm.register(mod, name="weights")
+    catalog = build_catalog(plugins)
+    monkeypatch.setattr(registry.training.launch, "load_plugins_catalog", lambda err, keep_clashes=False: catalog)
+    text = TABLE.format(path="data/table.csv").replace('layers = [{ type = "linear"', 'layers = [{ type = "weighted", '
+                                                       'path = "w/missing.pt" }, { type = "linear"')  # fmt: skip
+    (project / "w.toml").write_text(text)
+    code, _, err = cli("validate", str(project / "w.toml"))
+    assert code == ExitCode.DATA and calls == [], err
+    assert err.startswith(f"error: {project / 'w.toml'}:9: model.layers[0].path: no such file: {project / 'w' / 'missing.pt'}")
+
+
+def test_messages_for_a_folder_given_as_a_file_a_home_path_and_two_missing_files(project: Path) -> None:
+    code, _, err = cli("validate", str(project / "spec.toml"), "--set", f"data.path={project / 'data'}")
+    assert err == f"error: data.path (from command line: --set data.path={project / 'data'}): {project / 'data'} is a folder, not a file\n"
+    code, _, err = cli("validate", str(project / "spec.toml"), "--set", "data.path=~/no-such.csv")
+    assert err == f"error: data.path (from command line: --set data.path=~/no-such.csv): no such file: {Path.home() / 'no-such.csv'}\n"
+    code, _, err = cli("validate", str(project / "spec.toml"), "--set", "data.path=a.csv", "--set", "data.test_path=b.csv")
+    assert code == ExitCode.DATA and [line.split(": no such file: ")[1].split(" ")[0] for line in err.splitlines()] == [
+        str(Path.cwd() / "a.csv"), str(Path.cwd() / "b.csv")]
+
+
+def test_mnist_without_its_files_and_without_download_is_refused_by_validate(project: Path) -> None:
+    code, _, err = cli("validate", str(project / "spec.toml"), "--set", "data={dataset='mnist',root='nomnist',"
+                       "transforms=[{type='to_tensor'}]}", "--set",
+                       "model.layers=[{type='flatten'},{type='linear',out_features=10}]")  # fmt: skip
+    assert code == ExitCode.DATA and "MNIST files not found: looked for" in err and "download is off" in err

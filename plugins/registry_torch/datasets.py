@@ -115,12 +115,7 @@ def _locate(cls_name: str, root: Path, download: bool) -> Path:
         return target
     if download:
         return root
-    looked = [str(root / f"{n}[.gz]") for n in IDX_FILES] + [str(raw / f"{n}[.gz]") for n in IDX_FILES]
-    raise DatasetNotFoundError(
-        f"{cls_name} files not found: looked for {', '.join(IDX_FILES)} (plain or .gz) in {root} and in {raw}, "
-        f"and download is off; {HINTS[cls_name]}",
-        looked,
-    )
+    raise _not_found(cls_name, root)
 
 
 def _load_idx(cls_name: str, root: str, download: bool) -> DatasetSplits:
@@ -138,18 +133,41 @@ def _load_idx(cls_name: str, root: str, download: bool) -> DatasetSplits:
     return DatasetSplits(Split(train.data, train.targets.long()), Split(test.data, test.targets.long()))
 
 
+def _present(cls_name: str, root: str, download: bool) -> None:
+    """With download off, the files must be there: ``validate`` refuses what ``run`` would (nothing is staged)."""
+    folder = Path(root).expanduser()
+    raw = folder / cls_name / "raw"
+    if download or _find_idx(raw) is not None or _find_idx(folder) is not None:
+        return
+    raise _not_found(cls_name, folder)
+
+
+def _not_found(cls_name: str, root: Path) -> DatasetNotFoundError:
+    raw = root / cls_name / "raw"
+    looked = [str(root / f"{n}[.gz]") for n in IDX_FILES] + [str(raw / f"{n}[.gz]") for n in IDX_FILES]
+    return DatasetNotFoundError(
+        f"{cls_name} files not found: looked for {', '.join(IDX_FILES)} (plain or .gz) in {root} and in {raw}, "
+        f"and download is off; {HINTS[cls_name]}",
+        looked,
+    )
+
+
 @aliases("MNIST")
 def mnist(root: Root = "data", download: Download = False) -> Dataset:
     """MNIST handwritten digits, 28x28 grey, 60,000 train / 10,000 test (torchvision)."""
     load = lambda: _load_idx("MNIST", root, download)  # noqa: E731
-    return Dataset((28, 28), torch.uint8, MNIST_CLASSES, load, "MNIST", train_samples=60_000)
+    available = lambda: _present("MNIST", root, download)  # noqa: E731
+    return Dataset((28, 28), torch.uint8, MNIST_CLASSES, load, "MNIST", train_samples=60_000, available=available)
 
 
 @aliases("FashionMNIST")
 def fashion_mnist(root: Root = "data", download: Download = False) -> Dataset:
     """Fashion-MNIST clothing images, 28x28 grey, 60,000 train / 10,000 test (torchvision)."""
     load = lambda: _load_idx("FashionMNIST", root, download)  # noqa: E731
-    return Dataset((28, 28), torch.uint8, FASHION_CLASSES, load, "FashionMNIST", train_samples=60_000)
+    available = lambda: _present("FashionMNIST", root, download)  # noqa: E731
+    return Dataset(
+        (28, 28), torch.uint8, FASHION_CLASSES, load, "FashionMNIST", train_samples=60_000, available=available
+    )
 
 
 def _load_digits(test_fraction: float, split_seed: int) -> DatasetSplits:

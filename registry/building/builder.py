@@ -29,7 +29,7 @@ from registry.building.precision import autocast, unsupported
 from registry.building.schedules import check_schedule
 from registry.building.tasks import Task
 from registry.errors import DatasetNotFoundError, Problem, SpecError
-from registry.resolution.resolver import Resolved, ResolvedSpec
+from registry.resolution.resolver import Resolved, ResolvedSpec, components
 from registry.spec.paths import check_paths, locate_missing
 from registry.spec.problems import ProblemList
 
@@ -136,9 +136,8 @@ def _is_random(t: Resolved, fn: Transform, x: Tensor, problems: ProblemList) -> 
 
 
 def _plan_data(rs: ResolvedSpec, problems: ProblemList) -> DataPlan | None:
-    check_paths(
-        rs.dataset.path_values, rs.provenance
-    )  # before its factory reads a header: said where the spec writes it
+    paths = {v[0]: v for r in components(rs) for v in r.path_values}  # every component's, each once
+    check_paths(paths.values(), rs.provenance)  # before a factory reads a file: said where the spec writes it
     try:
         dataset = _build(rs.dataset, problems)
     except DatasetNotFoundError as e:

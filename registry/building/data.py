@@ -119,6 +119,9 @@ class Dataset:
             them, with the fitted state (a table's standardisation); None when they are the same.
         warnings: what the declaration found that the user should hear of without it being an error (test rows
             whose categories the training rows never showed, encoded as none): ``validate`` and ``run`` say them.
+        available: checks, without reading the data, that ``load`` will find it (its files are there, or a
+            download is on); raises ``registry.DatasetNotFoundError``. ``validate`` calls it, so that it refuses
+            what ``run`` would; None when ``load``'s own check is all there is.
     """
 
     sample_shape: tuple[int, ...]
@@ -133,6 +136,7 @@ class Dataset:
     train_samples: int | None = None
     prepare: Callable[[Tensor, dict[str, Any]], Tensor] | None = field(default=None, repr=False)
     warnings: tuple[str, ...] = ()
+    available: Callable[[], None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.target_kind is None:

@@ -32,7 +32,8 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode
     from registry.cli.render import render_validated
     from registry.training.launch import prepare
 
-    out.write(render_validated(args.spec, prepare(args.spec, err, with_optimizer=False, sets=args.set)))
+    built = prepare(args.spec, err, with_optimizer=False, sets=args.set, check_data=True)
+    out.write(render_validated(args.spec, built))
     return ExitCode.OK
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "MAX_REPEAT",
     "Loc",
     "Resolved",
+    "Walked",
     "components",
     "ResolvedSpec",
     "load_and_resolve",
@@ -44,7 +45,7 @@ __all__ = [
     "resolve_entry",
     "resolve_spec",
     "resolve_text",
-    "resolve_where_possible",
+    "walk_components",
     "resolved_dict",
 ]
 
@@ -169,9 +170,9 @@ class ResolvedSpec:
         return self.provenance.problem(loc, message) if self.provenance else Problem(loc, message)
 
 
-def components(rs: ResolvedSpec | Mapping[tuple[str, ...], Any]) -> Iterator[Resolved]:
-    """Every resolved component of *rs* (or of a mapping of places, as ``resolve_where_possible`` gives), those
-    held by others (containers, blocks) included, each as often as it is reached."""
+def components(rs: ResolvedSpec) -> Iterator[Resolved]:
+    """Every resolved component of *rs*, those held by others (containers, blocks) included, each as often as it
+    is reached."""
 
     def walk(value: Any) -> Iterator[Resolved]:
         if isinstance(value, Resolved):
@@ -185,7 +186,7 @@ def components(rs: ResolvedSpec | Mapping[tuple[str, ...], Any]) -> Iterator[Res
             for v in value.values():
                 yield from walk(v)
 
-    for value in (rs.at if isinstance(rs, ResolvedSpec) else rs).values():
+    for value in rs.at.values():
         yield from walk(value)
 
 
@@ -215,6 +216,8 @@ class _Resolver:
         self.unknown_names: list[Problem] = []  # names with no close match: a missing plugin's, perhaps
         self.depth = 0
         self.too_deep = False
+        self.tables: list[tuple[Component, Loc]] = []  # every component table reached, valid or not
+        self.unknown: list[tuple[Loc, str]] = []  # component names no installed plugin registers
 
     def problem(self, loc: Loc, message: str) -> None:
         self.problems.append(self.where.problem(loc, message) if self.where else Problem(loc, message))
@@ -316,6 +319,7 @@ class _Resolver:
         try:
             comp = self.catalog.get(holds.kinds, name)
         except UnknownComponentError as e:
+            self.unknown.append((loc, name))
             self.problem((*loc, holds.key), str(e))
             if not e.suggestions:
                 self.unknown_names.append(self.problems[-1])
@@ -335,6 +339,7 @@ class _Resolver:
         self, comp: Component, params: dict[str, Any], loc: Loc, settings: Sequence[str], repeat: int
     ) -> Resolved | None:
         schema = comp.schema
+        self.tables.append((comp, loc))
         try:
             validated = strict_validate(schema.model, params)
         except ValidationError as e:
@@ -542,10 +547,24 @@ def resolve_spec(
     return ResolvedSpec(spec, at, catalog, source, where)
 
 
-def resolve_where_possible(composed: Composed, catalog: Catalog) -> Mapping[tuple[str, ...], Any]:
-    """Each place of a composed spec that resolves, its problems ignored (None where a component does not
-    resolve): what ``upgrade`` needs to know which values are paths, in a spec that may be incomplete."""
-    return _resolve_all(_Resolver(catalog, composed.provenance, composed.doc), composed.doc)
+@dataclass(frozen=True)
+class Walked:
+    """A composed spec's components as far as they resolve: what ``upgrade`` needs to know which values are paths.
+
+    Attributes:
+        tables: every component table reached (its component and key path), its parameters valid or not.
+        unknown: each table whose name no installed plugin registers (key path, name).
+    """
+
+    tables: tuple[tuple[Component, Loc], ...]
+    unknown: tuple[tuple[Loc, str], ...]
+
+
+def walk_components(composed: Composed, catalog: Catalog) -> Walked:
+    """Every component table of a composed spec, its problems ignored (a base need not be a whole spec)."""
+    r = _Resolver(catalog, composed.provenance, composed.doc)
+    _resolve_all(r, composed.doc)
+    return Walked(tuple(r.tables), tuple(r.unknown))
 
 
 def _blame_overrides(problems: Sequence[Problem], overrides: Sequence[Override]) -> list[Problem]:

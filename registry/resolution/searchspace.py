@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry.errors import Problem, SpecError, format_loc
+from registry.resolution.resolver import components
 from registry.spec.models import COMPOSITION_KEYS, Choice, FloatRange, IntRange, SweepSpec
 from registry.spec.overrides import Override, inline_toml, parse_key
+from registry.spec.paths import origin, resolve_value
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -31,7 +33,17 @@ if TYPE_CHECKING:
     from registry.components.catalog import Catalog
     from registry.resolution.resolver import ResolvedSpec
 
-__all__ = ["Param", "check_space", "distributions", "grid", "grid_size", "last_value", "params", "trial_overrides"]
+__all__ = [
+    "Param",
+    "absolute_choices",
+    "check_space",
+    "distributions",
+    "grid",
+    "grid_size",
+    "last_value",
+    "params",
+    "trial_overrides",
+]
 
 UNSEARCHABLE = ("sweep", "requires", *COMPOSITION_KEYS)
 """Top-level keys a sweep cannot vary: itself, what must be installed, and how the file is composed."""
@@ -217,3 +229,18 @@ def grid(space: Sequence[Param]) -> dict[str, list[Any]]:
 def grid_size(space: Sequence[Param]) -> int:
     """How many combinations a grid over *space* has."""
     return math.prod(len(values) for values in grid(space).values())
+
+
+def absolute_choices(doc: dict[str, Any], rs: ResolvedSpec, space: Sequence[Param]) -> None:
+    """In *doc* (the sweep's resolved spec, as it is stored), each relative path a categorical offers, made absolute
+    by the spec's rule for paths: against the folder of the file that writes the choice. A trial applies a choice
+    as an override, which would read it against the working directory of whoever runs the trial."""
+    marked = {(*r.loc, name) for r in components(rs) for name in r.component.schema.paths}
+    for param in space:
+        if not isinstance(param.dist, Choice) or tuple(param.loc) not in marked:
+            continue
+        choices = doc["sweep"]["space"][param.key]["choices"]
+        for i, choice in enumerate(choices):
+            if isinstance(choice, str):
+                where = (*param.where, "choices", i)
+                choices[i] = resolve_value(choice, origin(rs.provenance, where).folder)

@@ -18,11 +18,9 @@ when run from the working directory of the upgrade, which the message says.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import re
 import stat
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,14 +37,15 @@ from registry.spec.formats import (
     migrate,
     too_new,
 )
+from registry.spec.paths import is_run_spec
 from registry.spec.positions import key_lines, key_spans, value_spans
-from registry.spec.provenance import Loc, walk
+from registry.spec.provenance import Loc, Setting, walk
 from registry.spec.reading import parse_spec, read_text
 
 if TYPE_CHECKING:
     from registry.components.catalog import Catalog
 
-__all__ = ["Change", "Upgrade", "relative_paths", "upgrade_file", "upgrade_text"]
+__all__ = ["Change", "PathEdits", "Upgrade", "relative_paths", "upgrade_file", "upgrade_text"]
 
 
 @dataclass(frozen=True)
@@ -80,11 +79,11 @@ def _version(doc: dict[str, Any], source: str, lines: dict[tuple[str | int, ...]
     return declared
 
 
-def upgrade_text(text: str, source: str = "<spec>", paths: Mapping[Loc, tuple[str, str]] | None = None) -> Upgrade:
+def upgrade_text(text: str, source: str = "<spec>", path_edits: PathEdits | None = None) -> Upgrade:
     """*text* rewritten in the current format, with each change; the same text when it is current.
 
-    *paths* gives, for key paths whose values are relative paths to rewrite (``upgrade_file`` finds them), the
-    value written and the new one.
+    *path_edits* gives the relative paths to rewrite, and the values left that may be paths (``upgrade_file``
+    finds them: ``relative_paths``).
 
     Raises:
         SpecError: the text is not TOML, or its ``format`` is unreadable or newer than this registry reads.
@@ -104,17 +103,16 @@ def upgrade_text(text: str, source: str = "<spec>", paths: Mapping[Loc, tuple[st
     changes: list[Change] = []
     values = value_spans(text)
     expected = copy.deepcopy(doc)
-    for loc, (written, now) in (paths or {}).items() if version < PATHS_FROM_FILE else ():
-        start, end = values[loc]
-        edits.append((start, end, json.dumps(now, ensure_ascii=False).encode("utf-8")))  # a TOML basic string
-        changes.append(
-            Change(
-                lines[loc],
-                f"{format_loc(loc)}: {written!r} -> {now!r} (format 2 read it against the "
-                f"working directory, {os.getcwd()}; format 3 against this file's folder)",
-            )
-        )
-        _set(expected, loc, now)
+    if path_edits is not None and version < PATHS_FROM_FILE:
+        for loc, (written, now) in path_edits.paths.items():
+            start, end = values[loc]
+            edits.append((start, end, _toml_string(now).encode("utf-8")))
+            said = f"format 2 read it against the working directory, {os.getcwd()}; format 3 against this file's folder"
+            changes.append(Change(lines[loc], f"{format_loc(loc)}: {written!r} -> {now!r} ({said})"))
+            _set(expected, loc, now)
+        for loc, (written, now) in path_edits.unsure.items():
+            said = f"if it is a path, format 3 reads it against this file's folder, and {now!r} names the file it named"
+            changes.append(Change(lines[loc], f"{format_loc(loc)}: {written!r} is left as it is: {said}"))
     for v in range(version, FORMAT):
         for c in MIGRATIONS.get(v, ()):
             if c.old in spans:
@@ -149,37 +147,85 @@ def upgrade_text(text: str, source: str = "<spec>", paths: Mapping[Loc, tuple[st
     return Upgrade(out, version, tuple(sorted(changes, key=lambda c: c.line)))
 
 
+def _toml_string(value: str) -> str:
+    """*value* as a TOML basic string (tomli_w escapes what TOML forbids raw, DEL and control characters)."""
+    import tomli_w
+
+    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
+
+
 def _set(doc: Any, loc: Loc, value: Any) -> None:
     for part in loc[:-1]:
         doc = doc[part]
     doc[loc[-1]] = value
 
 
-def relative_paths(path: str | Path, version: int, catalog: Catalog) -> dict[Loc, tuple[str, str]]:
+@dataclass(frozen=True)
+class PathEdits:
+    """What format 3 changes in a format-2 file: its relative paths, rewritten (key path -> as written, as format 3
+    writes it), and the values left as they are that may be paths (a ``[vars]`` string no path of this file uses)."""
+
+    paths: dict[Loc, tuple[str, str]]
+    unsure: dict[Loc, tuple[str, str]]
+
+
+_PATHLIKE = re.compile(r"[/\\]|\.[A-Za-z0-9]{1,8}$")
+
+
+def _relative(value: object) -> bool:
+    return isinstance(value, str) and not os.path.isabs(os.path.expanduser(value)) and "${" not in value
+
+
+def _named(setting: Setting) -> tuple[Loc | None, Setting]:
+    """Through whole-string references, the key path and setting of the value named last (None: not a reference)."""
+    target: Loc | None = None
+    while setting.how == "reference" and setting.via and setting.target is not None:
+        target, setting = setting.target, setting.via[-1]
+    return target, setting
+
+
+def relative_paths(path: str | Path, version: int, catalog: Catalog) -> PathEdits:
     """The relative paths the file at *path* (in format *version*) writes itself, each with its value relative to
-    the file's folder: key path -> (as written, as format 3 writes it). A component that does not resolve is left
-    out (its values cannot be told to be paths)."""
-    from registry.resolution.resolver import components, resolve_where_possible
+    the file's folder, found through the components' ``SpecPath`` marks in every component table, complete or not.
+
+    Raises:
+        SpecError: a value cannot be told to be a path or not (a component no installed plugin registers), or a
+            path of this file is built from references inside a string (it cannot be rewritten).
+    """
+    from registry.resolution.resolver import walk_components
     from registry.spec.compose import compose_file
 
     composed = compose_file(path, default_format=version)
+    walked = walk_components(composed, catalog)
+    source = str(path)
+    if walked.unknown:
+        loc, name = walked.unknown[0]
+        why = f"names {name!r}, which no installed plugin registers: upgrade cannot tell which of its values are paths"
+        raise SpecError([Problem(loc, f"{why}; install the plugin first")], source)
     settings = composed.provenance.settings
-    folder = os.path.dirname(os.path.abspath(path))
-    found: dict[Loc, tuple[str, str]] = {}
-    for r in components(resolve_where_possible(composed, catalog)):
-        for name in r.component.schema.paths:
-            loc: Loc = (*r.loc, name)
-            s = settings.get(loc, [None])[-1]
-            if s is not None and s.how == "reference" and s.via and s.target is not None:
-                loc, s = s.target, s.via[-1]  # "${vars.data}": the named value is the one written
-            if s is None or s.source != str(path) or s.how != "spec" or not isinstance(s.value, str):
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    edits = PathEdits({}, {})
+    for comp, table in walked.tables:
+        for name in comp.schema.paths:
+            if (*table, name) not in settings:
                 continue
-            if os.path.isabs(os.path.expanduser(s.value)):
-                continue
-            now = os.path.relpath(os.path.join(os.getcwd(), s.value), folder).replace(os.sep, "/")
-            if now != os.path.normpath(s.value).replace(os.sep, "/"):
-                found[loc] = (s.value, now)
-    return found
+            target, s = _named(settings[(*table, name)][-1])
+            if s.how == "reference" and s.source == source:
+                why = f"is built from references ({s.note}): upgrade cannot rewrite it"
+                raise SpecError([Problem((*table, name), f"{why}; write it relative to this file's folder")], source)
+            if s.source == source and s.how == "spec" and _relative(s.value):
+                edits.paths[target or (*table, name)] = (s.value, _rebased(s.value, folder))
+    for loc, found in settings.items():  # [vars] strings that look like paths and that no path of this file uses
+        s = found[-1]
+        if loc[:1] == ("vars",) and loc not in edits.paths and s.source == source and s.how == "spec":
+            if _relative(s.value) and _PATHLIKE.search(s.value):
+                edits.unsure[loc] = (s.value, _rebased(s.value, folder))
+    return edits
+
+
+def _rebased(value: str, folder: str) -> str:
+    """*value*, read against the working directory, as a path relative to *folder* (``/`` between parts)."""
+    return os.path.relpath(os.path.join(os.getcwd(), value), folder).replace(os.sep, "/")
 
 
 def upgrade_file(path: str | Path, write: bool = True, catalog: Catalog | None = None) -> Upgrade:
@@ -189,10 +235,13 @@ def upgrade_file(path: str | Path, write: bool = True, catalog: Catalog | None =
     Raises:
         SpecError: as ``upgrade_text``, or the file cannot be read or written.
     """
+    if is_run_spec(path):
+        why = "is a run directory's spec (run.json records its hash): it is read as it was written and never rewritten"
+        raise SpecError([Problem((), f"{why}; upgrade the spec the run was made from")], str(path))
     text = read_text(path)
     version = _version(parse_spec(text, str(path)), str(path), key_lines(text))
-    paths = relative_paths(path, version, catalog) if catalog is not None and version < PATHS_FROM_FILE else {}
-    result = upgrade_text(text, str(path), paths)
+    edits = relative_paths(path, version, catalog) if catalog is not None and version < PATHS_FROM_FILE else None
+    result = upgrade_text(text, str(path), edits)
     if write and result.changes:
         real = Path(path).resolve()
         try:

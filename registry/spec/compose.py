@@ -48,6 +48,7 @@ from registry.spec.formats import (
 )
 from registry.spec.models import COMPOSITION_KEYS, Composition
 from registry.spec.overrides import Override, apply_overrides
+from registry.spec.paths import is_run_spec
 from registry.spec.positions import key_lines
 from registry.spec.problems import problems_from
 from registry.spec.provenance import COMMAND_LINE, Loc, Provenance, Setting, walk
@@ -114,7 +115,7 @@ class _Composer:
         self.format(doc, name, lines, version, declared)
         self.prov.formats[name] = version
         if path is not None and version >= PATHS_FROM_FILE:
-            self.prov.folders[name] = os.path.dirname(os.path.abspath(path))
+            self.prov.folders[name] = os.path.realpath(os.path.dirname(os.path.abspath(path)))  # as the OS reads ..
         merged: dict[str, Any] = {}
         settings: Settings = {}
         bases = [comp.base] if isinstance(comp.base, str) else comp.base
@@ -156,10 +157,9 @@ class _Composer:
                 if version < PATHS_FROM_FILE:
                     said.append("relative paths are read against the working directory")
                 what = ", ".join(said)
-                self.prov.notes.append(
-                    f"{name} is in spec format {version} ({what}): python -m registry upgrade {name} rewrites it in "
-                    f"format {FORMAT}"
-                )
+                hint = ("a run directory's spec is read as it was written" if is_run_spec(name)
+                        else f"python -m registry upgrade {name} rewrites it in format {FORMAT}")  # fmt: skip
+                self.prov.notes.append(f"{name} is in spec format {version} ({what}): {hint}")
         for v, changes in MIGRATIONS.items():
             for c in changes if v < version else ():  # renamed before the file's own format: a key it cannot have
                 node: Any = doc

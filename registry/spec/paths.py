@@ -23,19 +23,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from registry.errors import DatasetNotFoundError
+from registry.errors import DatasetNotFoundError, format_loc
 from registry.spec.formats import FORMAT_KEY, PATHS_FROM_FILE
-from registry.spec.provenance import COMMAND_LINE, Loc, Provenance
+from registry.spec.provenance import COMMAND_LINE, Loc, Provenance, Setting
 
 __all__ = [
     "Origin",
     "PathValue",
     "SpecPath",
     "check_paths",
+    "is_run_spec",
     "locate_missing",
     "missing_message",
     "origin",
     "resolve_value",
+    "writer",
 ]
 
 
@@ -63,30 +65,48 @@ class Origin:
     why: str
 
 
+def writer(where: Provenance | None, loc: Sequence[str | int]) -> Setting | None:
+    """The setting that wrote the value at *loc* as text: through whole-string references (``"${vars.data}"``, and
+    a reference to a reference) to the value they name; None for a default (nothing wrote it)."""
+    found = where.settings.get(tuple(loc)) if where else None
+    if not found:
+        return None
+    s = found[-1]
+    while s.how == "reference" and s.via:
+        s = s.via[-1]
+    return s
+
+
 def origin(where: Provenance | None, loc: Sequence[str | int]) -> Origin:
     """The folder a relative value at *loc* is read against: the file that writes it, or the working directory."""
     cwd = os.getcwd()
-    found = where.settings.get(tuple(loc)) if where else None
-    if not found or where is None:
+    s = writer(where, loc)
+    if s is None or where is None:
         return Origin(cwd, "a default, read against the working directory")
-    s = found[-1]
-    if s.how == "reference" and s.via:  # "${vars.data}": where the named value is written
-        s = s.via[-1]
-    folder = where.folders.get(s.source)
     if s.how == "--set":
         given = "with --set" if s.source == COMMAND_LINE else "in the API's overrides"
         return Origin(cwd, f"given {given}, read against the working directory")
-    if folder is None:
-        version = where.formats.get(s.source)
-        if version is not None and version < PATHS_FROM_FILE:
-            why = f"{s.source} is in spec format {version}, which reads paths against the working directory"
-            return Origin(cwd, f"{why}; python -m registry upgrade {s.source} rewrites them relative to it")
-        return Origin(cwd, f"{s.source} is not a file: read against the working directory")
-    return Origin(folder, f"relative to the folder of {s.source}, which writes it")
+    folder = where.folders.get(s.source)
+    if folder is not None:
+        return Origin(folder, f"relative to the folder of {s.source}, which writes it")
+    version = where.formats.get(s.source)
+    if version is not None and version < PATHS_FROM_FILE:
+        why = f"{s.source} is in spec format {version}, which reads paths against the working directory"
+        if is_run_spec(s.source):
+            return Origin(cwd, f"{why}: run it from the folder the run was started in")
+        return Origin(cwd, f"{why}; python -m registry upgrade {s.source} rewrites them relative to it")
+    return Origin(cwd, f"{s.source} is not a file: read against the working directory")
+
+
+def is_run_spec(path: str | os.PathLike[str]) -> bool:
+    """Whether *path* is a run directory's ``spec.toml`` (beside its ``run.json``): read as written, never rewritten
+    (its hash is recorded)."""
+    return os.path.basename(path) == "spec.toml" and os.path.isfile(os.path.join(os.path.dirname(path), "run.json"))
 
 
 def resolve_value(value: str, base: str) -> str:
-    """*value* as an absolute path: ``~`` expanded, a relative one joined to *base* (normalised, links kept)."""
+    """*value* as an absolute path: ``~`` expanded, a relative one joined to *base* (normalised textually: *base* is
+    a real folder, so ``..`` means what the operating system makes of it)."""
     expanded = os.path.expanduser(value)
     return os.path.normpath(expanded if os.path.isabs(expanded) else os.path.join(base, expanded))
 
@@ -97,7 +117,7 @@ def _exists(path: str, kind: str) -> bool:
 
 def _shown(where: Provenance | None, loc: Loc) -> str:
     """``file:line: key.path`` for *loc*."""
-    key = ".".join(str(p) for p in loc)
+    key = format_loc(loc)
     if where is None:
         return key
     s = where.last(loc)
@@ -109,9 +129,7 @@ def _shown(where: Provenance | None, loc: Loc) -> str:
 
 
 def _written(where: Provenance | None, loc: Loc) -> str | None:
-    s = where.last(loc) if where else None
-    if s is None or s.value is None or not isinstance(s.value, str) or s.how == "reference":
-        s = s.via[-1] if s is not None and s.via else s
+    s = writer(where, loc)
     return s.value if s is not None and isinstance(s.value, str) else None
 
 
@@ -119,14 +137,18 @@ def missing_message(where: Provenance | None, loc: Loc, path: str, kind: str) ->
     """A missing path, shown where the spec writes it, as tried, as written, with the working directory."""
     written = _written(where, loc)
     how = origin(where, loc)
-    text = f"{_shown(where, loc)}: no such {kind}: {path}"
-    if written is None or not os.path.isabs(written):
+    other = "folder" if kind == "file" else "file"
+    found = f"{path} is a {other}, not a {kind}" if os.path.exists(path) else f"no such {kind}: {path}"
+    text = f"{_shown(where, loc)}: {found}"
+    if written is None or not os.path.isabs(os.path.expanduser(written)):
         shown = f"{written!r}, " if written is not None and written != path else ""
         text += f" ({shown}{how.why}; the working directory is {os.getcwd()})"
     beside = resolve_value(written, os.getcwd()) if written is not None else path
-    if beside != path and _exists(beside, kind):
+    s = writer(where, loc)
+    if beside != path and _exists(beside, kind) and s is not None and s.source in (where.folders if where else {}):
         text += (f". {beside} exists: a spec written for the working directory is in spec format 2; say "
-                 f"'{FORMAT_KEY} = 2' at its top, and python -m registry upgrade rewrites its paths")  # fmt: skip
+                 f"'{FORMAT_KEY} = 2' at the top of {s.source}, and python -m registry upgrade rewrites its "
+                 "paths")  # fmt: skip
     return text
 
 
@@ -135,14 +157,15 @@ PathValue = tuple[Loc, SpecPath, str]
 
 
 def check_paths(values: Iterable[PathValue], where: Provenance | None) -> None:
-    """Refuse paths that must exist and are not there (each component's, checked before its data is read).
+    """Refuse paths that must exist and are not there (every component's, checked before its factory runs).
 
     Raises:
-        DatasetNotFoundError: the first missing one, located (``missing_message``).
+        DatasetNotFoundError: every missing one, each located (``missing_message``), one per line.
     """
-    for loc, mark, value in values:
-        if mark.must_exist and not _exists(value, mark.kind):
-            raise DatasetNotFoundError(missing_message(where, loc, value, mark.kind), [value])
+    missing = [(loc, mark, value) for loc, mark, value in values if mark.must_exist and not _exists(value, mark.kind)]
+    if missing:
+        lines = [missing_message(where, loc, value, mark.kind) for loc, mark, value in missing]
+        raise DatasetNotFoundError("\n".join(lines), [value for _, _, value in missing])
 
 
 def locate_missing(

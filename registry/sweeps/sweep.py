@@ -46,7 +46,15 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from registry.errors import CheckpointError, Interrupted, Problem, RegistryError, SpecError, SweepError
 from registry.files.atomic import UnsafePath, make_folder, open_lock, probe_lock, write_json, write_text
-from registry.resolution.searchspace import Param, distributions, grid, grid_size, params, trial_overrides
+from registry.resolution.searchspace import (
+    Param,
+    absolute_choices,
+    distributions,
+    grid,
+    grid_size,
+    params,
+    trial_overrides,
+)
 from registry.rundirs.records import SweepRecord, read_record
 
 if TYPE_CHECKING:
@@ -172,7 +180,7 @@ def _check(path: str | Path, catalog: Catalog, err: TextIO, sets: Sequence[str],
     """The spec, built (without an optimizer) and its whole search space checked, as ``validate`` checks it."""
     from registry.training.launch import prepare
 
-    built = prepare(str(path), err, False, sets=sets, catalog=catalog, default_format=default_format)
+    built = prepare(str(path), err, False, sets=sets, catalog=catalog, default_format=default_format, check_data=True)
     rs = built.resolved
     if rs.spec.sweep is None:
         example = '[sweep.space] "optimizer.lr" = { type = "float", low = 1e-4, high = 0.1, log = true }'
@@ -214,7 +222,9 @@ def create(
         make_folder(path / "trials", path)
         import tomli_w
 
-        write_text(path / "spec.toml", tomli_w.dumps(resolved_dict(rs)), root=path)
+        doc = resolved_dict(rs)
+        absolute_choices(doc, rs, space)  # a trial reads its choices from here, from any working directory
+        write_text(path / "spec.toml", tomli_w.dumps(doc), root=path)
         record = SweepRecord(format=1, study=study or name, storage=storage, created=_now(), source=str(spec))
         write_json(path / "sweep.json", record.model_dump(), root=path)
         if storage is not None and has_password(storage):  # the URL holds a password, which --resume needs

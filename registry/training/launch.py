@@ -18,8 +18,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from registry.components.catalog import Catalog
-from registry.errors import CheckpointError, DistributedError, Interrupted, Problem, RegistryError, SpecError
+from registry.errors import (
+    CheckpointError,
+    DatasetNotFoundError,
+    DistributedError,
+    Interrupted,
+    Problem,
+    RegistryError,
+    SpecError,
+)
 from registry.spec.formats import RUN_DIR_FORMAT
+from registry.spec.paths import locate_missing
 
 if TYPE_CHECKING:
     from registry.building.builder import Built
@@ -66,10 +75,12 @@ def prepare(
     sets: Sequence[str] = (),
     catalog: Catalog | None = None,
     default_format: int | None = None,
+    check_data: bool = False,
 ) -> Built:
     """Load, resolve and build the spec at *path* (with ``--set`` overrides), printing its warnings on *err*.
 
     A ``[sweep]`` table is checked too: every value a trial can take (``registry.resolution.searchspace``).
+    With *check_data* (``validate``, a new sweep) the dataset says whether its data will load (``available``).
 
     Raises:
         SpecError, PluginError, PluginLoadError, DuplicateComponentError: as the stages raise them.
@@ -101,6 +112,11 @@ def prepare(
         raise SpecError([*problems, *e.problems], e.source) from None
     if problems:
         raise SpecError(problems, resolved.source)
+    if check_data and built.data.dataset.available is not None:
+        try:
+            built.data.dataset.available()
+        except DatasetNotFoundError as e:
+            raise locate_missing(e, resolved.dataset.path_values, resolved.provenance) from None
     for w in built.warnings:
         print(f"warning: {w.render(path)}", file=err)
     return built
