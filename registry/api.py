@@ -38,7 +38,7 @@ from registry.spec.overrides import Override, inline_toml, parse_key
 
 if TYPE_CHECKING:
     from registry.building.builder import Built
-    from registry.resolution.resolver import ResolvedSpec
+    from registry.resolution.resolver import Resolved, ResolvedSpec
     from registry.rundirs.checkpoints import Checkpoint
     from registry.rundirs.records import EpochRow
     from registry.training.evaluation import EvalResult
@@ -289,11 +289,24 @@ def component(name: str, /, *inputs: Any, kind: str | None = None, **params: Any
         SpecError: its parameters are invalid, or an inferred size is missing.
     """
     from registry.building.factory import Refused, build_plain
-    from registry.kinds import KINDS, MODULE_KINDS
+
+    where = f"component({name!r})"
+    found = _component_entry(name, kind, params, where)
+    refusal = _not_buildable_alone(found, len(inputs))
+    if refusal:
+        raise SpecError([Problem(loc, message) for loc, message in refusal], where)
+    try:
+        return build_plain(found, *inputs)
+    except Refused as e:
+        raise SpecError([Problem(e.loc, str(e))], where) from None
+
+
+def _component_entry(name: str, kind: str | None, params: Mapping[str, Any], where: str) -> Resolved:
+    """The component *name* (of *kind*) with *params* validated, as a spec's entry would be."""
+    from registry.kinds import KINDS
     from registry.resolution.resolver import resolve_entry
 
     cat = catalog()
-    where = f"component({name!r})"
     kinds = sorted({c.kind for c in cat.find(name)}) if kind is None else [kind]
     if kind is not None and kind not in KINDS:
         raise SpecError([Problem((), f"kind {kind!r} is not one of: {', '.join(KINDS)}")], where)
@@ -303,33 +316,24 @@ def component(name: str, /, *inputs: Any, kind: str | None = None, **params: Any
     if len(kinds) > 1:
         raise SpecError([Problem((), f"{name!r} is a {' and a '.join(kinds)}: say which, kind='{kinds[0]}'")], where)
     try:
-        found = resolve_entry(cat, tuple(kinds), {"type": name, **params}, ())
+        return resolve_entry(cat, tuple(kinds), {"type": name, **params}, ())
     except SpecError as e:
         raise e.with_source(where) from None
-    needs = KINDS[found.component.kind].injected
-    if len(inputs) != needs:
+
+
+def _not_buildable_alone(found: Resolved, inputs: int) -> list[tuple[tuple[str | int, ...], str]]:
+    """Why *found* cannot be built here from *inputs* positional inputs and its parameters (nothing: it can)."""
+    from registry.kinds import KINDS, MODULE_KINDS
+
+    c, schema = found.component, found.component.schema
+    needs = KINDS[c.kind].injected
+    if inputs != needs:
         what = {"optimizer": "the parameters to train (model.parameters())", "scheduler": "the optimizer"}
-        message = f"{found.component.kind} {found.name!r} takes {needs} input before its parameters: " + what.get(
-            found.component.kind, "none"
-        )
-        raise SpecError([Problem((), message)], where)
-    schema = found.component.schema
-    if schema.nested and found.component.kind in MODULE_KINDS:
-        message = (
-            f"{found.component.kind} {found.name!r} holds layers, which a spec chains and sizes: name it in a spec"
-        )
-        raise SpecError([Problem((), message)], where)
+        return [((), f"{c.kind} {found.name!r} takes {needs} input before its parameters: {what.get(c.kind, 'none')}")]
+    if schema.nested and c.kind in MODULE_KINDS:
+        return [((), f"{c.kind} {found.name!r} holds layers, which a spec chains and sizes: name it in a spec")]
     if schema.input_shape or schema.task or schema.training:
-        needs_run = (
-            "its input's shape" if schema.input_shape else "the run's task" if schema.task else "the run's length"
-        )
-        message = f"{found.component.kind} {found.name!r} is built from {needs_run}: name it in a spec (registry.load)"
-        raise SpecError([Problem((), message)], where)
+        run = "its input's shape" if schema.input_shape else "the run's task" if schema.task else "the run's length"
+        return [((), f"{c.kind} {found.name!r} is built from {run}: name it in a spec (registry.load)")]
     missing = [p for p in schema.inferred if getattr(found.params, p, None) is None]
-    if missing:
-        raise SpecError([Problem((p,), f"{found.name}'s {p} is inferred from the model in a spec; give it here")
-                         for p in missing], where)  # fmt: skip
-    try:
-        return build_plain(found, *inputs)
-    except Refused as e:
-        raise SpecError([Problem(e.loc, str(e))], where) from None
+    return [((p,), f"{found.name}'s {p} is inferred from the model in a spec; give it here") for p in missing]

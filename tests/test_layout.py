@@ -35,6 +35,29 @@ def test_the_import_contracts_hold() -> None:
     assert "Contracts: 4 kept, 0 broken." in done.stdout
 
 
+MAX_LINES = 60
+"""No function of registry/ is longer (its def to its last line, docstring included)."""
+
+
+def test_every_function_is_short_and_simple() -> None:
+    """At most MAX_LINES lines, and a cyclomatic complexity of at most 15 (ruff's C901, mccabe's measure)."""
+    import ast
+
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1  # type: ignore[operator]
+                if lines > MAX_LINES:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    assert long == []
+    exe = shutil.which("ruff")
+    assert exe is not None, "ruff is part of the test extra"
+    done = subprocess.run([exe, "check", "--no-cache", "--select", "C901", "registry"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_few_modules_at_the_top_and_every_stage_is_packaged() -> None:
     top = {p.stem for p in PACKAGE.glob("*.py")}
     assert top == TOP_LEVEL and len(top) <= 12

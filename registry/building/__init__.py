@@ -6,6 +6,7 @@
 - ``factory``: a plugin's factory called, its errors sorted
 - ``tasks``: the problem a run solves: targets' encoding, metrics' inputs
 - ``metrics``: the run's metrics (torchmetrics)
+- ``monitor``: which test values a run watches: the best checkpoint's, early stopping's, a sweep's objective
 - ``paramgroups``: optimizer parameter groups
 - ``precision``: autocast and the gradient scaler
 - ``schedules``: learning-rate schedules

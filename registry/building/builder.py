@@ -22,7 +22,8 @@ from torch import Tensor, nn
 from registry.building.checks import check_model_and_loss
 from registry.building.data import Dataset
 from registry.building.factory import Refused, build_plain, plugin_fault, short_message
-from registry.building.metrics import MetricPlan, best_metric, plan_metrics, test_values
+from registry.building.metrics import MetricPlan, plan_metrics
+from registry.building.monitor import Watched, watched_values
 from registry.building.network import MAX_PARAMETERS, ModelPlan, NodePlan, build_network, fill_inferred
 from registry.building.paramgroups import plan_groups, scale_rates
 from registry.building.precision import autocast, unsupported
@@ -338,35 +339,33 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
         _try_loss(rs, loss, _dry_output(plan, data.example), data, task, problems)
     _check_precision(rs, plan, loss, data, task, device, problems)
     metrics: tuple[MetricPlan, ...] = ()
-    best, early, values, objective = ("loss", False), None, {"loss": False}, None
+    watched = Watched()
     if task is not None:
         metrics = plan_metrics(rs.metrics, rs.catalog, task, problems)
-        best = best_metric(rs.spec.train.monitor, task, metrics, problems)
-        values = test_values(task, metrics)
-        stopping = rs.spec.train.early_stopping
-        if stopping is not None:
-            watched = best[0] if stopping.metric == "auto" else stopping.metric
-            early = best_metric(watched, task, metrics, problems, ("train", "early_stopping", "metric"))
-        sweep = rs.spec.sweep
-        if sweep is not None:
-            objective = best if sweep.metric == "auto" else best_metric(sweep.metric, task, metrics, problems,
-                                                                         ("sweep", "metric"))  # fmt: skip
-            if sweep.direction != "auto":
-                objective = (objective[0], sweep.direction == "maximize")
-        check_schedule(rs, values, data.dataset.train_samples, problems)
-    optimizer = None
-    groups = plan_groups(rs, plan, problems) if plan.num_params else None
-    if with_optimizer and plan.num_params and not problems.items:
-        model = plan.model.to(device)
-        optimizer = _build(rs.optimizer, problems, groups if groups is not None else model.parameters())
-        if optimizer is not None:
-            scale_rates(optimizer)
-    elif plan.num_params:
-        _check_optimizer(rs, problems)
+        watched = watched_values(rs, task, metrics, problems)
+        check_schedule(rs, watched.values, data.dataset.train_samples, problems)
+    optimizer = _optimizer(rs, plan, device, problems, with_optimizer)
     problems.raise_if_any()
     assert loss is not None and task is not None
     model = plan.model.to(device)
     loss = loss.to(device) if isinstance(loss, nn.Module) else loss
     return Built(
-        rs, data, plan, model, loss, optimizer, device, task, metrics, best, tuple(warnings), early, values, objective
-    )
+        rs, data, plan, model, loss, optimizer, device, task, metrics, watched.best, tuple(warnings), watched.early,
+        watched.values, watched.objective,
+    )  # fmt: skip
+
+
+def _optimizer(rs: ResolvedSpec, plan: ModelPlan, device: torch.device, problems: ProblemList, make: bool) -> Any:
+    """The optimizer over the model's parameter groups, its rates scaled; without *make* (or with problems found)
+    only its parameters are checked, and None is returned."""
+    if not plan.num_params:
+        return None
+    groups = plan_groups(rs, plan, problems)
+    if not make or problems.items:
+        _check_optimizer(rs, problems)
+        return None
+    model = plan.model.to(device)
+    optimizer = _build(rs.optimizer, problems, groups if groups is not None else model.parameters())
+    if optimizer is not None:
+        scale_rates(optimizer)
+    return optimizer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from registry.kinds import KINDS, kind_named
 
@@ -47,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"registry {__version__} (torch-spec-registry)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_training(sub)
+    _add_spec_commands(sub)
+    _add_browsing(sub)
+    return p
+
+
+def _add_training(sub: Any) -> None:
+    """run, sweep, sweep-report, evaluate, predict."""
     r = sub.add_parser("run", help="build everything, train, and test after each epoch")
     r.add_argument("spec", nargs="?", help="path to a TOML spec (with --resume: checked against the run's)")
     _add_set(r)
@@ -87,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "standard output, CSV for a table's rows, JSON lines otherwise)")  # fmt: skip
     pr.add_argument("--raw-csv", action="store_true", help="write CSV cells as they are; by default a label or name "
                     "that begins like a spreadsheet formula (= + - @) is written with a leading ' as text")  # fmt: skip
+
+
+def _add_spec_commands(sub: Any) -> None:
+    """validate, print-config, export, upgrade, explain."""
     v = sub.add_parser("validate", help="check a spec and build the model, without loading data or training")
     v.add_argument("spec", help="path to a TOML spec")
     _add_set(v)
@@ -106,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("spec", help="path to a TOML spec")
     ex.add_argument("key", nargs="?", help="only this key path and what is under it (optimizer.lr, model.layers[1])")
     _add_set(ex)
+
+
+def _add_browsing(sub: Any) -> None:
+    """runs, diff, plot, init, completion, list, show, plugins, schema."""
     rs = sub.add_parser("runs", help="the runs in a folder: name, status, best accuracy, time")
     rs.add_argument("folder", nargs="?", default="runs", help="where the run directories are (default: runs)")
     df = sub.add_parser("diff", help="what changed between two runs: resolved spec and final metrics")
@@ -126,4 +143,3 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("plugins", help="the loaded plugins: distribution, version, origin, and what each adds")
     sc = sub.add_parser("schema", help="write the JSON Schema of specs, covering every installed component")
     sc.add_argument("-o", "--output", help="write to this file (default: standard output)")
-    return p

@@ -196,60 +196,66 @@ def derive_params(factory: Callable[..., Any], title: str, injected: int = 0) ->
         hints = typing.get_type_hints(_signature_target(factory), include_extras=True)
     except (TypeError, ValueError, NameError) as e:
         raise SchemaDerivationError(f"cannot read the signature: {e}") from e
-    params = list(sig.parameters.values())[injected:]
-    fields: dict[str, Any] = {}
-    inferred: dict[str, Inferred] = {}
-    nested: dict[str, Nested] = {}
-    input_shape: str | None = None
-    task: str | None = None
-    training: str | None = None
-    paths: dict[str, SpecPath] = {}
-    for p in params:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            raise SchemaDerivationError(f"parameter {p.name!r} is variadic (*args/**kwargs); name each parameter")
-        if p.name not in hints:
-            raise SchemaDerivationError(f"parameter {p.name!r} has no type annotation")
-        ann = hints[p.name]
-        marks_ = _markers(ann)
-        if any(isinstance(m, InputShape) for m in marks_):
-            input_shape = p.name
-            continue
-        if any(isinstance(m, TaskInfo) for m in marks_):
-            task = p.name
-            continue
-        if any(isinstance(m, TrainingInfo) for m in marks_):
-            training = p.name
-            continue
-        for m in marks_:
-            if isinstance(m, Inferred):
-                inferred[p.name] = m
-            if isinstance(m, SpecPath):
-                paths[p.name] = m
-        default = ... if p.default is p.empty else p.default
-        holds = marks(ann)
-        if holds is not None:
-            nested[p.name], ann = _nested(ann, holds)
-            default = ... if default is ... else _raw_default(default)
-        if p.name in inferred and default is ...:
-            default = None
-        fields[p.name] = (ann, default)
+    parts = _Parts()
+    for p in list(sig.parameters.values())[injected:]:
+        parts.add(p, hints)
     try:
         model = create_model(
             title.replace(" ", "_"),
             __config__=ConfigDict(extra="forbid", title=title, allow_inf_nan=False),
-            **fields,
+            **parts.fields,
         )
     except Exception as e:  # pydantic raises several types for an unusable annotation
         raise SchemaDerivationError(f"cannot build a schema: {e}") from e
     return ParamSchema(
         model=model,
-        inferred=inferred,
-        input_shape=input_shape,
-        nested=nested,
-        task=task,
-        training=training,
-        paths=paths,
+        inferred=parts.inferred,
+        input_shape=parts.injected.get(InputShape),
+        nested=parts.nested,
+        task=parts.injected.get(TaskInfo),
+        training=parts.injected.get(TrainingInfo),
+        paths=parts.paths,
     )
+
+
+_INJECTED = (InputShape, TaskInfo, TrainingInfo)
+"""Markers of parameters the builder passes itself (the input shape, the task, the run's length)."""
+
+
+@dataclass
+class _Parts:
+    """A schema's parts, gathered parameter by parameter."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    inferred: dict[str, Inferred] = field(default_factory=dict)
+    nested: dict[str, Nested] = field(default_factory=dict)
+    paths: dict[str, SpecPath] = field(default_factory=dict)
+    injected: dict[type, str] = field(default_factory=dict)
+
+    def add(self, p: inspect.Parameter, hints: dict[str, Any]) -> None:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise SchemaDerivationError(f"parameter {p.name!r} is variadic (*args/**kwargs); name each parameter")
+        if p.name not in hints:
+            raise SchemaDerivationError(f"parameter {p.name!r} has no type annotation")
+        ann = hints[p.name]
+        found = _markers(ann)
+        marker = next((t for t in _INJECTED if any(isinstance(m, t) for m in found)), None)
+        if marker is not None:
+            self.injected[marker] = p.name
+            return
+        for m in found:
+            if isinstance(m, Inferred):
+                self.inferred[p.name] = m
+            if isinstance(m, SpecPath):
+                self.paths[p.name] = m
+        default = ... if p.default is p.empty else p.default
+        holds = marks(ann)
+        if holds is not None:
+            self.nested[p.name], ann = _nested(ann, holds)
+            default = ... if default is ... else _raw_default(default)
+        if p.name in self.inferred and default is ...:
+            default = None
+        self.fields[p.name] = (ann, default)
 
 
 def _raw_default(default: Any) -> Any:

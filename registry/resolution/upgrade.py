@@ -97,54 +97,82 @@ def upgrade_text(text: str, source: str = "<spec>", path_edits: PathEdits | None
     if clash:
         old, renamed = clash[0]
         raise SpecError([Problem(old, conflict_message(old, renamed), lines.get(old))], source)
-    spans = key_spans(text)
     data = bytearray(text.encode("utf-8"))
-    edits: list[tuple[int, int, bytes]] = []
-    changes: list[Change] = []
-    values = value_spans(text)
     expected = copy.deepcopy(doc)
+    edits: list[Edit] = []
     if path_edits is not None and version < PATHS_FROM_FILE:
-        for loc, (written, now) in path_edits.paths.items():
-            start, end = values[loc]
-            edits.append((start, end, _toml_string(now).encode("utf-8")))
-            said = f"format 2 read it against the working directory, {os.getcwd()}; format 3 against this file's folder"
-            changes.append(Change(lines[loc], f"{format_loc(loc)}: {written!r} -> {now!r} ({said})"))
-            _set(expected, loc, now)
-        for loc, (written, now) in path_edits.unsure.items():
-            said = f"if it is a path, format 3 reads it against this file's folder, and {now!r} names the file it named"
-            changes.append(Change(lines[loc], f"{format_loc(loc)}: {written!r} is left as it is: {said}"))
-    for v in range(version, FORMAT):
-        for c in MIGRATIONS.get(v, ()):
-            if c.old in spans:
-                start, end = spans[c.old]
-                edits.append((start, end, c.new[-1].encode()))
-                changes.append(Change(lines[c.old], f"{c.describe()} (format {v} -> {v + 1})"))
-    newline = "\r\n" if "\r\n" in text else "\n"
-    if (FORMAT_KEY,) in lines:
-        n = lines[(FORMAT_KEY,)]
-        offsets = [m.end() for m in re.finditer(b"\n", bytes(data))]
-        start = ([0, *offsets])[n - 1]
-        end = offsets[n - 1] if n - 1 < len(offsets) else len(data)
-        row = bytes(data[start:end])
-        m = re.search(rb"=\s*([^#\s]+)", row)
-        assert m is not None  # a key's line holds its value
-        edits.append((start + m.start(1), start + m.end(1), str(FORMAT).encode()))
-        changes.append(Change(n, f"format = {FORMAT} (was {doc[FORMAT_KEY]})"))
-    else:
-        first = min(lines.values(), default=None)
-        offsets = [0, *(m.end() for m in re.finditer(b"\n", bytes(data)))]
-        at = offsets[first - 1] if first is not None else len(data)
-        line = f"format = {FORMAT}  # the spec format this file is written in (python -m registry upgrade){newline}"
-        edits.append((at, at, line.encode()))
-        changes.append(Change(first or 1, f"format = {FORMAT} added (the file was in format {version})"))
-    for start, end, new in sorted(edits, reverse=True):
-        data[start:end] = new
+        edits += _path_edits(text, lines, path_edits, expected)
+    edits += _rename_edits(text, lines, version)
+    edits.append(_format_edit(text, data, lines, doc, version))
+    for e in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
+        if e.text is not None:
+            data[e.start : e.end] = e.text
     out = data.decode("utf-8")
     migrate(expected, version)
     expected[FORMAT_KEY] = FORMAT
     if parse_spec(out, source) != expected:  # pragma: no cover - a migration that edits the text wrongly
         raise RegistryError(f"{source}: the upgraded text does not read as the migrated spec; the file is unchanged")
+    changes = (Change(e.line, e.message) for e in edits)
     return Upgrade(out, version, tuple(sorted(changes, key=lambda c: c.line)))
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One change to a spec's text: the UTF-8 bytes ``[start, end)`` replaced by *text* (None: a change said, not
+    made), and what the report says of it at its line."""
+
+    start: int
+    end: int
+    text: bytes | None
+    line: int
+    message: str
+
+
+def _path_edits(text: str, lines: dict[Loc, int], edits: PathEdits, expected: dict[str, Any]) -> list[Edit]:
+    """Each relative path rewritten relative to the file's folder (*expected* updated); each value left said."""
+    values, out = value_spans(text), []
+    for loc, (written, now) in edits.paths.items():
+        start, end = values[loc]
+        said = f"format 2 read it against the working directory, {os.getcwd()}; format 3 against this file's folder"
+        out.append(Edit(start, end, _toml_string(now).encode("utf-8"), lines[loc],
+                        f"{format_loc(loc)}: {written!r} -> {now!r} ({said})"))  # fmt: skip
+        _set(expected, loc, now)
+    for loc, (written, now) in edits.unsure.items():
+        said = f"if it is a path, format 3 reads it against this file's folder, and {now!r} names the file it named"
+        out.append(Edit(0, 0, None, lines[loc], f"{format_loc(loc)}: {written!r} is left as it is: {said}"))
+    return out
+
+
+def _rename_edits(text: str, lines: dict[Loc, int], version: int) -> list[Edit]:
+    """Each key a migration from *version* on renames, renamed where it is written."""
+    spans, out = key_spans(text), []
+    for v in range(version, FORMAT):
+        for c in MIGRATIONS.get(v, ()):
+            if c.old in spans:
+                start, end = spans[c.old]
+                out.append(
+                    Edit(start, end, c.new[-1].encode(), lines[c.old], f"{c.describe()} (format {v} -> {v + 1})")
+                )
+    return out
+
+
+def _format_edit(text: str, data: bytearray, lines: dict[Loc, int], doc: dict[str, Any], version: int) -> Edit:
+    """``format = N`` set: its value replaced, or a line added before the first statement."""
+    if (FORMAT_KEY,) in lines:
+        n = lines[(FORMAT_KEY,)]
+        offsets = [m.end() for m in re.finditer(b"\n", bytes(data))]
+        start = ([0, *offsets])[n - 1]
+        end = offsets[n - 1] if n - 1 < len(offsets) else len(data)
+        m = re.search(rb"=\s*([^#\s]+)", bytes(data[start:end]))
+        assert m is not None  # a key's line holds its value
+        return Edit(start + m.start(1), start + m.end(1), str(FORMAT).encode(), n,
+                    f"format = {FORMAT} (was {doc[FORMAT_KEY]})")  # fmt: skip
+    newline = "\r\n" if "\r\n" in text else "\n"
+    first = min(lines.values(), default=None)
+    offsets = [0, *(m.end() for m in re.finditer(b"\n", bytes(data)))]
+    at = offsets[first - 1] if first is not None else len(data)
+    line = f"format = {FORMAT}  # the spec format this file is written in (python -m registry upgrade){newline}"
+    return Edit(at, at, line.encode(), first or 1, f"format = {FORMAT} added (the file was in format {version})")
 
 
 def _toml_string(value: str) -> str:

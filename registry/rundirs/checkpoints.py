@@ -327,33 +327,41 @@ def check_like(saved: Any, live: Any, where: str, path: Path) -> None:
         CheckpointError: naming *path* and the key path *where* of the first value that does not fit.
     """
 
-    def refuse(why: str) -> CheckpointError:
-        return CheckpointError(f"{path}: {where}: {why}")
-
     if isinstance(live, dict):
         if not isinstance(saved, dict) or set(map(str, saved)) != set(map(str, live)):
-            raise refuse(f"must be a table of {', '.join(sorted(map(str, live))) or 'nothing'}")
+            raise CheckpointError(
+                f"{path}: {where}: must be a table of {', '.join(sorted(map(str, live))) or 'nothing'}"
+            )
         by_name = {str(k): v for k, v in saved.items()}
         for key, value in live.items():
             check_like(by_name[str(key)], value, f"{where}.{key}", path)
     elif isinstance(live, (list, tuple)):
         if not isinstance(saved, (list, tuple)) or len(saved) != len(live):
-            raise refuse(f"must be a list of {len(live)} values")
+            raise CheckpointError(f"{path}: {where}: must be a list of {len(live)} values")
         for i, (s, v) in enumerate(zip(saved, live, strict=True)):
             check_like(s, v, f"{where}[{i}]", path)
-    elif isinstance(live, bool):
-        if not isinstance(saved, bool):
-            raise refuse(f"must be true or false (got {_shown(saved)})")
-    elif isinstance(live, int):
-        if isinstance(saved, bool) or not isinstance(saved, int) or abs(saved) > MAX_INT:
-            raise refuse(f"must be an integer within 2**53 (got {_shown(saved)})")
-    elif isinstance(live, float):
-        if isinstance(saved, bool) or not isinstance(saved, (int, float)) or not _in_float32(saved, live):
-            raise refuse(f"must be a number within float32's range (got {_shown(saved)})")
-    elif isinstance(live, str) and not (isinstance(saved, str) and len(saved) <= 256):
-        raise refuse(f"must be a string (got {_shown(saved)})")
-    elif live is None and not (saved is None or isinstance(saved, (bool, int, float, str))):
-        raise refuse(f"must be a plain value (got {_shown(saved)})")
+    else:
+        why = _unlike(saved, live)
+        if why is not None:
+            raise CheckpointError(f"{path}: {where}: {why} (got {_shown(saved)})")
+
+
+def _unlike(saved: Any, live: Any) -> str | None:
+    """Why the plain value *saved* cannot stand for *live* (None: it can)."""
+    number = not isinstance(saved, bool) and isinstance(saved, (int, float))
+    if isinstance(live, bool):
+        return None if isinstance(saved, bool) else "must be true or false"
+    if isinstance(live, int):
+        return (
+            None if number and isinstance(saved, int) and abs(saved) <= MAX_INT else "must be an integer within 2**53"
+        )
+    if isinstance(live, float):
+        return None if number and _in_float32(saved, live) else "must be a number within float32's range"
+    if isinstance(live, str):
+        return None if isinstance(saved, str) and len(saved) <= 256 else "must be a string"
+    if live is None and not (saved is None or isinstance(saved, (bool, int, float, str))):
+        return "must be a plain value"
+    return None
 
 
 def _in_float32(value: float, live: float) -> bool:

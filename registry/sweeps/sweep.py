@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from registry.components.catalog import Catalog
     from registry.resolution.resolver import ResolvedSpec
     from registry.rundirs.records import EpochRow
+    from registry.training.loop import RunResult
 
 __all__ = ["Sweep", "TrialOutcome", "create", "open_sweep", "supervise", "work"]
 
@@ -713,51 +714,60 @@ def _run_trial(
         _TrialFailed: its spec, build, data or training failed (the reason is recorded).
         Interrupted: SIGINT or SIGTERM: recorded as cut.
     """
-    from registry.building.builder import build
-    from registry.resolution.resolver import load_and_resolve
-    from registry.spec.formats import RUN_DIR_FORMAT
-    from registry.training.launch import begin, execute
-    from registry.training.reporting import Reporter
-    from registry.training.threads import apply_threads
-
-    optuna = _optuna()
-    n, t0 = trial.number, time.perf_counter()
-    run_dir = sweep.path / "trials" / f"trial-{n:04d}"
-    metric, higher = sweep.objective
-    pruned: list[str] = []
-    sampled: dict[str, Any] = {}
-
-    def prune(history: Sequence[EpochRow]) -> str | None:
-        row = history[-1]
-        value = row.value(metric)
-        if value is None:
-            return None
-        trial.report(value, row.epoch)
-        last = row.epoch >= int(built.resolved.spec.train.epochs)  # a trial that ran every epoch is complete
-        if not last and trial.should_prune():
-            pruned.append(f"pruned after epoch {row.epoch} ({metric} {value:.6g})")
-            return pruned[-1]
-        return None
-
-    def ended(state: str, value: float | None = None, epoch: int | None = None, reason: str | None = None) -> None:
-        seconds = time.perf_counter() - t0
-        trial.set_user_attr("seconds", round(seconds, 3))
-        if reason:
-            trial.set_user_attr("reason", reason[:2000])
-        ran.append(TrialOutcome(n, state, value, epoch, reason, seconds, sampled))
-
+    t = _Trial(sweep, trial, ran)
     try:
+        result = t.train(catalog, cache)
+    except (Interrupted, KeyboardInterrupt, CheckpointError) as e:
+        # not the trial's own fault: a signal, or a directory that cannot be written (a full disk). The trial
+        # is cut (its values queued again for a resume) and the sweep stops, saying why, with its exit code
+        trial.set_user_attr(CUT, True)
+        why = str(e) if isinstance(e, CheckpointError) else f"interrupted by {getattr(e, 'signal_name', 'SIGINT')}"
+        t.ended("failed", reason=why)
+        if len(t.sampled) == len(sweep.space):
+            sweep.study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number}, skip_if_exists=False)
+        raise
+    except RegistryError as e:
+        t.ended("failed", reason=str(e))
+        raise _TrialFailed(str(e)) from None
+    except Exception as e:  # a bug, in a plugin or here: the trial fails with it, the sweep goes on
+        t.ended("failed", reason=f"{type(e).__name__}: {e}")
+        raise _TrialFailed(str(e)) from None
+    return t.score(result)
+
+
+class _Trial:
+    """One trial as it runs: its values, its run directory, what its pruner said, how it ended."""
+
+    def __init__(self, sweep: Sweep, trial: optuna.trial.Trial, ran: list[TrialOutcome]) -> None:
+        self.sweep, self.trial, self.ran = sweep, trial, ran
+        self.t0 = time.perf_counter()
+        self.run_dir = sweep.path / "trials" / f"trial-{trial.number:04d}"
+        self.sampled: dict[str, Any] = {}
+        self.pruned: list[str] = []
+        self.epochs = 0
+
+    def train(self, catalog: Catalog, cache: _DataCache) -> RunResult:
+        """Sample its values, build its spec, and run it in its run directory (the data kept for the next)."""
+        from registry.building.builder import build
+        from registry.resolution.resolver import load_and_resolve
+        from registry.spec.formats import RUN_DIR_FORMAT
+        from registry.training.launch import begin, execute
+        from registry.training.reporting import Reporter
+        from registry.training.threads import apply_threads
+
+        sweep, trial, run_dir = self.sweep, self.trial, self.run_dir
         try:
             make_folder(run_dir.parent, sweep.path)  # trials/ must not be a link planted in the directory
             if run_dir.is_symlink():
                 raise UnsafePath(run_dir, "a symbolic link")
         except OSError as e:
             raise CheckpointError(f"{sweep.path}: cannot hold its trials: {e.strerror or e}") from None
-        sampled.update((p.key, _suggest(trial, p)) for p in sweep.space)
-        overrides = trial_overrides(sweep.space, sampled, f"trial {n}")
+        self.sampled.update((p.key, _suggest(trial, p)) for p in sweep.space)
+        overrides = trial_overrides(sweep.space, self.sampled, f"trial {trial.number}")
         rs = load_and_resolve(sweep.spec_file, catalog, overrides, RUN_DIR_FORMAT)
         rs = replace(rs, spec=rs.spec.model_copy(update={"sweep": None}))  # a trial is an ordinary run
         built = build(rs)
+        self.epochs = int(built.resolved.spec.train.epochs)
         if (splits := cache.get(built)) is None:
             cache.keep(built, None)  # the old data goes before the new is loaded: not both in memory
         session = begin(built, str(sweep.spec_file), run_dir, splits=splits, durable=False)
@@ -766,38 +776,52 @@ def _run_trial(
         trial.set_user_attr("run_dir", str(run_dir.resolve()))
         try:
             apply_threads(built.resolved.spec.train.threads)
-            result = execute(session, Reporter(), stop_rule=prune)
+            result = execute(session, Reporter(), stop_rule=self.prune)
         finally:
             session.rundir.release()
         trial.set_user_attr("spec", (run_dir / "spec.toml").read_text())
-    except (Interrupted, KeyboardInterrupt, CheckpointError) as e:
-        # not the trial's own fault: a signal, or a directory that cannot be written (a full disk). The trial
-        # is cut (its values queued again for a resume) and the sweep stops, saying why, with its exit code
-        trial.set_user_attr(CUT, True)
-        why = str(e) if isinstance(e, CheckpointError) else f"interrupted by {getattr(e, 'signal_name', 'SIGINT')}"
-        ended("failed", reason=why)
-        if len(sampled) == len(sweep.space):
-            sweep.study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": n}, skip_if_exists=False)
-        raise
-    except RegistryError as e:
-        ended("failed", reason=str(e))
-        raise _TrialFailed(str(e)) from None
-    except Exception as e:  # a bug, in a plugin or here: the trial fails with it, the sweep goes on
-        ended("failed", reason=f"{type(e).__name__}: {e}")
-        raise _TrialFailed(str(e)) from None
-    scored = [(v, r.epoch) for r in result.epochs if (v := r.value(metric)) is not None]
-    if not scored:  # cannot happen for a validated metric; a trial without a value is not a result
-        ended("failed", reason=f"no epoch gave {metric}")
-        raise _TrialFailed(f"no epoch gave {metric}")
-    best_value, best_epoch = (max if higher else min)(scored, key=lambda ve: ve[0])
-    trial.set_user_attr("best", best_value)
-    trial.set_user_attr("best_epoch", best_epoch)
-    trial.set_user_attr("epochs", len(result.epochs))
-    if pruned:
-        ended("pruned", best_value, best_epoch, pruned[-1])
-        raise optuna.TrialPruned(pruned[-1])
-    ended("complete", best_value, best_epoch, result.stopped)
-    return float(best_value)
+        return result
+
+    def prune(self, history: Sequence[EpochRow]) -> str | None:
+        """The run's stop rule: each epoch's value reported to Optuna, whose pruner may stop the trial."""
+        metric = self.sweep.objective[0]
+        row = history[-1]
+        value = row.value(metric)
+        if value is None:
+            return None
+        self.trial.report(value, row.epoch)
+        last = row.epoch >= self.epochs  # a trial that ran every epoch is complete
+        if not last and self.trial.should_prune():
+            self.pruned.append(f"pruned after epoch {row.epoch} ({metric} {value:.6g})")
+            return self.pruned[-1]
+        return None
+
+    def ended(
+        self, state: str, value: float | None = None, epoch: int | None = None, reason: str | None = None
+    ) -> None:
+        """Record how it ended: its time and reason on the trial, its outcome in the worker's list."""
+        seconds = time.perf_counter() - self.t0
+        self.trial.set_user_attr("seconds", round(seconds, 3))
+        if reason:
+            self.trial.set_user_attr("reason", reason[:2000])
+        self.ran.append(TrialOutcome(self.trial.number, state, value, epoch, reason, seconds, self.sampled))
+
+    def score(self, result: RunResult) -> float:
+        """Its best epoch's value, recorded; pruned trials raise ``TrialPruned`` with it."""
+        metric, higher = self.sweep.objective
+        scored = [(v, r.epoch) for r in result.epochs if (v := r.value(metric)) is not None]
+        if not scored:  # cannot happen for a validated metric; a trial without a value is not a result
+            self.ended("failed", reason=f"no epoch gave {metric}")
+            raise _TrialFailed(f"no epoch gave {metric}")
+        best_value, best_epoch = (max if higher else min)(scored, key=lambda ve: ve[0])
+        self.trial.set_user_attr("best", best_value)
+        self.trial.set_user_attr("best_epoch", best_epoch)
+        self.trial.set_user_attr("epochs", len(result.epochs))
+        if self.pruned:
+            self.ended("pruned", best_value, best_epoch, self.pruned[-1])
+            raise _optuna().TrialPruned(self.pruned[-1])
+        self.ended("complete", best_value, best_epoch, result.stopped)
+        return float(best_value)
 
 
 def progress_line(sweep: Sweep, o: TrialOutcome) -> str:
@@ -836,66 +860,86 @@ def supervise(sweep: Sweep, workers: int, out: TextIO, err: TextIO) -> int:
     Raises:
         Interrupted: SIGINT or SIGTERM arrived (passed on to the workers, which record their trials).
     """
-    lock = threading.Lock()
-    procs: dict[int, subprocess.Popen[str]] = {}
-    pumps: list[threading.Thread] = []
+    pool = _Workers(sweep, out, err)
+    for i in range(workers):
+        pool.start(i)
+    try:
+        while pool.procs:
+            time.sleep(0.2)
+            pool.poll(spare=workers)
+    except KeyboardInterrupt:
+        pool.interrupt()
+        raise Interrupted(
+            f"interrupted; python -m registry sweep --resume {sweep.path} continues the sweep", "SIGINT"
+        ) from None
+    finally:
+        for t in pool.pumps:
+            t.join(timeout=5)
+    return pool.failed
 
-    def pump(stream: TextIO, to: TextIO) -> None:
+
+class _Workers:
+    """The worker processes of one sweep on this machine, their output passed through line by line."""
+
+    def __init__(self, sweep: Sweep, out: TextIO, err: TextIO) -> None:
+        self.sweep, self.out, self.err = sweep, out, err
+        self.lock = threading.Lock()
+        self.procs: dict[int, subprocess.Popen[str]] = {}
+        self.pumps: list[threading.Thread] = []
+        self.failed = self.restarts = 0
+
+    def pump(self, stream: TextIO, to: TextIO) -> None:
         for line in stream:
-            with lock:
+            with self.lock:
                 to.write(line)
                 to.flush()
 
-    def start(index: int) -> None:
-        command = [sys.executable, "-m", "registry", "sweep", "--resume", str(sweep.path), "--worker", str(index)]
+    def start(self, index: int) -> None:
+        path = str(self.sweep.path)
+        command = [sys.executable, "-m", "registry", "sweep", "--resume", path, "--worker", str(index)]
         p = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
-        procs[index] = p
-        for stream, to in ((p.stdout, out), (p.stderr, err)):
-            t = threading.Thread(target=pump, args=(stream, to), daemon=True)
+        self.procs[index] = p
+        for stream, to in ((p.stdout, self.out), (p.stderr, self.err)):
+            t = threading.Thread(target=self.pump, args=(stream, to), daemon=True)
             t.start()
-            pumps.append(t)
+            self.pumps.append(t)
 
-    for i in range(workers):
-        start(i)
-    failed, restarts, spare = 0, 0, workers
-    try:
-        while procs:
-            time.sleep(0.2)
-            for index, p in list(procs.items()):
-                code = p.poll()
-                if code is None:
-                    continue
-                del procs[index]
-                if code < 0 or code == 130:  # killed, or stopped alone by SIGINT/SIGTERM: another takes over
-                    how = f"killed by {_signal_name(-code)}" if code < 0 else "interrupted"
-                    with _Asking(sweep.path):
-                        fail_cut_trials(sweep)
-                        left = sweep.counted() < sweep.trials_wanted
-                    cut = [t.number for t in sweep.study.get_trials(deepcopy=False)
-                           if t.user_attrs.get("pid") == p.pid and was_cut(t)]  # fmt: skip
-                    with lock:
-                        said = f"; trial {', '.join(map(str, cut))} marked failed" if cut else ""
-                        print(f"worker {index} (process {p.pid}) was {how}{said}", file=err, flush=True)
-                    if left and restarts < spare:
-                        restarts += 1
-                        start(workers + restarts - 1)
-                elif code != 0:
-                    failed += 1
-    except KeyboardInterrupt:
-        # Ctrl-C reached the workers too (one process group); a SIGINT sent to this process alone did not:
-        # those still running after a moment get theirs (a second one would not let them record their trials)
-        for p in procs.values():
+    def poll(self, spare: int) -> None:
+        """Each worker that ended: a failure counted, or one killed replaced (at most *spare* times) while trials
+        remain, its cut trials marked failed."""
+        for index, p in list(self.procs.items()):
+            code = p.poll()
+            if code is None:
+                continue
+            del self.procs[index]
+            if code < 0 or code == 130:  # killed, or stopped alone by SIGINT/SIGTERM: another takes over
+                self.replace(index, p, code, spare)
+            elif code != 0:
+                self.failed += 1
+
+    def replace(self, index: int, p: subprocess.Popen[str], code: int, spare: int) -> None:
+        sweep = self.sweep
+        how = f"killed by {_signal_name(-code)}" if code < 0 else "interrupted"
+        with _Asking(sweep.path):
+            fail_cut_trials(sweep)
+            left = sweep.counted() < sweep.trials_wanted
+        cut = [t.number for t in sweep.study.get_trials(deepcopy=False)
+               if t.user_attrs.get("pid") == p.pid and was_cut(t)]  # fmt: skip
+        with self.lock:
+            said = f"; trial {', '.join(map(str, cut))} marked failed" if cut else ""
+            print(f"worker {index} (process {p.pid}) was {how}{said}", file=self.err, flush=True)
+        if left and self.restarts < spare:
+            self.restarts += 1
+            self.start(spare + self.restarts - 1)
+
+    def interrupt(self) -> None:
+        """Ctrl-C reached the workers too (one process group); a SIGINT sent to this process alone did not: those
+        still running after a moment get theirs (a second one would not let them record their trials)."""
+        for p in self.procs.values():
             try:
                 p.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     p.send_signal(signal.SIGINT)
-        for p in procs.values():
+        for p in self.procs.values():
             p.wait()
-        raise Interrupted(
-            f"interrupted; python -m registry sweep --resume {sweep.path} continues the sweep", "SIGINT"
-        ) from None
-    finally:
-        for t in pumps:
-            t.join(timeout=5)
-    return failed
