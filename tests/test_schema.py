@@ -192,3 +192,18 @@ def test_schema_command_writes_the_file(tmp_path) -> None:
     assert code == code2 == 0
     assert json.loads(target.read_text()) == json.loads(printed)
     assert out == f"wrote {target}; point a spec at it with the first line '#:schema PATH', PATH relative to the spec\n"
+
+
+def test_the_component_reference_is_current(catalog) -> None:
+    """docs/components.md is what `python -m registry reference` writes for the built-ins: it cannot drift."""
+    from registry.cli.render import render_reference
+
+    text = render_reference(catalog)
+    assert (SPECS.parent / "docs" / "components.md").read_text() == text
+    from registry.kinds import KINDS
+
+    for c in catalog:  # every component, in its kind's section, with each of its parameters
+        section = text.split(f"\n## {KINDS[c.kind].plural}\n", 1)[1].split("\n## ", 1)[0]
+        entry = section.split(f"### `{c.name}`\n", 1)[1].split("\n### ", 1)[0]
+        assert entry.startswith(f"\n{c.description}")
+        assert all(f"| `{name}` |" in entry for name in c.schema.model.model_fields)

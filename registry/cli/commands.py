@@ -260,20 +260,29 @@ def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from registry.resolution.schema import dump_schema
     from registry.training.launch import load_plugins_catalog
 
-    text = dump_schema(load_plugins_catalog(err))
-    if args.output is None:
+    said = "point a spec at it with the first line '#:schema PATH', PATH relative to the spec"
+    return _write_or_print(dump_schema(load_plugins_catalog(err)), args.output, said, out, err)
+
+
+def cmd_reference(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from registry.cli.render import render_reference
+    from registry.training.launch import load_plugins_catalog
+
+    said = "every installed component, kind by kind"
+    return _write_or_print(render_reference(load_plugins_catalog(err)), args.output, said, out, err)
+
+
+def _write_or_print(text: str, output: str | None, said: str, out: TextIO, err: TextIO) -> ExitCode:
+    if output is None:
         out.write(text)
         return ExitCode.OK
     try:
-        with open(args.output, "w", encoding="utf-8") as f:
+        with open(output, "w", encoding="utf-8") as f:
             f.write(text)
     except OSError as e:
-        print(f"error: cannot write {args.output}: {e.strerror}", file=err)
+        print(f"error: cannot write {output}: {e.strerror}", file=err)
         return ExitCode.USAGE
-    print(
-        f"wrote {args.output}; point a spec at it with the first line '#:schema PATH', PATH relative to the spec",
-        file=out,
-    )
+    print(f"wrote {output}; {said}", file=out)
     return ExitCode.OK
 
 
@@ -441,6 +450,7 @@ COMMANDS = {
     "show": cmd_show,
     "plugins": cmd_plugins,
     "schema": cmd_schema,
+    "reference": cmd_reference,
     "print-config": cmd_print_config,
     "explain": cmd_explain,
     "upgrade": cmd_upgrade,

@@ -141,5 +141,7 @@ def _add_browsing(sub: Any) -> None:
     sh.add_argument("name", help="a component name or alias (e.g. leaky_relu or LeakyReLU)")
     sh.add_argument("--kind", type=_kind, help="the kind, when the name exists in several")
     sub.add_parser("plugins", help="the loaded plugins: distribution, version, origin, and what each adds")
+    rf = sub.add_parser("reference", help="a Markdown reference of every installed component and its parameters")
+    rf.add_argument("-o", "--output", help="write to this file (default: standard output)")
     sc = sub.add_parser("schema", help="write the JSON Schema of specs, covering every installed component")
     sc.add_argument("-o", "--output", help="write to this file (default: standard output)")

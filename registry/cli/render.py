@@ -1,4 +1,5 @@
-"""What the commands print: ``list``, ``show``, ``plugins``, ``validate``'s model tree and ``run``'s summary.
+"""What the commands print: ``list``, ``show``, ``reference``, ``plugins``, ``validate``'s model tree, ``run``'s
+summary.
 
 Pure text from typed objects; nothing here reads files or catches errors.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from registry.components.catalog import Catalog
+from registry.components.catalog import Catalog, Component
 from registry.components.contracts import get_metric_info, get_schedule_info
 from registry.components.signatures import describe_fields
 from registry.errors import format_loc
@@ -18,7 +19,15 @@ if TYPE_CHECKING:
     from registry.building.network import ModelPlan, NodePlan
     from registry.training.loop import RunResult
 
-__all__ = ["render_list", "render_model", "render_plugins", "render_show", "render_summary", "render_validated"]
+__all__ = [
+    "render_list",
+    "render_model",
+    "render_plugins",
+    "render_reference",
+    "render_show",
+    "render_summary",
+    "render_validated",
+]
 
 
 def render_list(catalog: Catalog, kind: str | None = None) -> str:
@@ -188,3 +197,42 @@ def render_summary(result: RunResult, before: str | None = None) -> str:
     if result.stopped:
         line += " (stopped early)"
     return line
+
+
+def render_reference(catalog: Catalog) -> str:
+    """``reference``'s Markdown: every component of *catalog*, kind by kind, with its parameters (as ``show``)."""
+    kinds = [k for k in KINDS if any(c.kind == k for c in catalog)]
+    lines = [
+        "# Component reference",
+        "",
+        "Every component a spec can name, generated from the catalog itself by `python -m registry reference`",
+        "(here the built-ins: `REGISTRY_DISABLE_PLUGIN_AUTOLOAD=1 python -m registry reference -o docs/components.md`;",
+        "the suite checks that this file is current). `python -m registry show NAME` says the same of one.",
+        "",
+        "Kinds: " + ", ".join(f"[{KINDS[k].plural}](#{KINDS[k].plural})" for k in kinds) + ".",
+    ]
+    for kind in kinds:
+        found = sorted((c for c in catalog if c.kind == kind), key=lambda c: c.name)
+        lines += ["", f"## {KINDS[kind].plural}", "", f"{len(found)} {KINDS[kind].plural}.", ""]
+        for c in found:
+            lines += _reference_entry(c)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _reference_entry(c: Component) -> list[str]:
+    also = f" Also `{'`, `'.join(c.aliases)}`." if c.aliases else ""
+    out = [f"### `{c.name}`", "", f"{c.description}{also}", ""]
+    rows = describe_fields(c.schema)
+    if not rows:
+        return [*out, "No parameters.", ""]
+    out += ["| parameter | type | default | |", "|---|---|---|---|"]
+    for pname, tname, default, desc in rows:
+        inferred = " (inferred)" if pname in c.schema.inferred else ""
+        cell = default.removeprefix("= ")
+        out.append(f"| `{pname}` | {_md(tname)} | {_md(cell)}{inferred} | {_md(desc)} |")
+    return [*out, ""]
+
+
+def _md(text: str) -> str:
+    """*text* in a Markdown table cell: pipes escaped, on one line."""
+    return " ".join(text.replace("|", "\\|").split())
