@@ -81,7 +81,7 @@ class Stopping(Hook):
         return stop_reason(state.progress.history, watched, stopping.patience, stopping.min_delta)
 
     def epoch_start(self, state: LoopState) -> None:
-        if state.progress.batch == 0:  # already decided (a resumed run that had stopped early)
+        if state.progress.batch == 0 and state.stopped is None:  # already decided (a resumed run that had stopped)
             state.stopped = self._early(state)
 
     def epoch_end(self, state: LoopState, row: EpochRow) -> None:
