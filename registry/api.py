@@ -327,9 +327,9 @@ def _not_buildable_alone(found: Resolved, inputs: int) -> list[tuple[tuple[str |
 
     c, schema = found.component, found.component.schema
     needs = KINDS[c.kind].injected
-    if inputs != needs:
-        what = {"optimizer": "the parameters to train (model.parameters())", "scheduler": "the optimizer"}
-        return [((), f"{c.kind} {found.name!r} takes {needs} input before its parameters: {what.get(c.kind, 'none')}")]
+    if inputs != len(needs):
+        what = ", ".join(needs) or "none"
+        return [((), f"{c.kind} {found.name!r} takes {len(needs)} input before its parameters: {what}")]
     if schema.nested and c.kind in MODULE_KINDS:
         return [((), f"{c.kind} {found.name!r} holds layers, which a spec chains and sizes: name it in a spec")]
     if schema.input_shape or schema.task or schema.training:

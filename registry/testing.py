@@ -15,7 +15,8 @@ returns the components of the named plugin (its entry-point name).
 parameters of its ``@registry.example``, runs it once on CPU (a forward and
 backward pass for a layer, activation, loss or transform, an optimizer step on
 a small model, a load for a dataset, a metric over outputs of every task it
-declares), checks that the results are finite and
+declares, a call on a small model for what is applied to the built model (an initialiser); the check is
+the one ``CHECKS`` holds for the kind's consumer), checks that the results are finite and
 have the right shape (and, for a transform that is not random, that each sample comes out the same
 alone as in a batch), and that the component has a description and appears in
 ``list``, ``show`` and the JSON Schema. It raises ``AssertionError`` with the
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -36,10 +38,11 @@ from registry.building.tasks import Task
 from registry.components.catalog import Catalog, Component
 from registry.components.contracts import get_contract, get_metric_info
 from registry.errors import RegistryError
+from registry.kinds import KINDS, Consumer
 from registry.resolution.resolver import Resolved
 from registry.spec.reading import strict_validate
 
-__all__ = ["check_component", "plugin_catalog", "plugin_components"]
+__all__ = ["CHECKS", "check_component", "plugin_catalog", "plugin_components"]
 
 DEFAULT_SHAPE = (6,)
 DEFAULT_IMAGE = (1, 8, 8)
@@ -82,7 +85,7 @@ def _check_finite(c: Component, what: str, t: torch.Tensor) -> None:
 def _check_layer(c: Component, catalog: Catalog) -> None:
     from registry.building.network import build_layer
 
-    shape = c.example.input_shape or (DEFAULT_IMAGE if c.kind == "model" else DEFAULT_SHAPE)
+    shape = c.example.input_shape or (DEFAULT_IMAGE if KINDS[c.kind].consumer == "model" else DEFAULT_SHAPE)
     x = torch.randn(4, *shape, requires_grad=True)
     with torch.random.fork_rng(devices=[]):
         module, _ = build_layer(_resolved(c, catalog), x.detach(), num_classes=3)
@@ -286,20 +289,54 @@ def check_component(component: Component, catalog: Catalog | None = None, load_d
         raise AssertionError(f"{component.kind} {component.name}: {e}") from e
 
 
+def _check_applied(c: Component, catalog: Catalog) -> None:
+    """Applied to a small model of linear, convolution and normalisation layers (seeded): it keeps every parameter
+    (the same tensors, the same shapes), leaves them finite, changes at least one, and gives the same values
+    again under the same seed."""
+
+    def model() -> nn.Module:
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+
+    def applied() -> tuple[nn.Module, list[torch.Tensor]]:
+        m = model()
+        params = list(m.parameters())
+        torch.manual_seed(1)
+        c.factory(**_resolved(c, catalog).kwargs)(m)
+        after = list(m.parameters())
+        assert len(after) == len(params) and all(a is b for a, b in zip(after, params, strict=True)), (
+            f"{c.kind} {c.name}: replaced the model's parameters instead of setting them in place"
+        )
+        return m, [p.detach().clone() for p in after]
+
+    before = [p.detach().clone() for p in model().parameters()]
+    m, first = applied()
+    for (name, _), t in zip(m.named_parameters(), first, strict=True):
+        _check_finite(c, f"parameter {name!r} after it", t)
+    assert any(not torch.equal(a, b) for a, b in zip(before, first, strict=True)), (
+        f"{c.kind} {c.name}: changed no parameter of a model of Conv2d, BatchNorm2d and Linear layers"
+    )
+    _, again = applied()
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True)), (
+        f"{c.kind} {c.name}: applied twice under the same seed, it gives different values"
+    )
+
+
+CHECKS: Mapping[Consumer, Callable[[Component, Catalog, bool], None]] = {
+    "chain": lambda c, catalog, _: _check_layer(c, catalog),
+    "model": lambda c, catalog, _: _check_layer(c, catalog),
+    "applied": lambda c, catalog, _: _check_applied(c, catalog),
+    "loss": lambda c, _, __: _check_loss(c),
+    "optimizer": lambda c, _, __: _check_optimizer(c),
+    "scheduler": lambda c, catalog, _: _check_scheduler(c, catalog),
+    "metric": lambda c, _, __: _check_metric(c),
+    "dataset": lambda c, _, load: _check_dataset(c, load),
+    "transform": lambda c, _, __: _check_transform(c),
+}
+"""The conformance check of each consumer (``registry.kinds.CONSUMERS``): a kind's row picks its check."""
+
+
 def _check(c: Component, catalog: Catalog, load_datasets: bool) -> None:
     _ = c.schema  # its signature must give a schema
-    checks: dict[str, Any] = {
-        "loss": _check_loss,
-        "optimizer": _check_optimizer,
-        "transform": _check_transform,
-        "metric": _check_metric,
-    }
-    if c.kind == "dataset":
-        _check_dataset(c, load_datasets)
-    elif c.kind in ("layer", "activation", "model"):
-        _check_layer(c, catalog)
-    elif c.kind == "scheduler":
-        _check_scheduler(c, catalog)
-    else:
-        checks[c.kind](c)
+    CHECKS[KINDS[c.kind].consumer](c, catalog, load_datasets)
     _check_listed(c, catalog)

@@ -91,3 +91,12 @@ def test_components_have_stable_test_ids() -> None:
     """str(component) is kind:name, so `ids=str` gives test ids that do not change from run to run."""
     assert str(CATALOG.get("activation", "relu")) == "activation:relu"
     assert str(CATALOG.get("layer", "residual")) == "layer:residual"
+
+
+def test_every_consumer_has_its_check_and_every_kind_a_consumer() -> None:
+    """A kind's row picks its conformance check through its consumer: none is left without one."""
+    from registry.kinds import CONSUMERS, KINDS
+    from registry.testing import CHECKS
+
+    assert set(CHECKS) == set(CONSUMERS)
+    assert {info.consumer for info in KINDS.values()} <= set(CONSUMERS)

@@ -30,6 +30,7 @@ from registry.building.precision import autocast, unsupported
 from registry.building.schedules import check_schedule
 from registry.building.tasks import Task
 from registry.errors import DatasetNotFoundError, Problem, SpecError
+from registry.kinds import kinds_for
 from registry.resolution.resolver import Resolved, ResolvedSpec, components
 from registry.spec.paths import check_paths, locate_missing
 from registry.spec.problems import ProblemList
@@ -96,6 +97,30 @@ class Built:
     early_stop: tuple[str, bool] | None = None
     test_values: dict[str, bool] = field(default_factory=lambda: {"loss": False})
     objective: tuple[str, bool] | None = None
+
+
+def apply_to_model(rs: ResolvedSpec, model: nn.Module, problems: ProblemList) -> None:
+    """Call each component of the kinds consumed as ``applied`` (weight initialisers) on the built *model*, in
+    place, in the order of the kinds' table and the spec's, under the seed the model was built with.
+
+    A ``ValueError`` or ``TypeError`` is a problem of the spec at the component's place; anything else, or a
+    non-finite parameter left behind, the plugin's fault.
+    """
+    for kind in kinds_for("applied"):
+        for r in rs.held(kind):
+            fn = _build(r, problems)
+            if fn is None:
+                continue
+            try:
+                fn(model)
+            except (ValueError, TypeError) as e:
+                problems.add(r.loc, f"{r.name} cannot be applied to this model: {short_message(e)}")
+                continue
+            except Exception as e:  # a plugin's component can raise anything: its fault
+                raise plugin_fault(r.component, f"raised {type(e).__name__} on the model: {short_message(e)}") from e
+            bad = next((n for n, p in model.named_parameters() if not torch.isfinite(p).all()), None)
+            if bad is not None:
+                raise plugin_fault(r.component, f"left parameter {bad!r} with values that are not finite")
 
 
 def _problems(rs: ResolvedSpec) -> ProblemList:
@@ -325,6 +350,7 @@ def build(rs: ResolvedSpec, with_optimizer: bool = True, cuda_index: int | None 
     plan = build_network(rs, data.example, data.dataset.num_classes, problems)
     problems.raise_if_any()
     assert plan is not None
+    apply_to_model(rs, plan.model, problems)
     if plan.num_params == 0:
         problems.add(("model",), f"the model has no parameters for optimizer {rs.optimizer.name!r} to train")
     warnings = [rs.problem(rs.dataset.loc, text) for text in data.dataset.warnings]

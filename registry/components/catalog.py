@@ -152,7 +152,7 @@ class Component:
             PluginLoadError: the signature cannot be turned into a schema.
         """
         try:
-            return derive_params(self.factory, f"{self.kind} {self.name}", KINDS[self.kind].injected)
+            return derive_params(self.factory, f"{self.kind} {self.name}", len(KINDS[self.kind].injected))
         except SchemaDerivationError as e:
             raise PluginLoadError(f"{self.kind} {self.name!r}: {e}", self.plugin) from e
 

@@ -28,7 +28,7 @@ from registry.spec.formats import FORMAT, FORMAT_KEY
 from registry.spec.models import RequiresSpec, Spec, places
 from registry.spec.overrides import Override
 from registry.spec.paths import PathValue, origin, resolve_value
-from registry.spec.places import ENTRY_KEYS, Holds, Place
+from registry.spec.places import ENTRY_KEYS, Holds, Place, alternatives
 from registry.spec.problems import Loc, closest, problems_from, render_value, table_name
 from registry.spec.provenance import Provenance
 from registry.spec.reading import check_values, strict_validate
@@ -161,6 +161,18 @@ class ResolvedSpec:
     def scheduler(self) -> Resolved | None:
         return self.at.get(("scheduler",))
 
+    def held(self, kind: str) -> tuple[Resolved, ...]:
+        """Every component of *kind* that the spec's places hold (not those nested in components), in the order
+        of the spec format and of each array: how the builder reaches a kind without a property of its own."""
+        found: list[Resolved] = []
+        for place in places():
+            if kind not in place.kinds:
+                continue
+            value = self.at.get(place.loc)
+            values = value.values() if isinstance(value, Mapping) else value if isinstance(value, tuple) else (value,)
+            found += [r for r in values if isinstance(r, Resolved) and r.component.kind == kind]
+        return tuple(found)
+
     def line(self, loc: Loc) -> int | None:
         """The line of *loc* in the file that holds its value, if known."""
         return self.provenance.line(loc) if self.provenance else None
@@ -228,6 +240,8 @@ class _Resolver:
         node = _value_at(doc, place.loc)
         if node is None:
             return None  # a required place that is missing is the spec model's problem to report
+        if place.form == "list" and place.single and isinstance(node, Mapping):  # one table for an array of one
+            return (self.entry(place.holds, node, place.loc),)
         if place.form == "list":
             items = node if isinstance(node, list) else []
             return tuple(self.entry(place.holds, item, (*place.loc, i)) for i, item in enumerate(items))
@@ -255,7 +269,7 @@ class _Resolver:
                     + f" {table_name(place.loc)} takes: {', '.join(sorted([*place.settings, place.holds.key]))} "
                     f"(and, with {place.holds.key} = NAME, that {place.what}'s parameters)",
                 )  # fmt: skip
-        chains = [p.loc[-1] for p in places() if p.loc[:-1] == place.loc and p.form != "map"]
+        chains = [p.loc[-1] for p in alternatives(place, places()) if p.form != "map"]
         if not any(c in table for c in chains):
             what = ", ".join(f"{c} = [...]" for c in chains)
             self.problem(
@@ -265,7 +279,7 @@ class _Resolver:
             )
 
     def either_or(self, place: Place, table: Mapping[str, Any]) -> None:
-        for child in (p for p in places() if p.loc[:-1] == place.loc):
+        for child in alternatives(place, places()):
             if table.get(child.loc[-1]):
                 self.problem(
                     (*place.loc, child.loc[-1]),

@@ -28,7 +28,7 @@ from registry.components.signatures import Nested
 from registry.kinds import KINDS
 from registry.resolution.resolver import MAX_REPEAT
 from registry.spec.models import BLOCK_PATTERN, Composition, Spec, places
-from registry.spec.places import Holds, Place
+from registry.spec.places import Holds, Place, alternatives
 
 __all__ = ["SCHEMA_DRAFT", "dump_schema", "spec_schema"]
 
@@ -186,7 +186,10 @@ class _Builder:
         if place.form == "list":
             array: JSON = next((s for s in [declared, *declared.get("anyOf", [])] if s.get("type") == "array"), {})
             bounds: JSON = {k: array[k] for k in ("minItems", "maxItems") if k in array}
-            return {"type": "array", "items": {"$ref": self.choice(holds)}, **bounds, "description": place.description}
+            items = {"type": "array", "items": {"$ref": self.choice(holds)}, **bounds}
+            if place.single:  # one table, or an array of them
+                return {"anyOf": [{"$ref": self.choice(holds)}, items], "description": place.description}
+            return {**items, "description": place.description}
         if place.form == "map":
             ref = {"$ref": self.choice(holds)}
             patterns = declared.get("patternProperties")
@@ -200,7 +203,10 @@ class _Builder:
             return {"$ref": self.choice(holds), "description": place.description}
         components = [c for k in holds.kinds for c in self.catalog.list(k)]
         settings = {k: v for k, v in settings.items() if k != holds.key}
-        allowed = {} if holds.optional else {k: True for k in settings}  # an optional key excludes the settings
+        instead = [p.loc[-1] for p in alternatives(place, places())]  # what the optional key excludes
+        allowed = (
+            {k: v for k, v in settings.items() if k not in instead} if holds.optional else dict.fromkeys(settings, True)
+        )
         names = self.names(holds.kinds, holds.key)
         with_component = {"required": [holds.key], "allOf": self.dispatch(components, holds.key, allowed)}
         if not holds.optional:
@@ -210,7 +216,7 @@ class _Builder:
             "if": {"required": [holds.key]},
             "then": {"properties": names, **with_component},
             "else": {"properties": settings, "additionalProperties": False,
-                     "anyOf": [{"required": [k]} for k in settings if k != "blocks"]},
+                     "anyOf": [{"required": [p.loc[-1]]} for p in alternatives(place, places()) if p.form != "map"]},
         }  # fmt: skip
 
     def model(self, model: type[BaseModel], loc: tuple[str, ...]) -> JSON:

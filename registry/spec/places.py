@@ -11,8 +11,9 @@ else.
 
 from __future__ import annotations
 
+import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,7 +21,7 @@ from pydantic import BaseModel
 
 from registry.kinds import KINDS
 
-__all__ = ["ENTRY_KEYS", "Holds", "Place", "form_of", "marks", "places_of"]
+__all__ = ["ENTRY_KEYS", "Holds", "Place", "alternatives", "form_of", "marks", "places_of"]
 
 Form = Literal["one", "list", "map"]
 
@@ -72,6 +73,8 @@ class Place:
         settings: for a table that is both settings and a component (``[data]``, ``[model]``), the keys
             that are settings; the others are the component's parameters.
         description: for the JSON Schema and messages.
+        single: a ``list`` place that also takes one table for an array of one (its field is typed
+            ``Table | list[Table]``).
     """
 
     loc: tuple[str, ...]
@@ -80,6 +83,7 @@ class Place:
     required: bool
     settings: tuple[str, ...] = ()
     description: str = ""
+    single: bool = False
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -103,8 +107,18 @@ def _strip(annotation: Any) -> Any:
     return annotation
 
 
+def _one_or_list(annotation: Any) -> bool:
+    """Whether *annotation* is ``dict[...] | list[dict[...]]`` (optional or not): one table, or an array of them."""
+    inner = _strip(annotation)
+    origins = {typing.get_origin(a) or a for a in typing.get_args(inner) if a is not type(None)}
+    return typing.get_origin(inner) in (typing.Union, types.UnionType) and origins == {dict, list}
+
+
 def form_of(annotation: Any) -> Form:
-    """``list`` for an array of tables, ``map`` for a table of named tables, else ``one``."""
+    """``list`` for an array of tables (or one table or an array), ``map`` for a table of named tables, else
+    ``one``."""
+    if _one_or_list(annotation):
+        return "list"
     inner = _strip(annotation)
     origin = typing.get_origin(inner)
     if origin is list:
@@ -127,6 +141,13 @@ def marks(annotation: Any, metadata: list[Any] | None = None) -> Holds | None:
     return found[0] if found else None
 
 
+def alternatives(place: Place, among: Iterable[Place]) -> tuple[Place, ...]:
+    """The places inside *place* (of *among*) that build what its component would: ``model.layers`` and
+    ``model.blocks`` instead of ``[model] type``, places of kinds built from a shape. Another place inside it
+    (``model.init``) goes with either."""
+    return tuple(p for p in among if p.loc[:-1] == place.loc and all(KINDS[k].shaped for k in p.kinds))
+
+
 def places_of(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> Iterator[Place]:
     """Every place of *model* (a spec's pydantic model), parents before what they contain."""
     for name, field in model.model_fields.items():
@@ -137,6 +158,7 @@ def places_of(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> Iterator[
         if holds is not None:
             settings = tuple(f for f in inner.model_fields if f != holds.key) if host else ()
             form: Form = "one" if host else form_of(field.annotation)
-            yield Place(loc, holds, form, field.is_required(), settings, field.description or "")
+            single = _one_or_list(field.annotation)
+            yield Place(loc, holds, form, field.is_required(), settings, field.description or "", single)
         if host:
             yield from places_of(inner, loc)
