@@ -154,3 +154,16 @@ def registry_transforms() -> Factories:
     transforms are listed in ``data.augment`` instead: those run batch by batch
     (a random transform in ``data.transforms`` is refused).
     """
+
+
+@hookspec
+def registry_initializers() -> Factories:
+    """Return weight-initialiser factories: ``{name: factory(**params) -> Callable[[torch.nn.Module], None]}``.
+
+    A spec names them in ``[model] init`` (one table, or an array applied in order), beside ``layers`` or
+    ``type``. The builder calls each returned callable once on the built model, under the run's seed, before
+    the model is checked or trained; it sets the parameters it chooses in place (``torch.nn.init``'s
+    functions under ``torch.no_grad()``) and must not replace them. It raises ``ValueError`` when the model
+    has nothing it can set, which is reported at its place in the spec. A resumed run takes its weights from
+    the checkpoint, not from these.
+    """

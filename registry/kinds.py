@@ -96,6 +96,8 @@ KINDS: Mapping[str, KindInfo] = {
                  "registry.building.data:Dataset"),
         KindInfo("transform", "transforms", "registry_transforms", "input transforms (to_tensor, normalize...)",
                  "transform"),
+        KindInfo("initializer", "initializers", "registry_initializers",
+                 "weight initialisers applied to the built model ([model] init)", "applied"),
     )
 }  # fmt: skip
 

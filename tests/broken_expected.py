@@ -75,11 +75,11 @@ EXPECTED = {
     ),
     'layers_empty': (
         2,
-        "error: SPEC: 2 problems in the spec\n  SPEC:7: model.layers: must have at least 1 item (got [])\n  SPEC:8: model.old_layers: unknown key 'old_layers'; did you mean 'layers'? [model] takes: blocks, layers, type (and, with type = NAME, that model's parameters)\n",
+        "error: SPEC: 2 problems in the spec\n  SPEC:7: model.layers: must have at least 1 item (got [])\n  SPEC:8: model.old_layers: unknown key 'old_layers'; did you mean 'layers'? [model] takes: blocks, init, layers, type (and, with type = NAME, that model's parameters)\n",
     ),
     'layers_not_a_list': (
         2,
-        "error: SPEC: 2 problems in the spec\n  SPEC:7: model.layers: must be an array (got 'linear')\n  SPEC:8: model.old_layers: unknown key 'old_layers'; did you mean 'layers'? [model] takes: blocks, layers, type (and, with type = NAME, that model's parameters)\n",
+        "error: SPEC: 2 problems in the spec\n  SPEC:7: model.layers: must be an array (got 'linear')\n  SPEC:8: model.old_layers: unknown key 'old_layers'; did you mean 'layers'? [model] takes: blocks, init, layers, type (and, with type = NAME, that model's parameters)\n",
     ),
     'layer_without_type': (
         2,
@@ -339,7 +339,7 @@ EXPECTED = {
     ),
     'model_without_layers_or_type': (
         2,
-        "error: SPEC: 2 problems in the spec\n  SPEC:6: model: needs layers = [...] or type = NAME (a registered model: python -m registry list models)\n  SPEC:7: model.old: unknown key 'old'. [model] takes: blocks, layers, type (and, with type = NAME, that model's parameters)\n",
+        "error: SPEC: 2 problems in the spec\n  SPEC:6: model: needs layers = [...] or type = NAME (a registered model: python -m registry list models)\n  SPEC:7: model.old: unknown key 'old'. [model] takes: blocks, init, layers, type (and, with type = NAME, that model's parameters)\n",
     ),
     'stride_pair_with_a_zero': (
         2,

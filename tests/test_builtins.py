@@ -32,13 +32,7 @@ TORCH_NAMES = {
 
 def test_registered_names_equal_the_plugin_tables() -> None:
     """The catalog holds exactly the factories that registry_torch's tables define, nothing more."""
-    tables = {
-        "layer": {**registry_torch.LAYERS, **registry_torch.CONTAINERS}, "activation": registry_torch.ACTIVATIONS,
-        "model": registry_torch.MODELS, "loss": registry_torch.LOSSES, "optimizer": registry_torch.OPTIMIZERS,
-        "metric": registry_torch.METRICS, "transform": registry_torch.TRANSFORMS,
-        "scheduler": registry_torch.SCHEDULERS,
-        "dataset": {**registry_torch.DATASETS, **registry_torch.TABLES, **registry_torch.IMAGES},
-    }  # fmt: skip
+    tables = {kind: getattr(registry_torch, info.hook)() for kind, info in KINDS.items()}  # its hook per kind
     for kind in KINDS:
         assert [c.name for c in CATALOG.list(kind)] == sorted(tables[kind])
         assert all(CATALOG.get(kind, n).factory is f for n, f in tables[kind].items())

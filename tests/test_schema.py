@@ -74,7 +74,7 @@ def test_every_component_is_in_the_schema(schema, catalog) -> None:
         "loss": _names(defs["loss"]), "optimizer": _names(defs["optimizer"]),
         "dataset": set(schema["properties"]["data"]["properties"]["dataset"]["enum"]),
         "transform": _names(defs["transform"]), "metric": _names(defs["metric"]),
-        "scheduler": _names(defs["scheduler"]),
+        "scheduler": _names(defs["scheduler"]), "initializer": _names(defs["initializer"]),
     }  # fmt: skip
     assert schema["properties"]["metrics"]["items"] == {"$ref": "#/$defs/metric"}
     for c in catalog:

@@ -1,6 +1,6 @@
 """The built-in torch plugin: torch's layers and containers, activations, torchvision's architectures, losses,
 torchmetrics' metrics, optimizers, learning-rate schedulers, datasets (the MNIST family, scikit-learn's bundled
-ones, the user's own tables, arrays and image folders) and transforms.
+ones, the user's own tables, arrays and image folders), transforms and weight initialisers.
 
 It is written exactly as a third-party plugin would be: one hook per kind.
 """
@@ -14,6 +14,7 @@ from .activations import ACTIVATIONS
 from .containers import CONTAINERS
 from .datasets import DATASETS
 from .images import IMAGES
+from .initializers import INITIALIZERS
 from .layers import LAYERS
 from .losses import LOSSES
 from .metrics import METRICS
@@ -67,3 +68,8 @@ def registry_datasets() -> Factories:
 @hookimpl
 def registry_transforms() -> Factories:
     return TRANSFORMS
+
+
+@hookimpl
+def registry_initializers() -> Factories:
+    return INITIALIZERS

@@ -92,7 +92,8 @@ class DataSpec(BaseModel):
 
 
 class ModelSpec(BaseModel):
-    """``[model]``: ``layers`` (a chain, each input size inferred) or ``type`` (a whole architecture), not both."""
+    """``[model]``: ``layers`` (a chain, each input size inferred) or ``type`` (a whole architecture), not both;
+    ``init``, with either, sets the built model's initial weights."""
 
     model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
@@ -107,6 +108,15 @@ class ModelSpec(BaseModel):
         Holds(MODULE_KINDS),
         Field(description="named blocks: each defined once, used anywhere in layers as { block = NAME }"),
     ] = {}
+    init: Annotated[
+        Table | list[Table] | None,
+        Holds(("initializer",)),
+        Field(
+            min_length=1,
+            description="weight initialisers applied in order to the built model, beside layers or type: "
+            "{ type = NAME, ... } or an array of them (default: each layer's own torch initialisation)",
+        ),
+    ] = None
 
 
 def _device(value: str) -> str:
