@@ -516,7 +516,7 @@ def postgres() -> Iterator[str]:
 
 @pytest.mark.slow
 def test_two_machines_share_a_study_in_postgresql(write_spec, postgres: str) -> None:
-    """The README's two commands, one per machine: each its own sweep directory, one study in the database."""
+    """docs/sweeps.md's two commands, one per machine: each its own sweep directory, one study in the database."""
     spec = write_spec(SLOW.replace("trials = 3", "trials = 5"))
     workers = [_registry("sweep", str(spec), "--out", name, "--storage", postgres, "--study", "shared")
                for name in ("machine-a", "machine-b")]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Exit codes: one per class of error, stable and documented in the README."""
+"""Exit codes: one per class of error, stable and documented in docs/cli.md."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ __all__ = ["EXIT_CODES", "ExitCode", "exit_code"]
 
 
 class ExitCode(IntEnum):
-    """Exit codes: stable, documented in the README."""
+    """Exit codes: stable, documented in docs/cli.md."""
 
     OK = 0
     RUN_FAILED = 1

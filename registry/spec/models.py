@@ -140,7 +140,7 @@ class EarlyStopping(_Strict):
 
 
 class ParamGroups(_Strict):
-    """``[train.param_groups]``: the optimizer's parameters in groups (README, "Training policies")."""
+    """``[train.param_groups]``: the optimizer's parameters in groups (docs/training.md, "Training policies")."""
 
     no_decay_bias_and_norm: Annotated[
         bool, Field(description="no weight decay on biases and normalisation weights (parameters of < 2 dimensions)")
@@ -207,7 +207,7 @@ class TrainSpec(_Strict):
     ] = "float32"  # fmt: skip
     threads: Annotated[
         Literal["auto"] | Annotated[int, Field(ge=1, le=4096)],
-        Field(description="torch's intra-op CPU threads; 'auto': 1 (see the README's measurement) unless "
+        Field(description="torch's intra-op CPU threads; 'auto': 1 (see docs/training.md, Threads) unless "
               "OMP_NUM_THREADS says otherwise"),
     ] = "auto"  # fmt: skip
 

@@ -3,7 +3,7 @@
 torch's own default is one thread per core of the machine. The models people train from specs on a CPU are
 small, and on a machine shared with anything else an extra thread per process costs far more than it gains:
 on 2 cores with one other busy process, a Fashion-MNIST MLP run took 113 s with torch's default of 2
-threads and 2.9 s with 1 (README, "Threads"). ``auto`` is therefore 1 thread, unless the environment says
+threads and 2.9 s with 1 (docs/training.md, "Threads"). ``auto`` is therefore 1 thread, unless the environment says
 otherwise (``OMP_NUM_THREADS``, as torchrun sets it); a number in the spec wins over both, capped by the
 CPUs this process may use (its affinity, not the machine's count).
 """
