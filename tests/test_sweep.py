@@ -454,6 +454,41 @@ def test_a_worker_killed_mid_trial_leaves_a_failed_trial_and_a_completed_sweep(w
     assert "5 trials (4 complete, 1 failed)" in out
 
 
+HOLD_THE_LOCK = """
+import sys, time
+from pathlib import Path
+import optuna
+from registry.sweeps.journal import open_journal
+storage = open_journal(optuna, Path(sys.argv[1]), create=False)
+storage._backend._lock.acquire()  # what a worker holds while it appends to the journal
+print("held", flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.slow
+def test_a_lock_left_by_a_killed_writer_is_released_and_the_sweep_goes_on(write_spec) -> None:
+    """A worker SIGKILLed while it appends to the journal leaves Optuna's lock behind: the link must resolve (the
+    journal named by an absolute path; a relative one left it dangling, and every process spun on it for ever),
+    so that Optuna releases it after its 30 s grace period and the next write goes through."""
+    code, _, err = cli("sweep", str(write_spec(SWEEP.replace("trials = 4", "trials = 1"))), "--out", "sw")
+    assert code == ExitCode.OK, err
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK, "sw"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    lock = Path("sw/study.journal.lock")
+    assert lock.is_symlink() and lock.resolve() == Path("sw/study.journal").resolve() and lock.exists()
+    holder.kill()
+    holder.wait()
+    start = time.monotonic()
+    from registry.sweeps.journal import open_journal
+
+    study = optuna.load_study(study_name=None, storage=open_journal(optuna, Path("sw"), create=False))
+    study.set_user_attr("after", "the lock was released")  # blocks until Optuna releases the dead writer's lock
+    waited = time.monotonic() - start
+    assert 25 < waited < 90 and not lock.exists()
+    assert study_of(Path("sw")).user_attrs["after"] == "the lock was released"
+
+
 def test_a_study_made_by_another_sweep_is_not_joined(write_spec, tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     spec = write_spec(SWEEP.replace("trials = 4", "trials = 1"))

@@ -72,13 +72,18 @@ def _is_operation(record: Any) -> bool:
 def open_journal(optuna: Any, path: Path, create: bool) -> Any:
     """Optuna's ``JournalStorage`` on the sweep directory *path*'s journal, after ``check_journal``.
 
+    A writer holds Optuna's lock (``study.journal.lock``, a symbolic link to the journal) while it appends; a
+    worker killed while holding it leaves it behind, and Optuna releases it once it has not changed for 30 s.
+    Named by a relative path, the link would not resolve from its own folder, Optuna could not tell its age,
+    and every other process would wait for it for ever, spinning.
+
     Raises:
         SweepError: the journal is refused, or Optuna cannot replay it.
     """
     from optuna.storages.journal import JournalFileBackend
 
     check_journal(path, create)
-    try:
-        return optuna.storages.JournalStorage(JournalFileBackend(str(path / JOURNAL)))
+    try:  # an absolute path: Optuna's lock is a symbolic link to it, which must resolve from the link's own folder
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path.absolute() / JOURNAL)))
     except Exception as e:  # Optuna's replay of records that are JSON but not what it wrote: KeyError, TypeError...
         raise SweepError(f"{path / JOURNAL}: Optuna cannot replay it: {type(e).__name__}: {e}") from None
