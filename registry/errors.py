@@ -126,7 +126,7 @@ class UnknownComponentError(RegistryError, LookupError):
     Attributes:
         kind: the kind looked in (``layer``, ``loss``...).
         name: the name asked for.
-        available: every name of that kind, sorted.
+        available: every name of that kind, sorted (the message lists them when there are at most MAX_LISTED).
         suggestions: the closest names, best first.
         other_kinds: kinds in which *name* does exist.
     """
@@ -158,7 +158,10 @@ class UnknownComponentError(RegistryError, LookupError):
             msg += f"; did you mean {' or '.join(repr(s) for s in self.suggestions)}?"
         else:
             msg += "."
-        msg += f" Available: {', '.join(self.available) or '(none)'}"
+        if len(self.available) <= MAX_LISTED:
+            msg += f" Available: {', '.join(self.available) or '(none)'}"
+        else:  # a list of every layer would bury the suggestions: the command lists them
+            msg += f" {len(self.available)} are registered"
         from registry.kinds import KINDS
 
         commands = ", ".join(
@@ -168,6 +171,10 @@ class UnknownComponentError(RegistryError, LookupError):
         if self.note:
             msg += f". Note: {self.note}"
         return msg
+
+
+MAX_LISTED = 20
+"""An unknown name's message lists the names of its kind when there are at most this many."""
 
 
 class DuplicateComponentError(RegistryError, ValueError):

@@ -87,11 +87,11 @@ EXPECTED = {
     ),
     'layer_unknown': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:10: model.layers[2].type: unknown layer or activation 'rleu'; did you mean 'relu' or 'prelu'? Available: avg_pool2d, batch_norm, conv2d, dropout, elu, flatten, gelu, layer_norm, leaky_relu, linear, log_softmax, max_pool2d, mish, parallel, prelu, relu, residual, selu, sequential, sigmoid, silu, softmax, softplus, tanh, unflatten (see: python -m registry list layers, python -m registry list activations)\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:10: model.layers[2].type: unknown layer or activation 'rleu'; did you mean 'relu' or 'rrelu' or 'relu6'? 92 are registered (see: python -m registry list layers, python -m registry list activations)\n",
     ),
     'layer_is_an_optimizer': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:10: model.layers[2].type: unknown layer or activation 'adam' ('adam' is an optimizer, not a layer or activation). Available: avg_pool2d, batch_norm, conv2d, dropout, elu, flatten, gelu, layer_norm, leaky_relu, linear, log_softmax, max_pool2d, mish, parallel, prelu, relu, residual, selu, sequential, sigmoid, silu, softmax, softplus, tanh, unflatten (see: python -m registry list layers, python -m registry list activations)\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:10: model.layers[2].type: unknown layer or activation 'adam' ('adam' is an optimizer, not a layer or activation). 92 are registered (see: python -m registry list layers, python -m registry list activations)\n",
     ),
     'layer_unknown_param': (
         2,
@@ -135,11 +135,11 @@ EXPECTED = {
     ),
     'loss_unknown': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:15: loss.type: unknown loss 'nlll'; did you mean 'nll'? Available: bce, bce_with_logits, cross_entropy, huber, mse, nll, smooth_l1 (see: python -m registry list losses)\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:15: loss.type: unknown loss 'nlll'; did you mean 'nll'? Available: bce, bce_with_logits, cross_entropy, huber, l1, mse, multi_margin, multilabel_soft_margin, nll, poisson_nll, smooth_l1 (see: python -m registry list losses)\n",
     ),
     'nll_without_log_softmax': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:14: loss.type: nll expects log-probabilities, but the model ends with 'linear', which gives raw scores; end the model with 'log_softmax', or use a loss that takes raw scores (cross_entropy)\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:14: loss.type: nll expects log-probabilities, but the model ends with 'linear', which gives raw scores; end the model with 'log_softmax', or use a loss that takes raw scores (cross_entropy, multi_margin)\n",
     ),
     'cross_entropy_after_softmax': (
         2,
@@ -159,7 +159,7 @@ EXPECTED = {
     ),
     'bce_on_log_probabilities': (
         2,
-        "error: SPEC: 2 problems in the spec\n  SPEC:15: loss.type: bce expects values in [0, 1], but the model ends with 'log_softmax', which gives log-probabilities; end the model with 'sigmoid', or use a loss that takes log-probabilities (nll)\n  SPEC:15: loss.type: bce needs targets shaped like the model's output (10,), but the dataset gives one class label per sample (10 classes); for it to fit: [data] target_encoding = 'one_hot' with 10 outputs; or use a loss that takes class indices\n",
+        "error: SPEC: 2 problems in the spec\n  SPEC:15: loss.type: bce expects values in [0, 1], but the model ends with 'log_softmax', which gives log-probabilities; end the model with 'hardsigmoid' or 'sigmoid', or use a loss that takes log-probabilities (nll)\n  SPEC:15: loss.type: bce needs targets shaped like the model's output (10,), but the dataset gives one class label per sample (10 classes); for it to fit: [data] target_encoding = 'one_hot' with 10 outputs; or use a loss that takes class indices\n",
     ),
     'mse_on_class_labels': (
         2,
@@ -231,7 +231,7 @@ EXPECTED = {
     ),
     'dotted_import_path': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:10: model.layers[2].type: unknown layer or activation 'torch.nn.ReLU' (a spec names registered components only, never an import path); did you mean 'relu' or 'prelu' or 'leaky_relu'? Available: avg_pool2d, batch_norm, conv2d, dropout, elu, flatten, gelu, layer_norm, leaky_relu, linear, log_softmax, max_pool2d, mish, parallel, prelu, relu, residual, selu, sequential, sigmoid, silu, softmax, softplus, tanh, unflatten (see: python -m registry list layers, python -m registry list activations)\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:10: model.layers[2].type: unknown layer or activation 'torch.nn.ReLU' (a spec names registered components only, never an import path); did you mean 'relu' or 'relu6' or 'rrelu'? 92 are registered (see: python -m registry list layers, python -m registry list activations)\n",
     ),
     'class_path_key': (
         2,

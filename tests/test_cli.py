@@ -172,7 +172,6 @@ def test_list_shows_every_kind_with_descriptions() -> None:
     heads = [ln.split(":")[0] for ln in out.splitlines() if not ln.startswith(" ")]
     catalog = load_catalog(load_entrypoints=False)
     assert heads == [f"{info.plural} ({len(catalog.list(kind))})" for kind, info in KINDS.items()]
-    assert heads[:3] == ["layers (12)", "activations (13)", "models (3)"]
     assert re.search(r"^  leaky_relu +Leaky ReLU: x for x >= 0, negative_slope \* x otherwise\.  \[registry_torch\]$", out, re.M)
 
 

@@ -21,7 +21,6 @@ NOT_REGISTERED = {
     "ModuleList": "holds modules without a forward: a spec's containers (sequential, residual, parallel) wire them",
     "ModuleDict": "holds modules without a forward: a spec's containers (sequential, residual, parallel) wire them",
     "ParameterList": "holds parameters, not a layer", "ParameterDict": "holds parameters, not a layer",
-    "DataParallel": "a single-process multi-GPU wrapper; registry runs data-parallel under torchrun (DDP)",
     "SyncBatchNorm": "batch norm across processes: not done (docs/training.md, 'More than one process')",
     "RNNBase": "the base class of rnn, lstm, gru", "RNNCellBase": "the base class of the RNN cells",
     "Bilinear": TWO_INPUTS, "CosineSimilarity": TWO_INPUTS, "PairwiseDistance": TWO_INPUTS,

@@ -1,4 +1,5 @@
-"""The built-in torch plugin: torch's layers and containers, activations, torchvision's architectures, losses,
+"""The built-in torch plugin: torch's layers (linear and reshaping, convolutions, pooling, normalisation, padding)
+and containers, activations, torchvision's architectures, losses,
 torchmetrics' metrics, optimizers, learning-rate schedulers, datasets (the MNIST family, scikit-learn's bundled
 ones, the user's own tables, arrays and image folders), transforms and weight initialisers.
 
@@ -12,6 +13,7 @@ from registry.hookspecs import Factories
 
 from .activations import ACTIVATIONS
 from .containers import CONTAINERS
+from .convolutions import CONVOLUTIONS
 from .datasets import DATASETS
 from .images import IMAGES
 from .initializers import INITIALIZERS
@@ -19,7 +21,10 @@ from .layers import LAYERS
 from .losses import LOSSES
 from .metrics import METRICS
 from .models import MODELS
+from .normalization import NORMALIZATION
 from .optimizers import OPTIMIZERS
+from .padding import PADDING
+from .pooling import POOLING
 from .schedulers import SCHEDULERS
 from .tables import TABLES
 from .transforms import TRANSFORMS
@@ -27,7 +32,7 @@ from .transforms import TRANSFORMS
 
 @hookimpl
 def registry_layers() -> Factories:
-    return {**LAYERS, **CONTAINERS}
+    return {**LAYERS, **CONVOLUTIONS, **POOLING, **NORMALIZATION, **PADDING, **CONTAINERS}
 
 
 @hookimpl

@@ -1,4 +1,4 @@
-"""Activation functions: the seed notebook's seven and the ones users reach for next."""
+"""Activation functions: the seed notebook's seven and the rest of torch.nn's."""
 
 from __future__ import annotations
 
@@ -103,7 +103,115 @@ def mish() -> nn.Module:
     return nn.Mish()
 
 
+@aliases("ReLU6")
+def relu6() -> nn.Module:
+    """ReLU capped at 6: min(max(0, x), 6) (MobileNet's)."""
+    return nn.ReLU6()
+
+
+@aliases("Hardtanh")
+def hardtanh(
+    min_val: Annotated[float, Field(description="the lowest output")] = -1.0,
+    max_val: Annotated[float, Field(description="the highest output")] = 1.0,
+) -> nn.Module:
+    """x clipped to [min_val, max_val]."""
+    if not min_val < max_val:
+        raise ValueError(f"min_val ({min_val}) must be below max_val ({max_val})")
+    return nn.Hardtanh(min_val, max_val)
+
+
+@aliases("Hardsigmoid")
+@contract(produces="unit_interval")
+def hardsigmoid() -> nn.Module:
+    """Piecewise-linear sigmoid: 0 below -3, 1 above 3, x / 6 + 1/2 between."""
+    return nn.Hardsigmoid()
+
+
+@aliases("Hardswish")
+def hardswish() -> nn.Module:
+    """x * hardsigmoid(x) (MobileNetV3's)."""
+    return nn.Hardswish()
+
+
+@aliases("LogSigmoid")
+def logsigmoid() -> nn.Module:
+    """log(sigmoid(x))."""
+    return nn.LogSigmoid()
+
+
+@aliases("Softsign")
+def softsign() -> nn.Module:
+    """x / (1 + |x|): squashes to (-1, 1), more slowly than tanh."""
+    return nn.Softsign()
+
+
+@aliases("Tanhshrink")
+def tanhshrink() -> nn.Module:
+    """x - tanh(x)."""
+    return nn.Tanhshrink()
+
+
+Lambd = Annotated[float, Field(ge=0, description="the half-width of the band around 0 set to 0")]
+
+
+@aliases("Softshrink")
+def softshrink(lambd: Lambd = 0.5) -> nn.Module:
+    """Soft thresholding: 0 within [-lambd, lambd], x moved towards 0 by lambd outside."""
+    return nn.Softshrink(lambd)
+
+
+@aliases("Hardshrink")
+def hardshrink(lambd: Lambd = 0.5) -> nn.Module:
+    """Hard thresholding: 0 within [-lambd, lambd], x outside."""
+    return nn.Hardshrink(lambd)
+
+
+@aliases("CELU")
+def celu(alpha: Annotated[float, Field(gt=0, description="saturation value for x < 0")] = 1.0) -> nn.Module:
+    """Continuously differentiable ELU: max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    return nn.CELU(alpha)
+
+
+@aliases("RReLU")
+def rrelu(
+    lower: Annotated[float, Field(ge=0, description="the smallest random slope")] = 1 / 8,
+    upper: Annotated[float, Field(ge=0, description="the largest random slope")] = 1 / 3,
+) -> nn.Module:
+    """Randomised leaky ReLU: a slope drawn from U(lower, upper) for x < 0 while training, their mean in eval."""
+    if lower > upper:
+        raise ValueError(f"lower ({lower}) must not be above upper ({upper})")
+    return nn.RReLU(lower, upper)
+
+
+@aliases("GLU")
+def glu(
+    dim: Annotated[int, Field(description="the dimension halved: a * sigmoid(b) of its two halves")] = -1,
+) -> nn.Module:
+    """Gated linear unit: the first half of dim times the sigmoid of the second (halves that dimension)."""
+    return nn.GLU(dim)
+
+
+@aliases("Threshold")
+def threshold(
+    threshold: Annotated[float, Field(description="x at or below it is replaced")] = 0.0,
+    value: Annotated[float, Field(description="what replaces it")] = 0.0,
+) -> nn.Module:
+    """x where x > threshold, value elsewhere."""
+    return nn.Threshold(threshold, value)
+
+
+@aliases("Softmin")
+@contract(produces="probabilities")
+def softmin(dim: Dim = 1) -> nn.Module:
+    """Softmin along dim: softmax of -x (probabilities, the smallest value the most likely)."""
+    return nn.Softmin(dim=dim)
+
+
 ACTIVATIONS = {
     f.__name__: f
-    for f in (sigmoid, tanh, relu, leaky_relu, elu, softmax, log_softmax, gelu, silu, selu, softplus, prelu, mish)
-}
+    for f in (
+        sigmoid, tanh, relu, leaky_relu, elu, softmax, log_softmax, gelu, silu, selu, softplus, prelu, mish, relu6,
+        hardtanh, hardsigmoid, hardswish, logsigmoid, softsign, tanhshrink, softshrink, hardshrink, celu, rrelu, glu,
+        threshold, softmin,
+    )
+}  # fmt: skip

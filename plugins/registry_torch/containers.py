@@ -9,11 +9,12 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from registry import Branches, Chain, InputShape, Layers, contract, example
+from registry import Branches, Chain, InputShape, Layers, aliases, contract, example
 
 Shape = Annotated[tuple[int, ...], InputShape()]
 
 
+@aliases("Sequential")
 @contract(produces="last_layer")
 @example(layers=[{"type": "linear", "out_features": 4}, {"type": "relu"}])
 def sequential(layers: Layers) -> nn.Module:

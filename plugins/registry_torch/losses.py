@@ -87,4 +87,48 @@ def huber(
     return nn.HuberLoss(reduction=reduction, delta=delta)
 
 
-LOSSES = {f.__name__: f for f in (mse, bce, bce_with_logits, cross_entropy, nll, smooth_l1, huber)}
+@aliases("L1Loss")
+@contract(targets="same_as_output")
+def l1(reduction: Reduction = "mean") -> nn.Module:
+    """Mean absolute error, for regression (less swayed by outliers than mse)."""
+    return nn.L1Loss(reduction=reduction)
+
+
+@aliases("PoissonNLLLoss")
+@contract(targets="same_as_output")
+def poisson_nll(
+    log_input: Annotated[bool, Field(description="the output is the log of the rate (true) or the rate itself")] = True,
+    full: Annotated[bool, Field(description="add Stirling's approximation of the log-factorial term")] = False,
+    eps: Annotated[float, Field(gt=0, description="keeps log(rate) finite when log_input = false")] = 1e-8,
+    reduction: Reduction = "mean",
+) -> nn.Module:
+    """Poisson negative log-likelihood, for counts (regression of non-negative integer targets)."""
+    return nn.PoissonNLLLoss(log_input=log_input, full=full, eps=eps, reduction=reduction)
+
+
+@aliases("MultiLabelSoftMarginLoss")
+@contract(expects="scores", targets="same_as_output")
+def multilabel_soft_margin(weight: Weight = None, reduction: Reduction = "mean") -> nn.Module:
+    """Multi-label one-versus-all logistic loss on raw scores: a 0/1 target per label."""
+    return nn.MultiLabelSoftMarginLoss(weight=_tensor(weight), reduction=reduction)
+
+
+@aliases("MultiMarginLoss")
+@contract(expects="scores", targets="class_index")
+def multi_margin(
+    p: Annotated[Literal[1, 2], Field(description="1: the hinge, 2: its square")] = 1,
+    margin: Annotated[float, Field(gt=0, description="how far the true class's score must lead")] = 1.0,
+    weight: Weight = None,
+    reduction: Reduction = "mean",
+) -> nn.Module:
+    """Multi-class hinge loss (a multi-class SVM's) on raw scores and class indices."""
+    return nn.MultiMarginLoss(p=p, margin=margin, weight=_tensor(weight), reduction=reduction)
+
+
+LOSSES = {
+    f.__name__: f
+    for f in (
+        mse, bce, bce_with_logits, cross_entropy, nll, smooth_l1, huber, l1, poisson_nll, multilabel_soft_margin,
+        multi_margin,
+    )
+}  # fmt: skip
