@@ -158,10 +158,8 @@ class UnknownComponentError(RegistryError, LookupError):
             msg += f"; did you mean {' or '.join(repr(s) for s in self.suggestions)}?"
         else:
             msg += "."
-        if len(self.available) <= MAX_LISTED:
+        if len(self.available) <= MAX_LISTED:  # more would bury the suggestions: the command lists them
             msg += f" Available: {', '.join(self.available) or '(none)'}"
-        else:  # a list of every layer would bury the suggestions: the command lists them
-            msg += f" {len(self.available)} are registered"
         from registry.kinds import KINDS
 
         commands = ", ".join(

@@ -86,7 +86,9 @@ def _check_layer(c: Component, catalog: Catalog) -> None:
     from registry.building.network import build_layer
 
     shape = c.example.input_shape or (DEFAULT_IMAGE if KINDS[c.kind].consumer == "model" else DEFAULT_SHAPE)
-    x = torch.randn(4, *shape, requires_grad=True)
+    dtype = getattr(torch, c.example.input_dtype)
+    floating = dtype.is_floating_point
+    x = torch.randn(4, *shape, requires_grad=True) if floating else torch.randint(0, 2, (4, *shape), dtype=dtype)
     with torch.random.fork_rng(devices=[]):
         module, _ = build_layer(_resolved(c, catalog), x.detach(), num_classes=3)
     assert isinstance(module, nn.Module), f"{c.kind} {c.name}: returned {type(module).__name__}, not an nn.Module"
@@ -94,8 +96,12 @@ def _check_layer(c: Component, catalog: Catalog) -> None:
     assert isinstance(out, torch.Tensor) and out.shape[0] == 4, f"{c.kind} {c.name}: output is not a batch of 4"
     _check_finite(c, "the output", out)
     out.float().sum().backward()  # type: ignore[no-untyped-call]
-    assert x.grad is not None, f"{c.kind} {c.name}: no gradient reaches the input"
-    _check_finite(c, "the input gradient", x.grad)
+    if floating:
+        assert x.grad is not None, f"{c.kind} {c.name}: no gradient reaches the input"
+        _check_finite(c, "the input gradient", x.grad)
+    else:  # ids take no gradient: the component's own weights must
+        grads = [p.grad for p in module.parameters() if p.requires_grad]
+        assert grads and all(g is not None for g in grads), f"{c.kind} {c.name}: no gradient reaches its weights"
 
 
 def _loss_inputs(c: Component) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -77,6 +77,17 @@ def write_arrays(path: Path, samples: int = 300, seed: int = 0) -> Path:
     return path
 
 
+def write_tokens(path: Path, samples: int = 400, steps: int = 12, vocabulary: int = 20, seed: int = 0) -> Path:
+    """inputs: sequences of token ids (int64, 0 to vocabulary - 1); targets: whether id 3 occurs more often than id 4
+    (a label that depends on the words, not on their order). A .npz file for arrays with token_ids = true."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, vocabulary, size=(samples, steps))
+    targets = ((ids == 3).sum(1) > (ids == 4).sum(1)).astype(np.int64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, inputs=ids, targets=targets)
+    return path
+
+
 # Which example spec reads which file (relative to the working directory), and what writes it.
 EXAMPLE_FILES = {
     "table_csv": ("data/table.csv", lambda folder: write_table(folder / "data")),
@@ -96,8 +107,9 @@ def write_for(example: str, folder: Path) -> Path | None:
 
 
 def write_example_data(folder: Path) -> None:
-    """Every file the shipped specs and the built-in datasets' examples read: data/table.csv, data/arrays.npz and
-    data/images under *folder* (the working directory, where their relative paths point)."""
+    """Every file the shipped specs and the built-in datasets' examples read: data/table.csv, data/arrays.npz,
+    data/tokens.npz and data/images under *folder* (the working directory, where their relative paths point)."""
     write_table(folder / "data")
     write_arrays(folder / "data" / "arrays.npz")
+    write_tokens(folder / "data" / "tokens.npz")
     write_images(folder / "data" / "images")

@@ -87,11 +87,11 @@ EXPECTED = {
     ),
     'layer_unknown': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:10: model.layers[2].type: unknown layer or activation 'rleu'; did you mean 'relu' or 'rrelu' or 'relu6'? 92 are registered (see: python -m registry list layers, python -m registry list activations)\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:10: model.layers[2].type: unknown layer or activation 'rleu'; did you mean 'relu' or 'rrelu' or 'relu6'? (see: python -m registry list layers, python -m registry list activations)\n",
     ),
     'layer_is_an_optimizer': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:10: model.layers[2].type: unknown layer or activation 'adam' ('adam' is an optimizer, not a layer or activation). 92 are registered (see: python -m registry list layers, python -m registry list activations)\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:10: model.layers[2].type: unknown layer or activation 'adam' ('adam' is an optimizer, not a layer or activation). (see: python -m registry list layers, python -m registry list activations)\n",
     ),
     'layer_unknown_param': (
         2,
@@ -231,7 +231,7 @@ EXPECTED = {
     ),
     'dotted_import_path': (
         2,
-        "error: SPEC: 1 problem in the spec\n  SPEC:10: model.layers[2].type: unknown layer or activation 'torch.nn.ReLU' (a spec names registered components only, never an import path); did you mean 'relu' or 'relu6' or 'rrelu'? 92 are registered (see: python -m registry list layers, python -m registry list activations)\n",
+        "error: SPEC: 1 problem in the spec\n  SPEC:10: model.layers[2].type: unknown layer or activation 'torch.nn.ReLU' (a spec names registered components only, never an import path); did you mean 'relu' or 'relu6' or 'rrelu'? (see: python -m registry list layers, python -m registry list activations)\n",
     ),
     'class_path_key': (
         2,

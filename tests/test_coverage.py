@@ -13,7 +13,7 @@ from registry.components.manager import load_catalog
 pytestmark = pytest.mark.usefixtures("builtins_only")
 
 TWO_INPUTS = "takes two inputs, where a chain passes one tensor on: for a graph of layers (issue #27, graphs)"
-SEQUENCES = "a sequence layer: not registered yet (issue #27, sequences and text)"
+CELL = "one step of a recurrent layer, for a loop written by hand: rnn, lstm and gru run the whole sequence"
 LAZY = "infers its input size when first called; every layer here has its input size inferred before it is built"
 PAIRS = "compares pairs or triplets of samples: it needs a pair sampler, not a dataset of samples and labels"
 NOT_REGISTERED = {
@@ -26,10 +26,12 @@ NOT_REGISTERED = {
     "Bilinear": TWO_INPUTS, "CosineSimilarity": TWO_INPUTS, "PairwiseDistance": TWO_INPUTS,
     "MaxUnpool1d": TWO_INPUTS + " (a max pool's output and its indices)", "MaxUnpool2d": TWO_INPUTS + " (a max "
     "pool's output and its indices)", "MaxUnpool3d": TWO_INPUTS + " (a max pool's output and its indices)",
-    "Embedding": SEQUENCES, "EmbeddingBag": SEQUENCES, "RNN": SEQUENCES, "LSTM": SEQUENCES, "GRU": SEQUENCES,
-    "RNNCell": SEQUENCES, "LSTMCell": SEQUENCES, "GRUCell": SEQUENCES, "MultiheadAttention": SEQUENCES,
-    "Transformer": SEQUENCES, "TransformerEncoder": SEQUENCES, "TransformerEncoderLayer": SEQUENCES,
-    "TransformerDecoder": SEQUENCES, "TransformerDecoderLayer": SEQUENCES,
+    "RNNCell": CELL, "LSTMCell": CELL, "GRUCell": CELL,
+    "Transformer": TWO_INPUTS + " (the source and the target)",
+    "TransformerDecoder": TWO_INPUTS + " (the target and the encoder's memory); a decoder-only model is "
+    "transformer_encoder with causal = true",
+    "TransformerDecoderLayer": TWO_INPUTS + " (the target and the encoder's memory); a decoder-only model is "
+    "transformer_encoder_layer with causal = true",
     "AdaptiveLogSoftmaxWithLoss": "an output layer and its loss in one, taking the targets in its forward",
     "CrossMapLRN2d": "Lua torch's form of local_response_norm, which is registered",
     "Softmax2d": "softmax over the channels of (C, H, W) samples: softmax with dim = 1 is the same",
@@ -85,9 +87,12 @@ def test_each_registered_torch_name_builds_that_class() -> None:
         names = [a for a in c.aliases if hasattr(nn, a) and a in torch_modules()]
         if not names or c.schema.nested:
             continue
-        x = torch.randn(4, *(c.example.input_shape or DEFAULT_SHAPE))
+        shape, dtype = c.example.input_shape or DEFAULT_SHAPE, getattr(torch, c.example.input_dtype)
+        x = torch.randn(4, *shape) if dtype.is_floating_point else torch.randint(0, 2, (4, *shape), dtype=dtype)
         module, _ = build_layer(_resolved(c, catalog), x)
-        built = type(module).__name__
+        built = type(module.rnn if hasattr(module, "rnn") else module).__name__  # a recurrent layer's own class
+        built = type(module.attention).__name__ if hasattr(module, "attention") else built
+        built = type(module.encoder).__name__ if hasattr(module, "encoder") else built
         assert built in names or (c.name in ("batch_norm", "instance_norm") and built.startswith(names[0][:-2])), (
             f"{c.name} answers to {names} but builds {built}"
         )

@@ -1,4 +1,5 @@
-"""The built-in torch plugin: torch's layers (linear and reshaping, convolutions, pooling, normalisation, padding)
+"""The built-in torch plugin: torch's layers (linear and reshaping, convolutions, pooling, normalisation, padding,
+sequences)
 and containers, activations, torchvision's architectures, losses,
 torchmetrics' metrics, optimizers, learning-rate schedulers, datasets (the MNIST family, scikit-learn's bundled
 ones, the user's own tables, arrays and image folders), transforms and weight initialisers.
@@ -26,13 +27,14 @@ from .optimizers import OPTIMIZERS
 from .padding import PADDING
 from .pooling import POOLING
 from .schedulers import SCHEDULERS
+from .sequences import SEQUENCES
 from .tables import TABLES
 from .transforms import TRANSFORMS
 
 
 @hookimpl
 def registry_layers() -> Factories:
-    return {**LAYERS, **CONVOLUTIONS, **POOLING, **NORMALIZATION, **PADDING, **CONTAINERS}
+    return {**LAYERS, **CONVOLUTIONS, **POOLING, **NORMALIZATION, **PADDING, **SEQUENCES, **CONTAINERS}
 
 
 @hookimpl

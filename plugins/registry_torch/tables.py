@@ -504,9 +504,16 @@ def arrays(
     split_seed: SplitSeed = 0,
     classes: Annotated[list[str] | None, Field(description="class names (integer targets), index = label")] = None,
     target_kind: TargetKind = "auto",
+    token_ids: Annotated[
+        bool, Field(description="the inputs are integer token ids, kept as int64 for an embedding (else: float32)")
+    ] = False,
 ) -> Dataset:
     """Your own arrays: samples of any shape (uint8 images stay uint8) and their targets, from .npz or .safetensors."""
     x, y = _arrays(_file(path, "path"), "path")
+    if token_ids and x.dtype.kind not in "iu":
+        raise ParamError("token_ids", f"the inputs are {x.dtype}, not integers: token ids are whole numbers")
+    if token_ids and x.size and x.min() < 0:
+        raise ParamError("token_ids", f"the inputs hold {int(x.min())}: token ids are 0 or more")
     if test_path is not None:
         tx, ty = _arrays(_file(test_path, "test_path"), "test_path")
         if tx.shape[1:] != x.shape[1:]:
@@ -532,7 +539,7 @@ def arrays(
 
     def tensors(inputs: np.ndarray, targets: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         t = torch.from_numpy(np.ascontiguousarray(inputs))
-        t = t if t.dtype == torch.uint8 else t.to(torch.float32)
+        t = t.to(torch.int64) if token_ids else t if t.dtype == torch.uint8 else t.to(torch.float32)
         if kind == "classes":
             return t, torch.from_numpy(targets.astype(np.int64))
         return t, torch.from_numpy(targets.astype(np.float32)).reshape(len(targets), -1)

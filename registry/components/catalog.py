@@ -63,23 +63,25 @@ EXAMPLE_ATTR = "__registry_example__"
 
 @dataclass(frozen=True)
 class Example:
-    """Parameters (and, for layers and transforms, a per-sample input shape) that a component works with."""
+    """Parameters (and, for layers and transforms, a per-sample input shape and dtype) that a component works with."""
 
     params: Mapping[str, Any]
     input_shape: tuple[int, ...] | None = None
+    input_dtype: str = "float32"
 
 
 def example(
-    input_shape: tuple[int, ...] | None = None, **params: Any
+    input_shape: tuple[int, ...] | None = None, input_dtype: str = "float32", **params: Any
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a factory with example parameters: the conformance kit (``registry.testing``) builds it with them.
 
     Needed when a parameter has no default (``out_features``), or a layer needs a particular
-    input shape (``input_shape=(3, 8, 8)`` for a convolution).
+    input shape (``input_shape=(3, 8, 8)`` for a convolution) or dtype (``input_dtype="int64"`` for an embedding
+    of token ids: the kit feeds it ids 0 and 1).
     """
 
     def mark(factory: Callable[..., Any]) -> Callable[..., Any]:
-        setattr(factory, EXAMPLE_ATTR, Example(params, input_shape))
+        setattr(factory, EXAMPLE_ATTR, Example(params, input_shape, input_dtype))
         return factory
 
     return mark

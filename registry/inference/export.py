@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,13 @@ def _traced(example: Tensor) -> Tensor:
     return example if len(example) > 1 else torch.cat([example, example])
 
 
+def _quiet_tracing() -> None:
+    """Leave out torch's notes to itself while it traces a recurrent layer (its weights' _flat_weights list, its
+    own _check_is_size): warnings a user can do nothing about; the export is verified all the same."""
+    warnings.simplefilter("ignore", FutureWarning)
+    warnings.filterwarnings("ignore", message=r"The tensor attributes .*_flat_weights", category=UserWarning)
+
+
 def _export_onnx(module: nn.Module, example: Tensor) -> bytes:
     try:
         import onnx  # noqa: F401  (the exporter needs onnx and onnxscript)
@@ -154,7 +162,8 @@ def _export_onnx(module: nn.Module, example: Tensor) -> bytes:
     except ImportError:
         raise ExportError(f"ONNX export needs onnx and onnxscript: {EXTRA}") from None
     batch = torch.export.Dim("batch", min=1)
-    with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints its progress
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # the exporter prints its progress
+        _quiet_tracing()
         program = torch.onnx.export(module, (_traced(example),), dynamic_shapes=({0: batch},), dynamo=True)
     assert program is not None
     return program.model_proto.SerializeToString()  # type: ignore[no-any-return]
@@ -162,7 +171,9 @@ def _export_onnx(module: nn.Module, example: Tensor) -> bytes:
 
 def _export_pt2(module: nn.Module, example: Tensor) -> bytes:
     batch = torch.export.Dim("batch", min=1)
-    program = torch.export.export(module, (_traced(example),), dynamic_shapes=({0: batch},))
+    with warnings.catch_warnings():
+        _quiet_tracing()
+        program = torch.export.export(module, (_traced(example),), dynamic_shapes=({0: batch},))
     buffer = io.BytesIO()
     torch.export.save(program, buffer)
     return buffer.getvalue()
