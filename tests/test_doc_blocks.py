@@ -108,13 +108,16 @@ def test_every_block_that_is_not_a_spec_is_still_there() -> None:
 
 
 def test_the_readme_names_every_builtin() -> None:
-    """Each line of README's "Built-ins" list (``- **layers**: ...``) names every built-in of its kind."""
+    """Each line of README's "Built-ins" list (``- **layers**: ...``) names every built-in of its kind, itself or
+    on the page it links to."""
     text = (ROOT / "README.md").read_text()
     catalog = load_catalog(load_entrypoints=False)
     for kind, info in KINDS.items():
         line = re.search(rf"^- \*\*{info.plural}\*\*(.*)$", text, re.M)
         assert line, f"README: no line for the {info.plural}"
         words = set(re.findall(r"[a-z][a-z0-9_]*", line.group(1)))
+        for page in re.findall(r"\]\((docs/[^)]+\.md)\)", line.group(1)):  # a page the line points to names them
+            words |= set(re.findall(r"[a-z][a-z0-9_]*", (ROOT / page).read_text()))
         missing = sorted(c.name for c in catalog.list(kind) if c.name not in words)
         assert not missing, f"README's {info.plural} line does not name {missing}"
 

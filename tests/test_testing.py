@@ -19,7 +19,21 @@ CATALOG = load_catalog(load_entrypoints=False)
 NEEDS_NETWORK = {"mnist", "fashion_mnist"}
 
 
-@pytest.mark.parametrize("component", plugin_components("registry_torch", CATALOG), ids=str)
+QUICK_ARCHITECTURES = {
+    "convnext_tiny", "densenet121", "efficientnet_b0", "efficientnet_v2_s", "googlenet", "inception_v3", "mlp",
+    "mnasnet0_5", "mobilenet_v2", "mobilenet_v3_small", "regnet_x_400mf", "regnet_y_400mf", "resnet18",
+    "shufflenet_v2_x0_5", "squeezenet1_0", "squeezenet1_1", "swin_t", "swin_v2_t", "vit_b_16", "vit_b_32",
+}  # fmt: skip
+"""The smallest architecture of each torchvision family (the kit takes under a second for each): checked in every
+run; the other 61, larger, variants of the same code (140 s for all 81 on 2 cores), in the slow run."""
+
+
+def _marked(c):
+    slow = c.kind == "model" and c.name not in QUICK_ARCHITECTURES
+    return pytest.param(c, id=str(c), marks=pytest.mark.slow) if slow else pytest.param(c, id=str(c))
+
+
+@pytest.mark.parametrize("component", [_marked(c) for c in plugin_components("registry_torch", CATALOG)])
 def test_builtin_conforms(component, tmp_path) -> None:
     """Every built-in component passes the kit that plugin authors run; the datasets that read the user's files
     read them from the working directory, where their examples point (only downloads are not loaded)."""
