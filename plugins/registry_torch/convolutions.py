@@ -11,12 +11,8 @@ from torch import nn
 
 from registry import CHANNELS, aliases, example
 
-Size = Annotated[int, Field(ge=1)]
-Pad = Annotated[int, Field(ge=0)]
-Size2 = Size | tuple[Size, Size]
-Size3 = Size | tuple[Size, Size, Size]
-Pad2 = Pad | tuple[Pad, Pad]
-Pad3 = Pad | tuple[Pad, Pad, Pad]
+from .sizes import Pad, Pad2, Pad3, Size, Size2, Size3
+
 Padding = Literal["zeros", "reflect", "replicate", "circular"]
 OutChannels = Annotated[int, Field(ge=1, description="number of output channels")]
 InChannels = Annotated[int | None, CHANNELS, Field(ge=1, description="inferred from the previous layer")]

@@ -10,7 +10,8 @@ from torch import nn
 
 from registry import FEATURES, InputShape, aliases, example
 
-Size = Annotated[int, Field(ge=1)]
+from .sizes import Size
+
 InFeatures = Annotated[int | None, FEATURES, Field(ge=1, description="inferred from the previous layer")]
 Shape = Annotated[tuple[int, ...], InputShape()]
 P = Annotated[float, Field(ge=0, le=1, description="probability of zeroing an element")]

@@ -12,7 +12,8 @@ from torch import nn
 
 from registry import aliases, example
 
-Pad = Annotated[int, Field(ge=0)]
+from .sizes import Pad
+
 SIDES = {1: "left, right", 2: "left, right, top, bottom", 3: "left, right, top, bottom, front, back"}
 KINDS = {
     "zero": ("ZeroPad", "zeros"),

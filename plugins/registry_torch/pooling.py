@@ -10,12 +10,8 @@ from torch import Tensor, nn
 
 from registry import InputShape, aliases, example
 
-Size = Annotated[int, Field(ge=1)]
-Pad = Annotated[int, Field(ge=0)]
-Size2 = Size | tuple[Size, Size]
-Size3 = Size | tuple[Size, Size, Size]
-Pad2 = Pad | tuple[Pad, Pad]
-Pad3 = Pad | tuple[Pad, Pad, Pad]
+from .sizes import Pad, Pad2, Pad3, Size, Size2, Size3
+
 Out = Annotated[Size | None, Field(description="the output size (None keeps the input's)")]
 Out2 = Annotated[Size2 | tuple[Size | None, Size | None], Field(description="output height and width")]
 Out3 = Annotated[Size3 | tuple[Size | None, Size | None, Size | None], Field(description="output depth, height, width")]
